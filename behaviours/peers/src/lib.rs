@@ -1,1 +1,114 @@
-//! placeholder
+//! Keeps a node's static peers connected, the way FISCO BCOS nodes keep their `[p2p] node.N` list
+//! connected, and keeps exactly one connection per node pair.
+//!
+//! # What it does
+//! - **Static peers.** Every configured address is dialled at start and redialled whenever it is not
+//!   connected: after a failure with exponential backoff (starting at
+//!   [`Config::with_initial_backoff`], default 100 ms, doubling up to [`Config::with_max_backoff`],
+//!   default 10 s, FISCO's fixed redial period) with jitter; the backoff resets on success. A lost
+//!   connection is redialled at once. Addresses can be added and removed at runtime.
+//! - **Self dials.** An address that turns out to be our own (the swarm reports
+//!   [`DialError::LocalPeerId`](libp2p::swarm::DialError::LocalPeerId)) is never dialled again.
+//! - **One connection per node pair.** Two nodes that dial each other at the same moment end up with
+//!   two connections. Both sides apply the same rule, with no message exchanged: keep the oldest
+//!   connection dialled by the node with the smaller [`PeerId`]; if there is none, the oldest one
+//!   dialled by the other node. Each side closes only what the rule tells it to: connections
+//!   dialled by the larger node when one dialled by the smaller exists, and its own newer
+//!   same-direction duplicates. (FISCO 2.x dropped one duplicate on each side without agreement
+//!   and could leave two nodes with no connection at all; its issue #4406.)
+//! - **Long-lived connections.** Its connection handler keeps every connection alive; dead links
+//!   are found by the node's heartbeat.
+//!
+//! # Layout
+//! - `lib.rs`: configuration and events;
+//! - `behaviour.rs`: the [`Behaviour`], bookkeeping of static addresses and connections;
+//! - `backoff.rs`: the redial delay computation (sans I/O);
+//! - `handler.rs`: the keep-alive connection handler.
+
+mod backoff;
+mod behaviour;
+mod handler;
+
+use std::time::Duration;
+
+use libp2p::{swarm::ConnectionId, Multiaddr, PeerId};
+
+pub use behaviour::{Behaviour, StaticPeerStatus};
+pub use handler::Handler;
+
+/// Configuration of the peers [`Behaviour`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    initial_backoff: Duration,
+    max_backoff: Duration,
+    jitter: f64,
+}
+
+impl Default for Config {
+    /// - initial backoff: 100 ms;
+    /// - maximum backoff: 10 s (FISCO's fixed redial period);
+    /// - jitter: 20 % of each delay, either way.
+    fn default() -> Self {
+        Self {
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(10),
+            jitter: 0.2,
+        }
+    }
+}
+
+impl Config {
+    /// Delay before the first redial after a failed dial.
+    pub fn with_initial_backoff(mut self, delay: Duration) -> Self {
+        self.initial_backoff = delay;
+        self
+    }
+
+    /// Largest delay between two dials of one address.
+    pub fn with_max_backoff(mut self, delay: Duration) -> Self {
+        self.max_backoff = delay;
+        self
+    }
+
+    /// Fraction of each delay (0.0 to 1.0) by which it is randomly moved either way.
+    pub fn with_jitter(mut self, jitter: f64) -> Self {
+        self.jitter = jitter.clamp(0.0, 1.0);
+        self
+    }
+
+    fn backoff(&self) -> backoff::BackoffConfig {
+        backoff::BackoffConfig {
+            initial: self.initial_backoff,
+            max: self.max_backoff.max(self.initial_backoff),
+            jitter: self.jitter,
+        }
+    }
+}
+
+/// What the peers behaviour reports.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A static address could not be dialled; it is tried again after `retry_in`.
+    DialFailed {
+        /// The static address.
+        address: Multiaddr,
+        /// Failures in a row for this address.
+        failures: u32,
+        /// When the next attempt is made.
+        retry_in: Duration,
+        /// Why the dial failed, as the swarm reported it.
+        error: String,
+    },
+    /// A static address turned out to be this node itself; it is not dialled again.
+    SelfDial {
+        /// The address that reached this node.
+        address: Multiaddr,
+    },
+    /// A second connection to a peer was closed by the one-connection-per-pair rule.
+    DuplicateClosed {
+        /// The peer.
+        peer: PeerId,
+        /// The connection that is being closed.
+        connection: ConnectionId,
+    },
+}

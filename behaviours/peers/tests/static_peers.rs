@@ -1,0 +1,307 @@
+//! The peers behaviour on real swarms (in-memory transport, plaintext, yamux).
+
+use std::time::{Duration, Instant};
+
+use fisco_p2p_peers::{Behaviour, Config, Event, StaticPeerStatus};
+use futures::StreamExt;
+use libp2p::{
+    core::{transport::MemoryTransport, upgrade::Version, Transport},
+    identity::Keypair,
+    multiaddr::Protocol,
+    plaintext,
+    swarm::{self, SwarmEvent},
+    tcp, yamux, Multiaddr, PeerId, Swarm,
+};
+use tokio::{sync::mpsc, task::JoinHandle, time::timeout};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+type Command = Box<dyn FnOnce(&mut Swarm<Behaviour>) + Send>;
+
+/// A swarm running in its own task; the test talks to it through closures and reads its events.
+struct Node {
+    peer_id: PeerId,
+    keypair: Keypair,
+    commands: mpsc::Sender<Command>,
+    events: mpsc::Receiver<SwarmEvent<Event>>,
+    task: JoinHandle<()>,
+}
+
+impl Node {
+    fn spawn(keypair: Keypair, listen: Option<Multiaddr>) -> Node {
+        let peer_id = keypair.public().to_peer_id();
+        let transport = MemoryTransport::default()
+            .or_transport(tcp::tokio::Transport::new(tcp::Config::default()))
+            .upgrade(Version::V1)
+            .authenticate(plaintext::Config::new(&keypair))
+            .multiplex(yamux::Config::default())
+            .boxed();
+        let config = Config::default().with_initial_backoff(Duration::from_millis(50));
+        let mut swarm = Swarm::new(
+            transport,
+            Behaviour::new(peer_id, config),
+            peer_id,
+            swarm::Config::with_tokio_executor(),
+        );
+        if let Some(address) = listen {
+            swarm
+                .listen_on(address)
+                .expect("listen on a memory address");
+        }
+        let (commands, mut command_rx) = mpsc::channel::<Command>(16);
+        let (event_tx, events) = mpsc::channel(1024);
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    event = swarm.select_next_some() => {
+                        if event_tx.send(event).await.is_err() { return; }
+                    }
+                    command = command_rx.recv() => match command {
+                        Some(command) => command(&mut swarm),
+                        None => return,
+                    },
+                }
+            }
+        });
+        Node {
+            peer_id,
+            keypair,
+            commands,
+            events,
+            task,
+        }
+    }
+
+    async fn with<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Swarm<Behaviour>) -> R + Send + 'static,
+    ) -> R {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let command: Command = Box::new(move |swarm| {
+            let _ = tx.send(f(swarm));
+        });
+        timeout(WAIT, self.commands.send(command))
+            .await
+            .expect("command sent in time")
+            .expect("node task alive");
+        timeout(WAIT, rx)
+            .await
+            .expect("reply in time")
+            .expect("reply")
+    }
+
+    /// Established connections of this node (the tests connect it to one peer at most).
+    async fn connections(&self) -> u32 {
+        self.with(|swarm| swarm.network_info().connection_counters().num_established())
+            .await
+    }
+
+    async fn wait_for<T>(&mut self, mut f: impl FnMut(&SwarmEvent<Event>) -> Option<T>) -> T {
+        timeout(WAIT, async {
+            loop {
+                let event = self.events.recv().await.expect("node task alive");
+                if std::env::var("DUMP").is_ok() {
+                    eprintln!("EV {event:?}");
+                }
+                if let Some(found) = f(&event) {
+                    return found;
+                }
+            }
+        })
+        .await
+        .expect("expected event in time")
+    }
+
+    /// Stops the node and waits until its swarm, and with it its listener, is gone.
+    async fn stop(self) {
+        self.task.abort();
+        let _ = timeout(WAIT, self.task).await;
+    }
+}
+
+fn memory_addr() -> Multiaddr {
+    Multiaddr::empty().with(Protocol::Memory(rand::random::<u64>() >> 1))
+}
+
+fn keypair() -> Keypair {
+    Keypair::generate_secp256k1()
+}
+
+async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+#[tokio::test]
+async fn a_static_peer_is_dialled_and_connected() {
+    let address = memory_addr();
+    let b = Node::spawn(keypair(), Some(address.clone()));
+    let mut a = Node::spawn(keypair(), None);
+    let b_id = b.peer_id;
+    a.with(move |s| s.behaviour_mut().add_static_peer(address))
+        .await;
+    let connected = a
+        .wait_for(|e| match e {
+            SwarmEvent::ConnectionEstablished { peer_id, .. } => Some(*peer_id),
+            _ => None,
+        })
+        .await;
+    assert_eq!(connected, b_id);
+    let statuses: Vec<_> = a
+        .with(|s| s.behaviour().static_peers().map(|(_, st)| st).collect())
+        .await;
+    assert_eq!(statuses, vec![StaticPeerStatus::Connected(b_id)]);
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn a_restarted_peer_is_reconnected_within_two_seconds() {
+    let b_key = keypair();
+    let mut b = Node::spawn(b_key.clone(), Some("/ip4/127.0.0.1/tcp/0".parse().unwrap()));
+    let address = b
+        .wait_for(|e| match e {
+            SwarmEvent::NewListenAddr { address, .. } => Some(address.clone()),
+            _ => None,
+        })
+        .await;
+    let mut a = Node::spawn(keypair(), None);
+    let target = address.clone();
+    a.with(move |s| s.behaviour_mut().add_static_peer(target))
+        .await;
+    a.wait_for(|e| matches!(e, SwarmEvent::ConnectionEstablished { .. }).then_some(()))
+        .await;
+
+    b.stop().await;
+    a.wait_for(|e| matches!(e, SwarmEvent::ConnectionClosed { .. }).then_some(()))
+        .await;
+    // Let a few redials fail so that the backoff has grown.
+    a.wait_for(|e| match e {
+        SwarmEvent::Behaviour(Event::DialFailed { failures, .. }) if *failures >= 3 => Some(()),
+        _ => None,
+    })
+    .await;
+
+    let restarted_at = Instant::now();
+    let b = Node::spawn(b_key, Some(address));
+    a.wait_for(|e| matches!(e, SwarmEvent::ConnectionEstablished { .. }).then_some(()))
+        .await;
+    let took = restarted_at.elapsed();
+    assert!(took < Duration::from_secs(2), "reconnected after {took:?}");
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn failed_dials_back_off_exponentially() {
+    let mut a = Node::spawn(keypair(), None);
+    let nowhere = memory_addr();
+    a.with(move |s| s.behaviour_mut().add_static_peer(nowhere))
+        .await;
+    let mut delays = Vec::new();
+    while delays.len() < 4 {
+        let delay = a
+            .wait_for(|e| match e {
+                SwarmEvent::Behaviour(Event::DialFailed { retry_in, .. }) => Some(*retry_in),
+                _ => None,
+            })
+            .await;
+        delays.push(delay);
+    }
+    // 50 ms initial backoff doubling, with at most 20 % jitter either way.
+    for (i, delay) in delays.iter().enumerate() {
+        let base = Duration::from_millis(50 * (1 << i));
+        assert!(
+            *delay >= base.mul_f64(0.79) && *delay <= base.mul_f64(1.21),
+            "delay {i} was {delay:?}, expected about {base:?}"
+        );
+    }
+    a.stop().await;
+}
+
+#[tokio::test]
+async fn simultaneous_dials_end_with_exactly_one_connection() {
+    for _ in 0..5 {
+        let (a_addr, b_addr) = (memory_addr(), memory_addr());
+        let a = Node::spawn(keypair(), Some(a_addr.clone()));
+        let b = Node::spawn(keypair(), Some(b_addr.clone()));
+        let (a_id, b_id) = (a.peer_id, b.peer_id);
+        // Both learn of each other at the same moment and dial at once.
+        let (_, _) = tokio::join!(
+            a.with(move |s| s.behaviour_mut().add_static_peer(b_addr)),
+            b.with(move |s| s.behaviour_mut().add_static_peer(a_addr)),
+        );
+        eventually("both sides hold exactly one connection", async || {
+            a.connections().await == 1 && b.connections().await == 1
+        })
+        .await;
+        // And it stays that way: no flapping, no second round of dials.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(a.connections().await, 1);
+        assert_eq!(b.connections().await, 1);
+        assert!(a.with(move |s| s.is_connected(&b_id)).await);
+        assert!(b.with(move |s| s.is_connected(&a_id)).await);
+        a.stop().await;
+        b.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn dialling_our_own_address_is_detected_and_not_repeated() {
+    let address = memory_addr();
+    let mut a = Node::spawn(keypair(), Some(address.clone()));
+    let own = address.clone();
+    a.with(move |s| s.behaviour_mut().add_static_peer(own))
+        .await;
+    let reported = a
+        .wait_for(|e| match e {
+            SwarmEvent::Behaviour(Event::SelfDial { address }) => Some(address.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(reported, address);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut dials = 0;
+    while let Ok(event) = a.events.try_recv() {
+        if matches!(event, SwarmEvent::Dialing { .. }) {
+            dials += 1;
+        }
+    }
+    assert_eq!(dials, 0, "the own address was dialled again");
+    let statuses: Vec<_> = a
+        .with(|s| s.behaviour().static_peers().map(|(_, st)| st).collect())
+        .await;
+    assert_eq!(statuses, vec![StaticPeerStatus::OwnAddress]);
+    let _ = a.keypair;
+    a.stop().await;
+}
+
+#[tokio::test]
+async fn removing_a_static_peer_disconnects_it_and_stops_redialling() {
+    let address = memory_addr();
+    let b = Node::spawn(keypair(), Some(address.clone()));
+    let mut a = Node::spawn(keypair(), None);
+    let b_id = b.peer_id;
+    let target = address.clone();
+    a.with(move |s| s.behaviour_mut().add_static_peer(target))
+        .await;
+    a.wait_for(|e| matches!(e, SwarmEvent::ConnectionEstablished { .. }).then_some(()))
+        .await;
+    let removed = a
+        .with(move |s| s.behaviour_mut().remove_static_peer(&address))
+        .await;
+    assert!(removed);
+    a.wait_for(|e| matches!(e, SwarmEvent::ConnectionClosed { .. }).then_some(()))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(a.connections().await, 0);
+    assert!(!a.with(move |s| s.is_connected(&b_id)).await);
+    a.stop().await;
+    b.stop().await;
+}
