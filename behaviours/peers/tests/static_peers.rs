@@ -100,7 +100,6 @@ impl Node {
         timeout(WAIT, async {
             loop {
                 let event = self.events.recv().await.expect("node task alive");
-                if std::env::var("DUMP").is_ok() {
                     eprintln!("EV {event:?}");
                 }
                 if let Some(found) = f(&event) {
