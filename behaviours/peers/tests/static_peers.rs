@@ -100,8 +100,6 @@ impl Node {
         timeout(WAIT, async {
             loop {
                 let event = self.events.recv().await.expect("node task alive");
-                    eprintln!("EV {event:?}");
-                }
                 if let Some(found) = f(&event) {
                     return found;
                 }
