@@ -1,1 +1,12 @@
-//! placeholder
+//! fisco-p2p: the P2P network of FISCO BCOS on rust-libp2p.
+//!
+//! Nodes are named by their secp256k1 public key (the [`identity::NodeId`]), authenticate each other
+//! with CA-issued certificates in FISCO's file layout, and talk over long-lived connections.
+//!
+//! # Layout
+//! - [`identity`]: node IDs, node keys, loading and checking a node's certificate files;
+//! - [`certs`]: generating FISCO-style CA, agency and node certificates (also `fisco-p2p certs`).
+#![warn(missing_docs)]
+
+pub mod certs;
+pub mod identity;

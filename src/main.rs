@@ -1,1 +1,2 @@
+//! The `fisco-p2p` command line.
 fn main() {}

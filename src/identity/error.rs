@@ -1,0 +1,126 @@
+//! [`IdentityError`]: everything that can be wrong with a node's key and certificate files.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use super::NodeId;
+
+/// Where a key or certificate came from, so that errors name the file at fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Read from this file.
+    File(PathBuf),
+    /// Given in memory (no file); the text says what it was.
+    Memory(&'static str),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::File(path) => write!(f, "{}", path.display()),
+            Origin::Memory(what) => write!(f, "<{what}>"),
+        }
+    }
+}
+
+/// Why a node's identity (key, certificate chain, trusted CAs) could not be loaded or used.
+///
+/// Every message starts with the file (or in-memory input) at fault and says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    /// A file of the node directory does not exist.
+    #[error(
+        "{path}: no such file; a FISCO node directory holds node.key, node.crt and ca.crt \
+         (generate them with `fisco-p2p certs node` or FISCO's build_chain)"
+    )]
+    MissingFile {
+        /// The missing file.
+        path: PathBuf,
+    },
+    /// A file exists but could not be read (permissions, I/O error).
+    #[error("{path}: cannot read: {source}; check the file's permissions")]
+    Read {
+        /// The unreadable file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The input holds no PEM block of the kind expected (empty file, garbage, wrong file).
+    #[error("{origin}: no {expected} PEM block found; is this the right file?")]
+    NoPem {
+        /// The input at fault.
+        origin: Origin,
+        /// The PEM label(s) looked for.
+        expected: &'static str,
+    },
+    /// The input looks like PEM but is malformed (bad base64, missing END line...).
+    #[error("{origin}: malformed PEM: {reason}; regenerate or re-copy the file")]
+    BadPem {
+        /// The input at fault.
+        origin: Origin,
+        /// What the PEM parser said.
+        reason: String,
+    },
+    /// The private key does not decode.
+    #[error(
+        "{origin}: the private key does not decode ({reason}); a FISCO node.key is an unencrypted \
+         PEM secp256k1 key, PKCS#8 (BEGIN PRIVATE KEY) or SEC1 (BEGIN EC PRIVATE KEY)"
+    )]
+    BadKey {
+        /// The input at fault.
+        origin: Origin,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The private key is valid but not a secp256k1 key.
+    #[error(
+        "{origin}: the private key is {found}, but a FISCO node key must be secp256k1; \
+         generate one with `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:secp256k1`"
+    )]
+    KeyNotSecp256k1 {
+        /// The input at fault.
+        origin: Origin,
+        /// The algorithm or curve found, e.g. "EC prime256v1" or "RSA".
+        found: String,
+    },
+    /// A certificate does not parse as X.509.
+    #[error("{origin}: certificate #{index} does not parse as X.509: {reason}")]
+    BadCertificate {
+        /// The input at fault.
+        origin: Origin,
+        /// Position of the certificate in the file, counting from 1.
+        index: usize,
+        /// What the parser said.
+        reason: String,
+    },
+    /// The node (leaf) certificate carries a key that is not secp256k1.
+    #[error(
+        "{origin}: the node certificate's key is {found}, but FISCO node certificates carry a \
+         secp256k1 key; issue it for a secp256k1 node.key"
+    )]
+    LeafKeyNotSecp256k1 {
+        /// The certificate file at fault.
+        origin: Origin,
+        /// The algorithm or curve found.
+        found: String,
+    },
+    /// The private key is not the one the node certificate was issued for.
+    #[error(
+        "{key}: this key (node ID {key_id:?}) is not the key of the node certificate in {cert} \
+         (node ID {cert_id:?}); use the node.key and node.crt issued together"
+    )]
+    KeyMismatch {
+        /// The key file.
+        key: Origin,
+        /// The certificate file.
+        cert: Origin,
+        /// The node ID of the key (boxed to keep the error small).
+        key_id: Box<NodeId>,
+        /// The node ID of the certificate.
+        cert_id: Box<NodeId>,
+    },
+    /// A key could not be encoded (should not happen with a valid key).
+    #[error("cannot encode the node key: {0}")]
+    Encode(String),
+}

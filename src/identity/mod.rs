@@ -1,0 +1,42 @@
+//! Node identity: node IDs, node keys, and the certificate files of a FISCO BCOS node.
+//!
+//! A FISCO node is named by its secp256k1 public key, the [`NodeId`]. It proves that name in the TLS
+//! handshake with a certificate for that key, issued by the chain's CA (optionally through an
+//! agency), and accepts peers whose certificates chain to a CA in its `ca.crt`. On disk a node
+//! directory holds:
+//!
+//! - `node.key`: the private key, PEM, PKCS#8 or SEC1 ([`NodeKey`]);
+//! - `node.crt`: the node certificate, then the agency certificate, then the CA certificate;
+//! - `ca.crt`: one or more trusted CA certificates.
+//!
+//! [`NodeIdentity`] loads and cross-checks the three; [`inspect_certificate`] reads the facts a TLS
+//! verifier needs from a peer's certificate. Because a libp2p secp256k1 `PeerId` inlines its public
+//! key, a [`NodeId`] and a `PeerId` convert into each other with no lookup table.
+
+mod algorithm;
+mod certificate;
+mod credentials;
+mod error;
+mod key;
+mod node_id;
+
+pub use certificate::{inspect_certificate, CertificateInfo, LeafKey};
+pub use credentials::{NodeIdentity, CA_CERT_FILE, NODE_CERT_FILE, NODE_KEY_FILE};
+pub use error::{IdentityError, Origin};
+pub use key::NodeKey;
+pub use node_id::{NodeId, NodeIdError, NODE_ID_LEN};
+
+use std::path::Path;
+
+/// Reads a whole file, telling a missing file (FISCO layout hint) from other I/O errors.
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, IdentityError> {
+    std::fs::read(path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => IdentityError::MissingFile {
+            path: path.to_owned(),
+        },
+        _ => IdentityError::Read {
+            path: path.to_owned(),
+            source,
+        },
+    })
+}
