@@ -1,0 +1,120 @@
+//! What a node tells the application.
+
+use std::{fmt, time::Duration};
+
+use libp2p::Multiaddr;
+
+use crate::{identity::NodeId, tls::RefusalReason};
+
+/// Which side opened a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// This node dialled.
+    Outbound,
+    /// The peer dialled this node.
+    Inbound,
+}
+
+/// Why a peer is no longer connected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DisconnectReason {
+    /// The peer closed the connection or the link broke (the I/O error says how).
+    ConnectionLost(String),
+    /// The peer stopped answering heartbeats.
+    HeartbeatTimeout,
+    /// The peer was put on the blacklist.
+    Blacklisted,
+    /// A whitelist was set that does not name the peer.
+    NotWhitelisted,
+    /// The application asked to disconnect it (or removed it from the static peers).
+    Requested,
+    /// This node is shutting down.
+    Shutdown,
+}
+
+impl fmt::Display for DisconnectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ConnectionLost(error) => write!(f, "connection lost: {error}"),
+            Self::HeartbeatTimeout => f.write_str("heartbeat timeout"),
+            Self::Blacklisted => f.write_str("blacklisted"),
+            Self::NotWhitelisted => f.write_str("not whitelisted"),
+            Self::Requested => f.write_str("disconnected on request"),
+            Self::Shutdown => f.write_str("node shutting down"),
+        }
+    }
+}
+
+/// Why a connection attempt did not become a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The TLS handshake refused it; the reason says which check failed, on either side.
+    Tls(RefusalReason),
+    /// A connection limit of this node was reached.
+    ConnectionLimit(String),
+    /// The address could not be reached (connection refused, unreachable, DNS failure, timeout).
+    Unreachable(String),
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Tls(reason) => write!(f, "{reason}"),
+            Self::ConnectionLimit(limit) => write!(f, "connection limit reached: {limit}"),
+            Self::Unreachable(error) => write!(f, "unreachable: {error}"),
+        }
+    }
+}
+
+/// An event of the node, as seen by [`Events`](super::Events).
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// The node listens on a new address.
+    Listening {
+        /// The address.
+        address: Multiaddr,
+    },
+    /// The first connection to a node was established.
+    PeerConnected {
+        /// The node, as its certificate says.
+        node_id: NodeId,
+        /// The remote address of the connection.
+        address: Multiaddr,
+        /// Who dialled.
+        direction: Direction,
+    },
+    /// The last connection to a node was closed.
+    PeerDisconnected {
+        /// The node.
+        node_id: NodeId,
+        /// Why.
+        reason: DisconnectReason,
+    },
+    /// A connection attempt failed, in either direction.
+    ConnectionRefused {
+        /// The remote node, when known (always for a dial to a known node; never for an
+        /// inbound handshake that failed before the certificate was checked).
+        node_id: Option<NodeId>,
+        /// The remote address.
+        address: Option<Multiaddr>,
+        /// Who dialled.
+        direction: Direction,
+        /// Why it was refused.
+        reason: Refusal,
+    },
+    /// A static peer address could not be connected; it is retried after `retry_in`.
+    StaticPeerUnreachable {
+        /// The static address.
+        address: Multiaddr,
+        /// Failed attempts in a row.
+        failures: u32,
+        /// Delay before the next attempt.
+        retry_in: Duration,
+    },
+    /// A static peer address leads to this node itself; it is no longer dialled.
+    SelfDial {
+        /// The address.
+        address: Multiaddr,
+    },
+}

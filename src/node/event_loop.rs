@@ -1,0 +1,387 @@
+//! The one task that owns the Swarm: it turns swarm events into [`Event`]s and carries out the
+//! [`Command`]s of the handles.
+
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
+
+use futures::StreamExt;
+use libp2p::{
+    connection_limits,
+    core::{transport::ListenerId, ConnectedPoint},
+    ping,
+    swarm::{ConnectionError, DialError, ListenError, SwarmEvent},
+    Multiaddr, PeerId, Swarm,
+};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use super::{
+    command::Command, ConnectedPeer, Direction, DisconnectReason, Event, Refusal, StaticPeer,
+};
+use crate::{
+    behaviour::{Behaviour, BehaviourEvent},
+    identity::NodeId,
+    tls::{self, AccessList, RefusalReason},
+};
+
+/// How long a shutdown waits for connections to close before it gives up on them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+pub(crate) struct EventLoop {
+    swarm: Swarm<Behaviour>,
+    commands: mpsc::Receiver<Command>,
+    events: broadcast::Sender<Event>,
+    access: AccessList,
+    listen_addrs: Vec<Multiaddr>,
+    listeners: Vec<ListenerId>,
+    /// First connection of each connected peer: its address and direction.
+    connected: HashMap<PeerId, (Multiaddr, Direction)>,
+    /// Why this node is closing its connections to a peer, reported when the last one closes.
+    closing: HashMap<PeerId, DisconnectReason>,
+}
+
+impl EventLoop {
+    pub(crate) fn new(
+        swarm: Swarm<Behaviour>,
+        commands: mpsc::Receiver<Command>,
+        events: broadcast::Sender<Event>,
+        access: AccessList,
+        listen_addrs: Vec<Multiaddr>,
+        listeners: Vec<ListenerId>,
+    ) -> Self {
+        Self {
+            swarm,
+            commands,
+            events,
+            access,
+            listen_addrs,
+            listeners,
+            connected: HashMap::new(),
+            closing: HashMap::new(),
+        }
+    }
+
+    /// Runs until a handle asks for shutdown or every handle is gone.
+    pub(crate) async fn run(mut self) {
+        let done = loop {
+            tokio::select! {
+                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                command = self.commands.recv() => match command {
+                    Some(Command::Shutdown(reply)) => break Some(reply),
+                    Some(command) => self.on_command(command),
+                    None => break None,
+                },
+            }
+        };
+        self.shutdown().await;
+        if let Some(reply) = done {
+            let _ = reply.send(());
+        }
+    }
+
+    fn emit(&self, event: Event) {
+        // No subscriber is fine: events are a view, not a queue of work.
+        let _ = self.events.send(event);
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::ListenAddrs(reply) => {
+                let _ = reply.send(self.listen_addrs.clone());
+            }
+            Command::ConnectedPeers(reply) => {
+                let peers = self
+                    .connected
+                    .iter()
+                    .filter_map(|(peer, (address, direction))| {
+                        Some(ConnectedPeer {
+                            node_id: NodeId::from_peer_id(peer).ok()?,
+                            address: address.clone(),
+                            direction: *direction,
+                        })
+                    })
+                    .collect();
+                let _ = reply.send(peers);
+            }
+            Command::AddPeer(address, reply) => {
+                let _ = reply.send(self.swarm.behaviour_mut().peers.add_static_peer(address));
+            }
+            Command::RemovePeer(address, reply) => {
+                let peers = &mut self.swarm.behaviour_mut().peers;
+                let node = peers.static_peers().find_map(|(a, status)| match status {
+                    fisco_p2p_peers::StaticPeerStatus::Connected(peer) if *a == address => {
+                        Some(peer)
+                    }
+                    _ => None,
+                });
+                let removed = peers.remove_static_peer(&address);
+                if let Some(peer) = node {
+                    if removed && !self.swarm.behaviour().peers.is_static(&peer) {
+                        self.closing.insert(peer, DisconnectReason::Requested);
+                    }
+                }
+                let _ = reply.send(removed);
+            }
+            Command::StaticPeers(reply) => {
+                let peers = self
+                    .swarm
+                    .behaviour()
+                    .peers
+                    .static_peers()
+                    .map(|(address, status)| StaticPeer {
+                        address: address.clone(),
+                        connected: match status {
+                            fisco_p2p_peers::StaticPeerStatus::Connected(peer) => {
+                                NodeId::from_peer_id(&peer).ok()
+                            }
+                            _ => None,
+                        },
+                        own_address: status == fisco_p2p_peers::StaticPeerStatus::OwnAddress,
+                    })
+                    .collect();
+                let _ = reply.send(peers);
+            }
+            Command::SetBlacklist(nodes, reply) => {
+                self.access.set_blacklist(nodes);
+                let _ = reply.send(self.disconnect_barred());
+            }
+            Command::SetWhitelist(nodes, reply) => {
+                self.access.set_whitelist(nodes);
+                let _ = reply.send(self.disconnect_barred());
+            }
+            Command::Disconnect(node, reply) => {
+                let peer = node.to_peer_id();
+                let connected = self.connected.contains_key(&peer);
+                if connected {
+                    self.closing.insert(peer, DisconnectReason::Requested);
+                    let _ = self.swarm.disconnect_peer_id(peer);
+                }
+                let _ = reply.send(connected);
+            }
+            Command::Shutdown(_) => unreachable!("handled by run"),
+        }
+    }
+
+    /// Disconnects every connected node the access lists now bar, and returns them.
+    fn disconnect_barred(&mut self) -> Vec<NodeId> {
+        let mut barred = Vec::new();
+        let peers: Vec<PeerId> = self.connected.keys().copied().collect();
+        for peer in peers {
+            let Ok(node) = NodeId::from_peer_id(&peer) else {
+                continue;
+            };
+            let Err(reason) = self.access.check(&node) else {
+                continue;
+            };
+            let reason = match reason {
+                RefusalReason::NotWhitelisted => DisconnectReason::NotWhitelisted,
+                _ => DisconnectReason::Blacklisted,
+            };
+            tracing::info!(%node, %reason, "disconnecting a peer the access lists now bar");
+            self.closing.insert(peer, reason);
+            let _ = self.swarm.disconnect_peer_id(peer);
+            barred.push(node);
+        }
+        barred
+    }
+
+    fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                tracing::info!(%address, "listening");
+                if !self.listen_addrs.contains(&address) {
+                    self.listen_addrs.push(address.clone());
+                }
+                self.emit(Event::Listening { address });
+            }
+            SwarmEvent::ExpiredListenAddr { address, .. } => {
+                self.listen_addrs.retain(|a| *a != address);
+            }
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                endpoint,
+                num_established,
+                ..
+            } => self.on_connection_established(peer_id, &endpoint, num_established.get()),
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established,
+                cause,
+                ..
+            } => self.on_connection_closed(peer_id, num_established, cause),
+            SwarmEvent::IncomingConnectionError {
+                send_back_addr,
+                error,
+                peer_id,
+                ..
+            } => self.on_incoming_error(send_back_addr, peer_id, &error),
+            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+                self.on_outgoing_error(peer_id, &error)
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Peers(event)) => self.on_peers_event(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Ping(event)) => self.on_ping_event(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Limits(event)) => match event {},
+            SwarmEvent::ListenerError { error, .. } => {
+                tracing::warn!(%error, "listener error");
+            }
+            _ => {}
+        }
+    }
+
+    fn on_connection_established(&mut self, peer: PeerId, endpoint: &ConnectedPoint, count: u32) {
+        if peer == *self.swarm.local_peer_id() || count != 1 {
+            return;
+        }
+        let Ok(node_id) = NodeId::from_peer_id(&peer) else {
+            // The TLS upgrade only admits secp256k1 identities, so this cannot happen; be safe.
+            tracing::error!(%peer, "connected peer has no node ID; disconnecting");
+            let _ = self.swarm.disconnect_peer_id(peer);
+            return;
+        };
+        let (address, direction) = match endpoint {
+            ConnectedPoint::Dialer { address, .. } => (address.clone(), Direction::Outbound),
+            ConnectedPoint::Listener { send_back_addr, .. } => {
+                (send_back_addr.clone(), Direction::Inbound)
+            }
+        };
+        tracing::info!(node = %node_id, %address, ?direction, "peer connected");
+        self.closing.remove(&peer);
+        self.connected.insert(peer, (address.clone(), direction));
+        self.emit(Event::PeerConnected {
+            node_id,
+            address,
+            direction,
+        });
+    }
+
+    fn on_connection_closed(&mut self, peer: PeerId, remaining: u32, cause: Option<ConnectionError>) {
+        if remaining > 0 || self.connected.remove(&peer).is_none() {
+            return;
+        }
+        let reason = self.closing.remove(&peer).unwrap_or_else(|| match cause {
+            Some(ConnectionError::IO(error)) => DisconnectReason::ConnectionLost(error.to_string()),
+            Some(ConnectionError::KeepAliveTimeout) => {
+                DisconnectReason::ConnectionLost("idle timeout".into())
+            }
+            None => DisconnectReason::Requested,
+        });
+        let Ok(node_id) = NodeId::from_peer_id(&peer) else {
+            return;
+        };
+        tracing::info!(node = %node_id, %reason, "peer disconnected");
+        self.emit(Event::PeerDisconnected { node_id, reason });
+    }
+
+    fn on_incoming_error(&mut self, address: Multiaddr, peer: Option<PeerId>, error: &ListenError) {
+        let reason = match error {
+            ListenError::Denied { cause } => match cause.downcast_ref::<connection_limits::Exceeded>() {
+                Some(exceeded) => Refusal::ConnectionLimit(exceeded.to_string()),
+                None => return, // a behaviour's own decision, reported by it
+            },
+            ListenError::Transport(error) => classify(error),
+            ListenError::LocalPeerId { .. } | ListenError::Aborted | ListenError::WrongPeerId { .. } => {
+                return
+            }
+        };
+        tracing::warn!(%address, %reason, "inbound connection refused");
+        self.emit(Event::ConnectionRefused {
+            node_id: peer.and_then(|p| NodeId::from_peer_id(&p).ok()),
+            address: Some(address),
+            direction: Direction::Inbound,
+            reason,
+        });
+    }
+
+    fn on_outgoing_error(&mut self, peer: Option<PeerId>, error: &DialError) {
+        let node_id = peer.and_then(|p| NodeId::from_peer_id(&p).ok());
+        let failures: Vec<(Option<Multiaddr>, Refusal)> = match error {
+            DialError::Transport(errors) => errors
+                .iter()
+                .map(|(address, error)| (Some(address.clone()), classify(error)))
+                .collect(),
+            DialError::Denied { cause } => match cause.downcast_ref::<connection_limits::Exceeded>() {
+                Some(exceeded) => vec![(None, Refusal::ConnectionLimit(exceeded.to_string()))],
+                None => return,
+            },
+            DialError::WrongPeerId { obtained, address } => vec![(
+                Some(address.clone()),
+                Refusal::Unreachable(format!("a different node ({obtained}) answered")),
+            )],
+            // Self dials, dials to connected peers and aborted dials are no refusals.
+            DialError::LocalPeerId { .. }
+            | DialError::NoAddresses
+            | DialError::DialPeerConditionFalse(_)
+            | DialError::Aborted => return,
+        };
+        for (address, reason) in failures {
+            tracing::debug!(?address, %reason, "outbound connection failed");
+            self.emit(Event::ConnectionRefused {
+                node_id,
+                address,
+                direction: Direction::Outbound,
+                reason,
+            });
+        }
+    }
+
+    fn on_peers_event(&mut self, event: fisco_p2p_peers::Event) {
+        match event {
+            fisco_p2p_peers::Event::DialFailed {
+                address,
+                failures,
+                retry_in,
+                ..
+            } => self.emit(Event::StaticPeerUnreachable {
+                address,
+                failures,
+                retry_in,
+            }),
+            fisco_p2p_peers::Event::SelfDial { address } => self.emit(Event::SelfDial { address }),
+            fisco_p2p_peers::Event::DuplicateClosed { .. } => {}
+        }
+    }
+
+    fn on_ping_event(&mut self, event: ping::Event) {
+        if let Err(failure) = event.result {
+            if self.connected.contains_key(&event.peer) {
+                tracing::warn!(peer = %event.peer, %failure, "heartbeat failed; dropping the connection");
+                self.closing
+                    .insert(event.peer, DisconnectReason::HeartbeatTimeout);
+            }
+            self.swarm.close_connection(event.connection);
+        }
+    }
+
+    /// Closes every connection and listener, waiting a bounded time for the connections to go.
+    async fn shutdown(&mut self) {
+        tracing::info!(peers = self.connected.len(), "shutting down");
+        for id in self.listeners.drain(..) {
+            self.swarm.remove_listener(id);
+        }
+        let peers: Vec<PeerId> = self.connected.keys().copied().collect();
+        for peer in peers {
+            self.closing.insert(peer, DisconnectReason::Shutdown);
+            let _ = self.swarm.disconnect_peer_id(peer);
+        }
+        let deadline = Instant::now() + SHUTDOWN_GRACE;
+        while !self.connected.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, self.swarm.select_next_some()).await {
+                Ok(event) => self.on_swarm_event(event),
+                Err(_) => {
+                    tracing::warn!(left = self.connected.len(), "connections did not close in time");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Names the reason of a failed connection attempt from the transport's error.
+fn classify(error: &libp2p::TransportError<std::io::Error>) -> Refusal {
+    match tls::refusal_reason(error) {
+        Some(reason) => Refusal::Tls(reason),
+        None => Refusal::Unreachable(error.to_string()),
+    }
+}
