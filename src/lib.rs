@@ -5,8 +5,10 @@
 //!
 //! # Layout
 //! - [`identity`]: node IDs, node keys, loading and checking a node's certificate files;
-//! - [`certs`]: generating FISCO-style CA, agency and node certificates (also `fisco-p2p certs`).
+//! - [`certs`]: generating FISCO-style CA, agency and node certificates (also `fisco-p2p certs`);
+//! - [`tls`]: the CA-verified secp256k1 TLS 1.3 security upgrade, with access lists.
 #![warn(missing_docs)]
 
 pub mod certs;
 pub mod identity;
+pub mod tls;

@@ -1,0 +1,151 @@
+//! [`Config`]: a node's TLS settings, and the rustls configurations built from them.
+
+use std::{sync::Arc, time::Duration};
+
+use libp2p::{identity::Keypair, PeerId};
+use rustls::{
+    client::Resumption,
+    crypto::CryptoProvider,
+    pki_types::ServerName,
+    server::NoServerSessionStorage,
+    sign::{CertifiedKey, SingleCertAndKey},
+    ClientConfig, ServerConfig,
+};
+
+use super::{
+    provider::{crypto_provider, NodeSigningKey},
+    verifier::{PeerVerifier, Trust, Verdict},
+    AccessList, TlsError,
+};
+use crate::identity::{inspect_certificate, NodeIdentity};
+
+/// The protocol name negotiated by multistream-select before the TLS handshake.
+pub const PROTOCOL_NAME: &str = "/fisco-tls/1.0.0";
+
+/// Default bound on one handshake, acceptance byte included: 10 s. A loopback handshake takes about
+/// a millisecond; FISCO allows 50 s for connect plus handshake, which only delays failure.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The `/fisco-tls` security upgrade of one node: its certificate and key, the CAs it trusts, its
+/// access lists. Cheap to clone (everything is shared).
+///
+/// Plug it into libp2p as the security upgrade of `SwarmBuilder::with_tcp`, either as
+/// `|_| Ok(config.clone())` or with [`Config::into_security_upgrade`], which also checks that the
+/// swarm's keypair is the node key.
+#[derive(Clone)]
+pub struct Config {
+    pub(crate) trust: Arc<Trust>,
+    provider: Arc<CryptoProvider>,
+    certified_key: Arc<CertifiedKey>,
+    local_peer: PeerId,
+    /// Our node certificate's not-before and not-after, Unix seconds.
+    pub(crate) own_validity: (i64, i64),
+    pub(crate) handshake_timeout: Duration,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("local_peer", &self.local_peer)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    /// The TLS settings of the node `identity`, admitting peers by `access`.
+    ///
+    /// Trust anchors are parsed here, once. The handshake timeout is
+    /// [`DEFAULT_HANDSHAKE_TIMEOUT`]. Our own certificate is not judged here (tests build
+    /// deliberately broken nodes); a peer will refuse it with a reason both sides log.
+    pub fn new(identity: &NodeIdentity, access: AccessList) -> Result<Self, TlsError> {
+        let trust = Trust::new(identity.trusted_cas(), access)?;
+        let leaf = identity
+            .chain()
+            .first()
+            .ok_or_else(|| TlsError::BadOwnCertificate("the chain is empty".to_owned()))?;
+        let info =
+            inspect_certificate(leaf).map_err(|e| TlsError::BadOwnCertificate(e.to_string()))?;
+        let key = NodeSigningKey::new(*identity.key().secret_key());
+        Ok(Self {
+            trust: Arc::new(trust),
+            provider: crypto_provider(),
+            certified_key: Arc::new(CertifiedKey::new(identity.chain().to_vec(), Arc::new(key))),
+            local_peer: identity.node_id().to_peer_id(),
+            own_validity: (info.not_before, info.not_after),
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+        })
+    }
+
+    /// Bounds each handshake (TLS plus the listener's acceptance byte) by `timeout`.
+    pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// The access lists the verifier consults; change them through this (shared) handle.
+    pub fn access_list(&self) -> &AccessList {
+        self.trust.access()
+    }
+
+    /// The PeerId peers derive from our certificate.
+    pub fn local_peer_id(&self) -> PeerId {
+        self.local_peer
+    }
+
+    /// The security-upgrade constructor `SwarmBuilder::with_tcp` takes; it refuses a swarm keypair
+    /// other than the node key, whose PeerId would not match the node ID of our certificate.
+    pub fn into_security_upgrade(self) -> impl FnOnce(&Keypair) -> Result<Config, TlsError> {
+        move |keypair: &Keypair| {
+            let swarm = keypair.public().to_peer_id();
+            if swarm == self.local_peer {
+                Ok(self)
+            } else {
+                Err(TlsError::KeypairMismatch {
+                    swarm,
+                    node: self.local_peer,
+                })
+            }
+        }
+    }
+
+    /// A server configuration whose verifier reports to `verdict`.
+    ///
+    /// Built per connection because the verdict is per connection; this costs a few allocations
+    /// against a handshake's signature checks.
+    pub(crate) fn server_config(&self, verdict: Verdict) -> Result<ServerConfig, rustls::Error> {
+        let verifier = PeerVerifier::new(Arc::clone(&self.trust), verdict);
+        let mut config = ServerConfig::builder_with_provider(Arc::clone(&self.provider))
+            .with_protocol_versions(&[&rustls::version::TLS13])?
+            .with_client_cert_verifier(Arc::new(verifier))
+            .with_cert_resolver(Arc::new(SingleCertAndKey::from(Arc::clone(
+                &self.certified_key,
+            ))));
+        // A resumed session skips the certificate check, so a node blacklisted since its last
+        // visit would come back in: no session cache, no tickets.
+        config.session_storage = Arc::new(NoServerSessionStorage {});
+        config.send_tls13_tickets = 0;
+        Ok(config)
+    }
+
+    /// A client configuration whose verifier reports to `verdict`.
+    pub(crate) fn client_config(&self, verdict: Verdict) -> Result<ClientConfig, rustls::Error> {
+        let verifier = PeerVerifier::new(Arc::clone(&self.trust), verdict);
+        let mut config = ClientConfig::builder_with_provider(Arc::clone(&self.provider))
+            .with_protocol_versions(&[&rustls::version::TLS13])?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_client_cert_resolver(Arc::new(SingleCertAndKey::from(Arc::clone(
+                &self.certified_key,
+            ))));
+        config.resumption = Resumption::disabled();
+        // Nodes are named by certificate, not by host name.
+        config.enable_sni = false;
+        Ok(config)
+    }
+}
+
+/// The server name the client hands rustls: unused (no SNI, the verifier ignores it).
+pub(crate) fn unused_server_name() -> ServerName<'static> {
+    ServerName::IpAddress(std::net::Ipv4Addr::UNSPECIFIED.into())
+}

@@ -1,0 +1,30 @@
+//! The `/fisco-tls/1.0.0` security upgrade: CA-verified, mutually authenticated TLS 1.3 with
+//! secp256k1 node keys.
+//!
+//! Two nodes that connect first agree on `/fisco-tls/1.0.0` by multistream-select, then run a
+//! TLS 1.3 handshake in which each presents its FISCO certificate bundle (`node.crt`) and proves
+//! it holds `node.key`. Each side checks the other's chain against its `ca.crt`, reads the peer's
+//! node ID from the node certificate's public key, and consults its [`AccessList`]. The upgrade
+//! yields the peer's libp2p `PeerId`, which is its node ID in libp2p form.
+//!
+//! rustls, webpki and ring know nothing of secp256k1, so [`provider`] adds it: a private-use TLS
+//! signature scheme signed through libsecp256k1, and a webpki verification algorithm for chains.
+//!
+//! Every refusal names its reason ([`RefusalReason`]) on both sides: the refusing side logs it and
+//! returns [`UpgradeError::Refused`]; the refused side reads it from the TLS alert and returns
+//! [`UpgradeError::RefusedByPeer`]. [`refusal_reason`] digs it out of a swarm's connection error.
+//!
+//! Layout: `config.rs` ([`Config`]), `upgrade.rs` (the libp2p upgrade), `verifier.rs` (chain and
+//! signature checks), `provider.rs` (secp256k1 for rustls), `access.rs` ([`AccessList`]),
+//! `error.rs` (reasons and errors).
+
+mod access;
+mod config;
+mod error;
+mod provider;
+mod upgrade;
+mod verifier;
+
+pub use access::AccessList;
+pub use config::{Config, DEFAULT_HANDSHAKE_TIMEOUT, PROTOCOL_NAME};
+pub use error::{refusal_reason, RefusalReason, TlsError, UpgradeError};
