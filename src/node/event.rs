@@ -53,7 +53,10 @@ pub enum Refusal {
     Tls(RefusalReason),
     /// A connection limit of this node was reached.
     ConnectionLimit(String),
-    /// The address could not be reached (connection refused, unreachable, DNS failure, timeout).
+    /// The connection attempt (TCP, protocol negotiation, TLS, multiplexer) did not finish in
+    /// time: the peer is overloaded, stalled, or not a fisco-p2p node.
+    Timeout,
+    /// The address could not be reached (connection refused, unreachable, DNS failure).
     Unreachable(String),
 }
 
@@ -62,6 +65,7 @@ impl fmt::Display for Refusal {
         match self {
             Self::Tls(reason) => write!(f, "{reason}"),
             Self::ConnectionLimit(limit) => write!(f, "connection limit reached: {limit}"),
+            Self::Timeout => f.write_str("connection attempt timed out"),
             Self::Unreachable(error) => write!(f, "unreachable: {error}"),
         }
     }

@@ -9,12 +9,15 @@ use std::{
 use futures::StreamExt;
 use libp2p::{
     connection_limits,
-    core::{transport::ListenerId, ConnectedPoint},
+    core::{
+        transport::{timeout::TransportTimeoutError, ListenerId},
+        ConnectedPoint,
+    },
     ping,
     swarm::{ConnectionError, DialError, ListenError, SwarmEvent},
     Multiaddr, PeerId, Swarm,
 };
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc};
 
 use super::{
     command::Command, ConnectedPeer, Direction, DisconnectReason, Event, Refusal, StaticPeer,
@@ -28,6 +31,12 @@ use crate::{
 /// How long a shutdown waits for connections to close before it gives up on them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
+struct Connected {
+    address: Multiaddr,
+    direction: Direction,
+    connections: u32,
+}
+
 pub(crate) struct EventLoop {
     swarm: Swarm<Behaviour>,
     commands: mpsc::Receiver<Command>,
@@ -35,8 +44,9 @@ pub(crate) struct EventLoop {
     access: AccessList,
     listen_addrs: Vec<Multiaddr>,
     listeners: Vec<ListenerId>,
-    /// First connection of each connected peer: its address and direction.
-    connected: HashMap<PeerId, (Multiaddr, Direction)>,
+    /// Each connected peer: the address and direction of its first connection, and how many
+    /// connections are open.
+    connected: HashMap<PeerId, Connected>,
     /// Why this node is closing its connections to a peer, reported when the last one closes.
     closing: HashMap<PeerId, DisconnectReason>,
 }
@@ -94,11 +104,12 @@ impl EventLoop {
                 let peers = self
                     .connected
                     .iter()
-                    .filter_map(|(peer, (address, direction))| {
+                    .filter_map(|(peer, c)| {
                         Some(ConnectedPeer {
                             node_id: NodeId::from_peer_id(peer).ok()?,
-                            address: address.clone(),
-                            direction: *direction,
+                            address: c.address.clone(),
+                            direction: c.direction,
+                            connections: c.connections,
                         })
                     })
                     .collect();
@@ -230,7 +241,11 @@ impl EventLoop {
     }
 
     fn on_connection_established(&mut self, peer: PeerId, endpoint: &ConnectedPoint, count: u32) {
-        if peer == *self.swarm.local_peer_id() || count != 1 {
+        if peer == *self.swarm.local_peer_id() {
+            return;
+        }
+        if let Some(connected) = self.connected.get_mut(&peer) {
+            connected.connections = count;
             return;
         }
         let Ok(node_id) = NodeId::from_peer_id(&peer) else {
@@ -247,7 +262,14 @@ impl EventLoop {
         };
         tracing::info!(node = %node_id, %address, ?direction, "peer connected");
         self.closing.remove(&peer);
-        self.connected.insert(peer, (address.clone(), direction));
+        self.connected.insert(
+            peer,
+            Connected {
+                address: address.clone(),
+                direction,
+                connections: count,
+            },
+        );
         self.emit(Event::PeerConnected {
             node_id,
             address,
@@ -256,7 +278,13 @@ impl EventLoop {
     }
 
     fn on_connection_closed(&mut self, peer: PeerId, remaining: u32, cause: Option<ConnectionError>) {
-        if remaining > 0 || self.connected.remove(&peer).is_none() {
+        if remaining > 0 {
+            if let Some(connected) = self.connected.get_mut(&peer) {
+                connected.connections = remaining;
+            }
+            return;
+        }
+        if self.connected.remove(&peer).is_none() {
             return;
         }
         let reason = self.closing.remove(&peer).unwrap_or_else(|| match cause {
@@ -380,8 +408,37 @@ impl EventLoop {
 
 /// Names the reason of a failed connection attempt from the transport's error.
 fn classify(error: &libp2p::TransportError<std::io::Error>) -> Refusal {
-    match tls::refusal_reason(error) {
-        Some(reason) => Refusal::Tls(reason),
-        None => Refusal::Unreachable(error.to_string()),
+    if let Some(reason) = tls::refusal_reason(error) {
+        return Refusal::Tls(reason);
     }
+    let chain = error_chain(error);
+    if chain.iter().any(|e| {
+        e.downcast_ref::<TransportTimeoutError<std::io::Error>>()
+            .is_some_and(|t| matches!(t, TransportTimeoutError::Timeout))
+    }) {
+        return Refusal::Timeout;
+    }
+    let message: Vec<String> = chain
+        .iter()
+        .map(|e| e.to_string())
+        .filter(|m| !m.is_empty())
+        .collect();
+    Refusal::Unreachable(message.join(": "))
+}
+
+/// An error and its sources, looking inside `io::Error`s (whose `source` skips the error they wrap).
+fn error_chain<'a>(error: &'a (dyn std::error::Error + 'static)) -> Vec<&'a (dyn std::error::Error + 'static)> {
+    let mut chain = Vec::new();
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if chain.len() >= 16 {
+            break;
+        }
+        chain.push(error);
+        next = match error.downcast_ref::<std::io::Error>().and_then(std::io::Error::get_ref) {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => error.source(),
+        };
+    }
+    chain
 }

@@ -15,6 +15,9 @@ pub struct ConnectedPeer {
     pub address: Multiaddr,
     /// Who dialled.
     pub direction: super::Direction,
+    /// Open connections to it: 1 in a steady state; 2 for a moment while a duplicate from a
+    /// simultaneous dial is being closed.
+    pub connections: u32,
 }
 
 /// A static peer address and where it stands, as [`Handle::static_peers`] lists it.
@@ -34,19 +37,20 @@ pub struct StaticPeer {
 pub struct Handle {
     node_id: NodeId,
     commands: mpsc::Sender<Command>,
-    events: broadcast::Sender<Event>,
+    /// Weak, so that the event streams end when the event loop (the only strong sender) stops.
+    events: broadcast::WeakSender<Event>,
 }
 
 impl Handle {
     pub(crate) fn new(
         node_id: NodeId,
         commands: mpsc::Sender<Command>,
-        events: broadcast::Sender<Event>,
+        events: &broadcast::Sender<Event>,
     ) -> Self {
         Self {
             node_id,
             commands,
-            events,
+            events: events.downgrade(),
         }
     }
 
@@ -60,9 +64,13 @@ impl Handle {
         self.node_id.to_peer_id()
     }
 
-    /// A new stream of the node's events, starting now.
+    /// A new stream of the node's events, starting now. Once the node has stopped the stream is
+    /// empty and ends at once.
     pub fn events(&self) -> Events {
-        Events::from_receiver(self.events.subscribe())
+        match self.events.upgrade() {
+            Some(sender) => Events::from_receiver(sender.subscribe()),
+            None => Events::ended(),
+        }
     }
 
     /// The addresses the node listens on.
@@ -144,6 +152,11 @@ pub struct Events {
 
 impl Events {
     pub(crate) fn from_receiver(inner: broadcast::Receiver<Event>) -> Self {
+        Self { inner }
+    }
+
+    fn ended() -> Self {
+        let (_, inner) = broadcast::channel(1);
         Self { inner }
     }
 

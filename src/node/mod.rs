@@ -92,7 +92,7 @@ impl Node {
         }
 
         let (command_tx, command_rx) = mpsc::channel(config.command_capacity);
-        let handle = Handle::new(identity.node_id(), command_tx, event_tx.clone());
+        let handle = Handle::new(identity.node_id(), command_tx, &event_tx);
         let event_loop = event_loop::EventLoop::new(
             swarm,
             command_rx,
@@ -125,7 +125,7 @@ fn build_swarm(
     let ping = ping::Config::new()
         .with_interval(config.heartbeat_interval)
         .with_timeout(config.heartbeat_timeout);
-    let swarm = libp2p::SwarmBuilder::with_existing_identity(identity.keypair())
+    let swarm = libp2p::SwarmBuilder::with_existing_identity(identity.keypair().clone())
         .with_tokio()
         .with_tcp(
             tcp::Config::default().nodelay(true),
@@ -144,6 +144,9 @@ fn build_swarm(
         // The peers behaviour keeps connections alive; this only bounds connections that no
         // behaviour needs any more.
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+        // Bounds a whole connection attempt; longer than the TLS timeout so that a stalled TLS
+        // handshake is reported as such, with the peer's node ID when known.
+        .with_connection_timeout(config.handshake_timeout + Duration::from_secs(5))
         .build();
     Ok(swarm)
 }
