@@ -18,13 +18,17 @@ mod certificate;
 mod credentials;
 mod error;
 mod key;
+mod lookup;
 mod node_id;
 
 pub use certificate::{inspect_certificate, CertificateInfo, LeafKey};
 pub use credentials::{NodeIdentity, CA_CERT_FILE, NODE_CERT_FILE, NODE_KEY_FILE};
 pub use error::{IdentityError, Origin};
 pub use key::NodeKey;
+pub use lookup::node_id_of_path;
 pub use node_id::{NodeId, NodeIdError, NODE_ID_LEN};
+
+pub(crate) use certificate::parse_pem_certificates;
 
 use std::path::Path;
 
