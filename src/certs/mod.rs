@@ -9,6 +9,19 @@
 //!   certificates peers must refuse);
 //! - [`write_ca_dir`], [`write_agency_dir`], [`write_node_dir`]: the directories of
 //!   `fisco-p2p certs ca|agency|node`, in FISCO's layout.
+//!
+//! ```
+//! use fisco_p2p::certs::{new_agency, new_ca, new_node, CertSpec, Role};
+//! use fisco_p2p::identity::NodeIdentity;
+//!
+//! let ca = new_ca(&CertSpec::new(Role::Chain, "chain0"))?;
+//! let agency = new_agency(&CertSpec::new(Role::Agency, "agency0"), &ca)?;
+//! let (key, cert) = new_node(&CertSpec::new(Role::Node, "node0"), &agency)?;
+//! let chain = vec![cert, agency.certificate().clone(), ca.certificate().clone()];
+//! let node = NodeIdentity::from_parts(key, chain, vec![ca.certificate().clone()])?;
+//! println!("node ID {}", node.node_id());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod check;
 mod dirs;
