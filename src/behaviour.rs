@@ -1,6 +1,6 @@
 //! The composed network behaviour: every protocol a node speaks, driven by one Swarm.
 
-use libp2p::{connection_limits, ping, swarm::NetworkBehaviour};
+use libp2p::{connection_limits, swarm::NetworkBehaviour};
 
 /// The protocols of a fisco-p2p node. Each field is one behaviour; the swarm hands every event of
 /// each to the node's event loop as a `BehaviourEvent` variant of the same name.
@@ -8,8 +8,7 @@ use libp2p::{connection_limits, ping, swarm::NetworkBehaviour};
 pub(crate) struct Behaviour {
     /// Refuses connections beyond the configured totals (libp2p connection-limits).
     pub(crate) limits: connection_limits::Behaviour,
-    /// Keeps the static peers connected and exactly one connection per node pair.
+    /// Keeps the static peers connected, exactly one connection per node pair, and runs the
+    /// heartbeat that drops dead links (FISCO: every 5 s).
     pub(crate) peers: fisco_p2p_peers::Behaviour,
-    /// Heartbeat on every connection, so that dead links are found and dropped (FISCO: every 5 s).
-    pub(crate) ping: ping::Behaviour,
 }

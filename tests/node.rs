@@ -50,7 +50,10 @@ async fn a_node_with_a_sec1_key_joins_its_chain() {
 }
 
 /// The refusal both sides report when `dialer` dials `listener`.
-async fn refusals(listener: &mut TestNode, dialer: &mut TestNode) -> (RefusalReason, RefusalReason) {
+async fn refusals(
+    listener: &mut TestNode,
+    dialer: &mut TestNode,
+) -> (RefusalReason, RefusalReason) {
     dialer.handle.add_peer(listener.addr.clone()).await.unwrap();
     let on_listener = listener
         .wait_for("inbound refusal", |e| match e {
@@ -77,11 +80,7 @@ async fn refusals(listener: &mut TestNode, dialer: &mut TestNode) -> (RefusalRea
 #[tokio::test]
 async fn a_blacklisted_node_is_refused_on_both_sides_and_the_refuser_keeps_serving() {
     let b_id = nodeid_file("fisco-2.5/node1");
-    let mut a = TestNode::spawn(
-        identity("fisco-2.5/node0"),
-        config().with_blacklist([b_id]),
-    )
-    .await;
+    let mut a = TestNode::spawn(identity("fisco-2.5/node0"), config().with_blacklist([b_id])).await;
     let mut b = TestNode::spawn(identity("fisco-2.5/node1"), config()).await;
     let (listener_saw, dialer_saw) = refusals(&mut a, &mut b).await;
     assert_eq!(listener_saw, RefusalReason::Blacklisted);
@@ -103,11 +102,7 @@ async fn a_blacklisted_node_is_refused_on_both_sides_and_the_refuser_keeps_servi
 #[tokio::test]
 async fn a_node_missing_from_a_whitelist_is_refused_on_both_sides() {
     let c_id = nodeid_file("fisco-2.5/node2-sec1");
-    let mut a = TestNode::spawn(
-        identity("fisco-2.5/node0"),
-        config().with_whitelist([c_id]),
-    )
-    .await;
+    let mut a = TestNode::spawn(identity("fisco-2.5/node0"), config().with_whitelist([c_id])).await;
     let mut b = TestNode::spawn(identity("fisco-2.5/node1"), config()).await;
     let (listener_saw, dialer_saw) = refusals(&mut a, &mut b).await;
     assert_eq!(listener_saw, RefusalReason::NotWhitelisted);
@@ -180,7 +175,9 @@ async fn blacklisting_a_connected_peer_disconnects_it_and_keeps_it_out() {
     assert_eq!(listener_saw, RefusalReason::Blacklisted);
     let later = a.events_within(Duration::from_millis(1500)).await;
     assert!(
-        !later.iter().any(|e| matches!(e, Event::PeerConnected { .. })),
+        !later
+            .iter()
+            .any(|e| matches!(e, Event::PeerConnected { .. })),
         "blacklisted peer came back: {later:?}"
     );
     assert!(!a.is_connected(b_id).await);
@@ -265,7 +262,10 @@ async fn a_self_dial_is_detected_and_not_repeated() {
         .await;
     assert_eq!(reported, own);
     let later = a.events_within(Duration::from_secs(1)).await;
-    assert!(later.is_empty(), "the own address was dialled again: {later:?}");
+    assert!(
+        later.is_empty(),
+        "the own address was dialled again: {later:?}"
+    );
     let statics = a.handle.static_peers().await.unwrap();
     assert!(statics[0].own_address);
     a.shutdown().await;
@@ -277,8 +277,7 @@ async fn a_self_dial_through_another_address_is_detected() {
     // the address as its own, so the handshake finds our own node ID.
     let mut a = TestNode::spawn(
         identity("fisco-2.5/node0"),
-        fisco_p2p::node::Config::default()
-            .with_listen("/ip4/0.0.0.0/tcp/0".parse().unwrap()),
+        fisco_p2p::node::Config::default().with_listen("/ip4/0.0.0.0/tcp/0".parse().unwrap()),
     )
     .await;
     let port = socket_addr(&a.addr).port();
@@ -291,7 +290,9 @@ async fn a_self_dial_through_another_address_is_detected() {
     .await;
     let later = a.events_within(Duration::from_secs(1)).await;
     assert!(
-        !later.iter().any(|e| matches!(e, Event::SelfDial { .. } | Event::PeerConnected { .. })),
+        !later
+            .iter()
+            .any(|e| matches!(e, Event::SelfDial { .. } | Event::PeerConnected { .. })),
         "dialled itself again: {later:?}"
     );
     assert!(a.handle.connected_peers().await.unwrap().is_empty());
@@ -328,7 +329,10 @@ async fn garbage_bytes_are_refused_as_not_tls_and_the_node_keeps_serving() {
         .unwrap();
     // An HTTP request: to multistream-select its first byte announces a 71-byte message, and the
     // rest is not one.
-    let request = format!("GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: {}\r\n\r\n", "x".repeat(200));
+    let request = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: {}\r\n\r\n",
+        "x".repeat(200)
+    );
     raw.write_all(request.as_bytes()).await.unwrap();
     let reason = a
         .wait_for("refusal", |e| match e {
@@ -414,6 +418,9 @@ async fn a_graceful_shutdown_tells_peers() {
             _ => None,
         })
         .await;
-    assert!(matches!(reason, DisconnectReason::ConnectionLost(_)), "{reason:?}");
+    assert!(
+        matches!(reason, DisconnectReason::ConnectionLost(_)),
+        "{reason:?}"
+    );
     a.shutdown().await;
 }

@@ -45,14 +45,20 @@ pub fn parse_address(input: &str) -> Result<Multiaddr, AddressError> {
     let (host, port) = text
         .rsplit_once(':')
         .ok_or_else(|| AddressError::new(input, "no port"))?;
-    let port: u16 = port
-        .parse()
-        .map_err(|_| AddressError::new(input, format!("port {port:?} is not a number from 0 to 65535")))?;
+    let port: u16 = port.parse().map_err(|_| {
+        AddressError::new(
+            input,
+            format!("port {port:?} is not a number from 0 to 65535"),
+        )
+    })?;
     if host.is_empty() {
         return Err(AddressError::new(input, "no host"));
     }
     if host.contains(':') || host.contains('[') {
-        return Err(AddressError::new(input, "an IPv6 address must be written in brackets, like [::1]:30300"));
+        return Err(AddressError::new(
+            input,
+            "an IPv6 address must be written in brackets, like [::1]:30300",
+        ));
     }
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(socket_multiaddr(SocketAddr::new(ip, port)));
@@ -61,7 +67,10 @@ pub fn parse_address(input: &str) -> Result<Multiaddr, AddressError> {
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_')
     {
-        return Err(AddressError::new(input, format!("{host:?} is not a valid host name")));
+        return Err(AddressError::new(
+            input,
+            format!("{host:?} is not a valid host name"),
+        ));
     }
     Ok(Multiaddr::empty()
         .with(Protocol::Dns(host.to_owned().into()))
@@ -74,21 +83,32 @@ pub(crate) fn socket_multiaddr(socket: SocketAddr) -> Multiaddr {
         IpAddr::V4(ip) => Protocol::Ip4(ip),
         IpAddr::V6(ip) => Protocol::Ip6(ip),
     };
-    Multiaddr::empty().with(ip).with(Protocol::Tcp(socket.port()))
+    Multiaddr::empty()
+        .with(ip)
+        .with(Protocol::Tcp(socket.port()))
 }
 
 fn check_tcp(input: &str, address: Multiaddr) -> Result<Multiaddr, AddressError> {
     let mut parts = address.iter();
     let host_ok = matches!(
         parts.next(),
-        Some(Protocol::Ip4(_) | Protocol::Ip6(_) | Protocol::Dns(_) | Protocol::Dns4(_) | Protocol::Dns6(_))
+        Some(
+            Protocol::Ip4(_)
+                | Protocol::Ip6(_)
+                | Protocol::Dns(_)
+                | Protocol::Dns4(_)
+                | Protocol::Dns6(_)
+        )
     );
     let tcp_ok = matches!(parts.next(), Some(Protocol::Tcp(_)));
     let rest_ok = parts.all(|p| matches!(p, Protocol::P2p(_)));
     if host_ok && tcp_ok && rest_ok {
         Ok(address)
     } else {
-        Err(AddressError::new(input, "only TCP addresses (/ip4|ip6|dns/.../tcp/PORT) are supported"))
+        Err(AddressError::new(
+            input,
+            "only TCP addresses (/ip4|ip6|dns/.../tcp/PORT) are supported",
+        ))
     }
 }
 
@@ -104,12 +124,19 @@ mod tests {
             ("[::1]:30300", "/ip6/::1/tcp/30300"),
             ("[fe80::1]:0", "/ip6/fe80::1/tcp/0"),
             ("localhost:30300", "/dns/localhost/tcp/30300"),
-            ("node-1.chain_a.example:7", "/dns/node-1.chain_a.example/tcp/7"),
+            (
+                "node-1.chain_a.example:7",
+                "/dns/node-1.chain_a.example/tcp/7",
+            ),
             ("/ip4/127.0.0.1/tcp/30300", "/ip4/127.0.0.1/tcp/30300"),
             ("/dns4/host/tcp/5", "/dns4/host/tcp/5"),
         ];
         for (input, expected) in cases {
-            assert_eq!(parse_address(input).unwrap().to_string(), expected, "{input}");
+            assert_eq!(
+                parse_address(input).unwrap().to_string(),
+                expected,
+                "{input}"
+            );
         }
     }
 

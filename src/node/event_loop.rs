@@ -13,7 +13,6 @@ use libp2p::{
         transport::{timeout::TransportTimeoutError, ListenerId},
         ConnectedPoint,
     },
-    ping,
     swarm::{ConnectionError, DialError, ListenError, SwarmEvent},
     Multiaddr, PeerId, Swarm,
 };
@@ -231,7 +230,6 @@ impl EventLoop {
                 self.on_outgoing_error(peer_id, &error)
             }
             SwarmEvent::Behaviour(BehaviourEvent::Peers(event)) => self.on_peers_event(event),
-            SwarmEvent::Behaviour(BehaviourEvent::Ping(event)) => self.on_ping_event(event),
             SwarmEvent::Behaviour(BehaviourEvent::Limits(event)) => match event {},
             SwarmEvent::ListenerError { error, .. } => {
                 tracing::warn!(%error, "listener error");
@@ -277,7 +275,12 @@ impl EventLoop {
         });
     }
 
-    fn on_connection_closed(&mut self, peer: PeerId, remaining: u32, cause: Option<ConnectionError>) {
+    fn on_connection_closed(
+        &mut self,
+        peer: PeerId,
+        remaining: u32,
+        cause: Option<ConnectionError>,
+    ) {
         if remaining > 0 {
             if let Some(connected) = self.connected.get_mut(&peer) {
                 connected.connections = remaining;
@@ -303,14 +306,16 @@ impl EventLoop {
 
     fn on_incoming_error(&mut self, address: Multiaddr, peer: Option<PeerId>, error: &ListenError) {
         let reason = match error {
-            ListenError::Denied { cause } => match cause.downcast_ref::<connection_limits::Exceeded>() {
-                Some(exceeded) => Refusal::ConnectionLimit(exceeded.to_string()),
-                None => return, // a behaviour's own decision, reported by it
-            },
-            ListenError::Transport(error) => classify(error),
-            ListenError::LocalPeerId { .. } | ListenError::Aborted | ListenError::WrongPeerId { .. } => {
-                return
+            ListenError::Denied { cause } => {
+                match cause.downcast_ref::<connection_limits::Exceeded>() {
+                    Some(exceeded) => Refusal::ConnectionLimit(exceeded.to_string()),
+                    None => return, // a behaviour's own decision, reported by it
+                }
             }
+            ListenError::Transport(error) => classify(error),
+            ListenError::LocalPeerId { .. }
+            | ListenError::Aborted
+            | ListenError::WrongPeerId { .. } => return,
         };
         tracing::warn!(%address, %reason, "inbound connection refused");
         self.emit(Event::ConnectionRefused {
@@ -328,10 +333,12 @@ impl EventLoop {
                 .iter()
                 .map(|(address, error)| (Some(address.clone()), classify(error)))
                 .collect(),
-            DialError::Denied { cause } => match cause.downcast_ref::<connection_limits::Exceeded>() {
-                Some(exceeded) => vec![(None, Refusal::ConnectionLimit(exceeded.to_string()))],
-                None => return,
-            },
+            DialError::Denied { cause } => {
+                match cause.downcast_ref::<connection_limits::Exceeded>() {
+                    Some(exceeded) => vec![(None, Refusal::ConnectionLimit(exceeded.to_string()))],
+                    None => return,
+                }
+            }
             DialError::WrongPeerId { obtained, address } => vec![(
                 Some(address.clone()),
                 Refusal::Unreachable(format!("a different node ({obtained}) answered")),
@@ -366,18 +373,18 @@ impl EventLoop {
                 retry_in,
             }),
             fisco_p2p_peers::Event::SelfDial { address } => self.emit(Event::SelfDial { address }),
-            fisco_p2p_peers::Event::DuplicateClosed { .. } => {}
-        }
-    }
-
-    fn on_ping_event(&mut self, event: ping::Event) {
-        if let Err(failure) = event.result {
-            if self.connected.contains_key(&event.peer) {
-                tracing::warn!(peer = %event.peer, %failure, "heartbeat failed; dropping the connection");
-                self.closing
-                    .insert(event.peer, DisconnectReason::HeartbeatTimeout);
+            fisco_p2p_peers::Event::HeartbeatFailed { peer, .. } => {
+                // The peers behaviour closes the connection; say why when it is gone.
+                if self
+                    .connected
+                    .get(&peer)
+                    .is_some_and(|c| c.connections == 1)
+                {
+                    self.closing
+                        .insert(peer, DisconnectReason::HeartbeatTimeout);
+                }
             }
-            self.swarm.close_connection(event.connection);
+            fisco_p2p_peers::Event::DuplicateClosed { .. } => {}
         }
     }
 
@@ -398,7 +405,10 @@ impl EventLoop {
             match tokio::time::timeout(left, self.swarm.select_next_some()).await {
                 Ok(event) => self.on_swarm_event(event),
                 Err(_) => {
-                    tracing::warn!(left = self.connected.len(), "connections did not close in time");
+                    tracing::warn!(
+                        left = self.connected.len(),
+                        "connections did not close in time"
+                    );
                     break;
                 }
             }
@@ -427,7 +437,9 @@ fn classify(error: &libp2p::TransportError<std::io::Error>) -> Refusal {
 }
 
 /// An error and its sources, looking inside `io::Error`s (whose `source` skips the error they wrap).
-fn error_chain<'a>(error: &'a (dyn std::error::Error + 'static)) -> Vec<&'a (dyn std::error::Error + 'static)> {
+fn error_chain<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Vec<&'a (dyn std::error::Error + 'static)> {
     let mut chain = Vec::new();
     let mut next = Some(error);
     while let Some(error) = next {
@@ -435,7 +447,10 @@ fn error_chain<'a>(error: &'a (dyn std::error::Error + 'static)) -> Vec<&'a (dyn
             break;
         }
         chain.push(error);
-        next = match error.downcast_ref::<std::io::Error>().and_then(std::io::Error::get_ref) {
+        next = match error
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
             Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
             None => error.source(),
         };

@@ -166,7 +166,10 @@ impl Events {
             match self.inner.recv().await {
                 Ok(event) => return Some(event),
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::warn!(missed, "event stream fell behind; skipped the oldest events");
+                    tracing::warn!(
+                        missed,
+                        "event stream fell behind; skipped the oldest events"
+                    );
                 }
                 Err(broadcast::error::RecvError::Closed) => return None,
             }

@@ -16,7 +16,9 @@ mod handle;
 
 use std::{convert::Infallible, time::Duration};
 
-use libp2p::{connection_limits, core::transport::ListenerId, ping, swarm::SwarmEvent, tcp, yamux, Multiaddr};
+use libp2p::{
+    connection_limits, core::transport::ListenerId, swarm::SwarmEvent, tcp, yamux, Multiaddr,
+};
 use tokio::sync::{broadcast, mpsc};
 
 pub use address::{parse_address, AddressError};
@@ -41,7 +43,7 @@ pub enum NodeError {
     Stopped,
     /// The TLS configuration could not be built from the node's key and certificates.
     #[error("cannot set up TLS: {0}")]
-    Tls(#[from] tls::TlsError),
+    Tls(Box<tls::TlsError>),
     /// The node could not listen on an address (in use, not local, or not TCP).
     #[error("cannot listen on {address}: {reason}; pick another address or free the port")]
     Listen {
@@ -64,7 +66,10 @@ impl Node {
     /// node listens on every configured address (so port 0 is resolved in
     /// [`Handle::listen_addrs`]), with a handle and an event stream that sees every event from
     /// the start.
-    pub async fn spawn(identity: NodeIdentity, config: Config) -> Result<(Handle, Events), NodeError> {
+    pub async fn spawn(
+        identity: NodeIdentity,
+        config: Config,
+    ) -> Result<(Handle, Events), NodeError> {
         let access = AccessList::new();
         access.set_blacklist(config.blacklist.iter().copied());
         access.set_whitelist(config.whitelist.iter().copied());
@@ -75,10 +80,12 @@ impl Node {
         let mut listen_addrs = Vec::new();
         let mut listeners = Vec::new();
         for address in &config.listen {
-            let id = swarm.listen_on(address.clone()).map_err(|e| NodeError::Listen {
-                address: address.clone(),
-                reason: e.to_string(),
-            })?;
+            let id = swarm
+                .listen_on(address.clone())
+                .map_err(|e| NodeError::Listen {
+                    address: address.clone(),
+                    reason: e.to_string(),
+                })?;
             listen_addrs.push(wait_listening(&mut swarm, id, address).await?);
             listeners.push(id);
         }
@@ -112,7 +119,9 @@ fn build_swarm(
     config: &Config,
     access: AccessList,
 ) -> Result<libp2p::Swarm<Behaviour>, NodeError> {
-    let tls = tls::Config::new(identity, access)?.with_handshake_timeout(config.handshake_timeout);
+    let tls = tls::Config::new(identity, access)
+        .map_err(|e| NodeError::Tls(Box::new(e)))?
+        .with_handshake_timeout(config.handshake_timeout);
     let limits = connection_limits::ConnectionLimits::default()
         .with_max_established(Some(config.max_connections))
         .with_max_pending_incoming(Some(config.max_pending_incoming))
@@ -121,10 +130,9 @@ fn build_swarm(
         .with_max_established_per_peer(Some(2));
     let peers = fisco_p2p_peers::Config::default()
         .with_initial_backoff(config.redial_initial)
-        .with_max_backoff(config.redial_max);
-    let ping = ping::Config::new()
-        .with_interval(config.heartbeat_interval)
-        .with_timeout(config.heartbeat_timeout);
+        .with_max_backoff(config.redial_max)
+        .with_heartbeat_interval(config.heartbeat_interval)
+        .with_heartbeat_timeout(config.heartbeat_timeout);
     let swarm = libp2p::SwarmBuilder::with_existing_identity(identity.keypair().clone())
         .with_tokio()
         .with_tcp(
@@ -138,7 +146,6 @@ fn build_swarm(
         .with_behaviour(|key| Behaviour {
             limits: connection_limits::Behaviour::new(limits),
             peers: fisco_p2p_peers::Behaviour::new(key.public().to_peer_id(), peers),
-            ping: ping::Behaviour::new(ping),
         })
         .map_err(|e| NodeError::Transport(e.to_string()))?
         // The peers behaviour keeps connections alive; this only bounds connections that no
@@ -165,9 +172,10 @@ async fn wait_listening(
     let wait = async {
         loop {
             match swarm.select_next_some().await {
-                SwarmEvent::NewListenAddr { listener_id, address } if listener_id == id => {
-                    return Ok(address)
-                }
+                SwarmEvent::NewListenAddr {
+                    listener_id,
+                    address,
+                } if listener_id == id => return Ok(address),
                 SwarmEvent::ListenerClosed {
                     listener_id,
                     reason,

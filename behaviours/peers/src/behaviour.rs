@@ -23,7 +23,8 @@ use rand::{rngs::StdRng, SeedableRng};
 
 use crate::{
     backoff::{Backoff, BackoffConfig},
-    Config, Event, Handler,
+    handler::HeartbeatConfig,
+    Config, Event, Handler, HandlerEvent,
 };
 
 /// Where a static address stands.
@@ -67,6 +68,9 @@ struct Connection {
 pub struct Behaviour {
     local_peer_id: PeerId,
     backoff: BackoffConfig,
+    heartbeat: HeartbeatConfig,
+    /// Last heartbeat round-trip time per peer.
+    rtt: HashMap<PeerId, Duration>,
     static_peers: BTreeMap<Multiaddr, StaticPeer>,
     /// Established connections per peer, oldest first.
     connections: HashMap<PeerId, Vec<Connection>>,
@@ -82,6 +86,8 @@ impl Behaviour {
         Self {
             local_peer_id,
             backoff: config.backoff(),
+            heartbeat: config.heartbeat(),
+            rtt: HashMap::new(),
             static_peers: BTreeMap::new(),
             connections: HashMap::new(),
             actions: VecDeque::new(),
@@ -145,6 +151,11 @@ impl Behaviour {
             };
             (address, status)
         })
+    }
+
+    /// The last heartbeat round-trip time to `peer`, if one completed.
+    pub fn rtt(&self, peer: &PeerId) -> Option<Duration> {
+        self.rtt.get(peer).copied()
     }
 
     /// Whether `peer` is one of the nodes found at a static address.
@@ -241,6 +252,7 @@ impl Behaviour {
             connections.retain(|c| c.id != connection_id);
             if connections.is_empty() {
                 self.connections.remove(&peer_id);
+                self.rtt.remove(&peer_id);
             }
         }
         if remaining_established > 0 {
@@ -352,7 +364,7 @@ impl NetworkBehaviour for Behaviour {
         // A connection from this node to itself is accepted here on purpose: the dialling half
         // then reliably sees `DialError::LocalPeerId` and drops it, which marks the address as our
         // own. Denying it here would race with that and look like an ordinary failed dial.
-        Ok(Handler)
+        Ok(Handler::new(self.heartbeat))
     }
 
     fn handle_established_outbound_connection(
@@ -363,7 +375,7 @@ impl NetworkBehaviour for Behaviour {
         _: Endpoint,
         _: PortUse,
     ) -> Result<THandler<Self>, ConnectionDenied> {
-        Ok(Handler)
+        Ok(Handler::new(self.heartbeat))
     }
 
     fn on_swarm_event(&mut self, event: FromSwarm<'_>) {
@@ -386,11 +398,28 @@ impl NetworkBehaviour for Behaviour {
 
     fn on_connection_handler_event(
         &mut self,
-        _: PeerId,
-        _: ConnectionId,
+        peer: PeerId,
+        connection: ConnectionId,
         event: THandlerOutEvent<Self>,
     ) {
-        match event {}
+        match event {
+            HandlerEvent::Rtt(rtt) => {
+                self.rtt.insert(peer, rtt);
+            }
+            HandlerEvent::Failed(reason) => {
+                tracing::warn!(%peer, ?connection, %reason, "heartbeat failed; closing the connection");
+                self.actions.push_back(ToSwarm::CloseConnection {
+                    peer_id: peer,
+                    connection: CloseConnection::One(connection),
+                });
+                self.actions
+                    .push_back(ToSwarm::GenerateEvent(Event::HeartbeatFailed {
+                        peer,
+                        connection,
+                        reason,
+                    }));
+            }
+        }
     }
 
     fn poll(

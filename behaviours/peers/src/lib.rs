@@ -16,25 +16,31 @@
 //!   dialled by the larger node when one dialled by the smaller exists, and its own newer
 //!   same-direction duplicates. (FISCO 2.x dropped one duplicate on each side without agreement
 //!   and could leave two nodes with no connection at all; its issue #4406.)
-//! - **Long-lived connections.** Its connection handler keeps every connection alive; dead links
-//!   are found by the node's heartbeat.
+//! - **Long-lived connections and heartbeat.** Its connection handler keeps every connection
+//!   alive and probes it with a heartbeat (protocol [`HEARTBEAT_PROTOCOL`]: an 8-byte nonce
+//!   echoed back, every [`Config::with_heartbeat_interval`], default 5 s as in FISCO). A link
+//!   that does not answer within [`Config::with_heartbeat_timeout`] (default 10 s) is closed and
+//!   reported as [`Event::HeartbeatFailed`], so a dead link is found within interval + timeout.
 //!
 //! # Layout
 //! - `lib.rs`: configuration and events;
 //! - `behaviour.rs`: the [`Behaviour`], bookkeeping of static addresses and connections;
 //! - `backoff.rs`: the redial delay computation (sans I/O);
-//! - `handler.rs`: the keep-alive connection handler.
+//! - `handler.rs`: the connection handler: keep-alive and heartbeat timing;
+//! - `heartbeat.rs`: the heartbeat wire protocol.
 
 mod backoff;
 mod behaviour;
 mod handler;
+mod heartbeat;
 
 use std::time::Duration;
 
 use libp2p::{swarm::ConnectionId, Multiaddr, PeerId};
 
 pub use behaviour::{Behaviour, StaticPeerStatus};
-pub use handler::Handler;
+pub use handler::{Handler, HandlerEvent};
+pub use heartbeat::PROTOCOL_NAME as HEARTBEAT_PROTOCOL;
 
 /// Configuration of the peers [`Behaviour`].
 #[derive(Debug, Clone)]
@@ -42,17 +48,22 @@ pub struct Config {
     initial_backoff: Duration,
     max_backoff: Duration,
     jitter: f64,
+    heartbeat_interval: Duration,
+    heartbeat_timeout: Duration,
 }
 
 impl Default for Config {
     /// - initial backoff: 100 ms;
     /// - maximum backoff: 10 s (FISCO's fixed redial period);
-    /// - jitter: 20 % of each delay, either way.
+    /// - jitter: 20 % of each delay, either way;
+    /// - heartbeat every 5 s (FISCO's), answered within 10 s or the connection is closed.
     fn default() -> Self {
         Self {
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(10),
             jitter: 0.2,
+            heartbeat_interval: Duration::from_secs(5),
+            heartbeat_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -74,6 +85,25 @@ impl Config {
     pub fn with_jitter(mut self, jitter: f64) -> Self {
         self.jitter = jitter.clamp(0.0, 1.0);
         self
+    }
+
+    /// Time between two heartbeats on a connection.
+    pub fn with_heartbeat_interval(mut self, interval: Duration) -> Self {
+        self.heartbeat_interval = interval;
+        self
+    }
+
+    /// How long a heartbeat (stream opening included) may take before the link counts as dead.
+    pub fn with_heartbeat_timeout(mut self, timeout: Duration) -> Self {
+        self.heartbeat_timeout = timeout;
+        self
+    }
+
+    fn heartbeat(&self) -> handler::HeartbeatConfig {
+        handler::HeartbeatConfig {
+            interval: self.heartbeat_interval,
+            timeout: self.heartbeat_timeout,
+        }
     }
 
     fn backoff(&self) -> backoff::BackoffConfig {
@@ -103,6 +133,15 @@ pub enum Event {
     SelfDial {
         /// The address that reached this node.
         address: Multiaddr,
+    },
+    /// A connection did not answer its heartbeat in time and is being closed.
+    HeartbeatFailed {
+        /// The peer.
+        peer: PeerId,
+        /// The connection.
+        connection: ConnectionId,
+        /// What failed.
+        reason: String,
     },
     /// A second connection to a peer was closed by the one-connection-per-pair rule.
     DuplicateClosed {

@@ -36,7 +36,10 @@ impl Node {
             .authenticate(plaintext::Config::new(&keypair))
             .multiplex(yamux::Config::default())
             .boxed();
-        let config = Config::default().with_initial_backoff(Duration::from_millis(50));
+        let config = Config::default()
+            .with_initial_backoff(Duration::from_millis(50))
+            .with_heartbeat_interval(Duration::from_millis(100))
+            .with_heartbeat_timeout(Duration::from_secs(2));
         let mut swarm = Swarm::new(
             transport,
             Behaviour::new(peer_id, config),
@@ -299,6 +302,36 @@ async fn removing_a_static_peer_disconnects_it_and_stops_redialling() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(a.connections().await, 0);
     assert!(!a.with(move |s| s.is_connected(&b_id)).await);
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn the_heartbeat_measures_the_round_trip_time_of_a_live_link() {
+    let address = memory_addr();
+    let b = Node::spawn(keypair(), Some(address.clone()));
+    let mut a = Node::spawn(keypair(), None);
+    let b_id = b.peer_id;
+    a.with(move |s| s.behaviour_mut().add_static_peer(address))
+        .await;
+    a.wait_for(|e| matches!(e, SwarmEvent::ConnectionEstablished { .. }).then_some(()))
+        .await;
+    // The test config beats every 100 ms.
+    eventually("a heartbeat round trip is recorded", async || {
+        a.with(move |s| s.behaviour().rtt(&b_id)).await.is_some()
+    })
+    .await;
+    let rtt = a.with(move |s| s.behaviour().rtt(&b_id)).await.unwrap();
+    assert!(rtt < Duration::from_secs(1), "in-memory RTT was {rtt:?}");
+    // A live link is never reported as failed.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut failures = 0;
+    while let Ok(event) = a.events.try_recv() {
+        if matches!(event, SwarmEvent::Behaviour(Event::HeartbeatFailed { .. })) {
+            failures += 1;
+        }
+    }
+    assert_eq!(failures, 0);
     a.stop().await;
     b.stop().await;
 }
