@@ -1,6 +1,7 @@
 //! The `fisco-p2p` command line: one subcommand per job, each with its own `--help`.
 
 mod certs;
+mod demo;
 mod id;
 
 use clap::{Parser, Subcommand};
@@ -29,6 +30,8 @@ pub(crate) enum Command {
     Certs(certs::CertsCommand),
     /// Print the node ID of a node directory, a node.key or a node.crt.
     Id(id::IdArgs),
+    /// Run a local demo network on 127.0.0.1 and show, step by step, what it does.
+    Demo(demo::DemoArgs),
 }
 
 impl Command {
@@ -37,6 +40,7 @@ impl Command {
         match self {
             Command::Certs(command) => command.run(),
             Command::Id(args) => args.run(),
+            Command::Demo(args) => args.run(),
         }
     }
 }
