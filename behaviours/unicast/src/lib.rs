@@ -1,0 +1,1 @@
+//! Unicast: work in progress.
