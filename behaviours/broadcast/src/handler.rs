@@ -29,8 +29,8 @@ use crate::{
     InvalidReason, PROTOCOL_NAME,
 };
 
-/// Consecutive failures to open or write the outbound substream before giving up on the peer.
-const MAX_OUTBOUND_FAILURES: u8 = 3;
+/// Consecutive failures to open the outbound substream before giving up on the peer.
+const MAX_OPEN_FAILURES: u8 = 3;
 
 /// A frame the behaviour hands to a connection: a signed body and the hop count it arrives with.
 #[derive(Debug, Clone)]
@@ -68,18 +68,27 @@ enum Outbound {
     /// A substream is open and idle.
     Idle(Stream),
     /// A frame is being written and flushed.
-    Writing(WriteFuture),
-    /// The peer does not speak broadcast, or the substream failed too often: frames are dropped.
+    Writing(WriteFuture, Queued),
+    /// The peer does not speak broadcast, or no substream could be opened: frames are dropped.
     Disabled,
+}
+
+/// A frame waiting in the send queue.
+struct Queued {
+    frame: Outgoing,
+    /// Whether a write of this frame already failed once. A substream the peer reset (for
+    /// instance after refusing an earlier frame) is only noticed on the next write, so that
+    /// frame gets one more try on a fresh substream.
+    retried: bool,
 }
 
 /// The broadcast [`ConnectionHandler`] of one connection.
 pub struct Handler {
     max_frame: usize,
     queue_len: usize,
-    queue: VecDeque<Outgoing>,
+    queue: VecDeque<Queued>,
     outbound: Outbound,
-    outbound_failures: u8,
+    open_failures: u8,
     inbound: Option<ReadFuture>,
     /// Frames dropped since the last report to the behaviour.
     dropped: u64,
@@ -92,21 +101,32 @@ impl Handler {
             queue_len: queue_len.max(1),
             queue: VecDeque::new(),
             outbound: Outbound::None,
-            outbound_failures: 0,
+            open_failures: 0,
             inbound: None,
             dropped: 0,
         }
     }
 
-    fn on_outbound_failure(&mut self, error: &dyn std::fmt::Display) {
-        self.outbound_failures += 1;
-        if self.outbound_failures >= MAX_OUTBOUND_FAILURES {
-            tracing::warn!(%error, "broadcast substream failed {MAX_OUTBOUND_FAILURES} times; no more frames to this peer");
+    fn on_open_failure(&mut self, error: &dyn std::fmt::Display) {
+        self.open_failures += 1;
+        if self.open_failures >= MAX_OPEN_FAILURES {
+            tracing::warn!(%error, "broadcast substream could not be opened {MAX_OPEN_FAILURES} times; no more frames to this peer");
             self.disable();
         } else {
-            tracing::debug!(%error, "broadcast substream failed; reopening");
+            tracing::debug!(%error, "broadcast substream could not be opened; retrying");
             self.outbound = Outbound::None;
         }
+    }
+
+    fn on_write_failure(&mut self, error: std::io::Error, mut failed: Queued) {
+        tracing::debug!(%error, id = %failed.frame.id, "broadcast substream failed; reopening");
+        if failed.retried {
+            self.dropped += 1;
+        } else {
+            failed.retried = true;
+            self.queue.push_front(failed);
+        }
+        self.outbound = Outbound::None;
     }
 
     fn disable(&mut self) {
@@ -181,22 +201,18 @@ impl Handler {
                         self.outbound = Outbound::Idle(stream);
                         return None;
                     }
-                    Some(frame) => self.outbound = Outbound::Writing(write(stream, frame)),
+                    Some(queued) => {
+                        let writing = write(stream, queued.frame.clone());
+                        self.outbound = Outbound::Writing(writing, queued);
+                    }
                 },
-                Outbound::Writing(mut writing) => match writing.poll_unpin(cx) {
+                Outbound::Writing(mut writing, queued) => match writing.poll_unpin(cx) {
                     Poll::Pending => {
-                        self.outbound = Outbound::Writing(writing);
+                        self.outbound = Outbound::Writing(writing, queued);
                         return None;
                     }
-                    Poll::Ready(Ok(stream)) => {
-                        self.outbound_failures = 0;
-                        self.outbound = Outbound::Idle(stream);
-                    }
-                    Poll::Ready(Err(error)) => {
-                        // The frame being written is lost with the substream.
-                        self.dropped += 1;
-                        self.on_outbound_failure(&error);
-                    }
+                    Poll::Ready(Ok(stream)) => self.outbound = Outbound::Idle(stream),
+                    Poll::Ready(Err(error)) => self.on_write_failure(error, queued),
                 },
                 state @ (Outbound::Opening | Outbound::Disabled) => {
                     self.outbound = state;
@@ -233,13 +249,16 @@ impl ConnectionHandler for Handler {
             self.dropped += 1;
             return;
         }
-        self.queue.push_back(frame);
+        self.queue.push_back(Queued {
+            frame,
+            retried: false,
+        });
     }
 
     fn connection_keep_alive(&self) -> bool {
         // Streams are ignored for keep-alive: the node's idle policy decides, except while
         // frames are waiting to go out.
-        !self.queue.is_empty() || matches!(self.outbound, Outbound::Opening | Outbound::Writing(_))
+        !self.queue.is_empty() || matches!(self.outbound, Outbound::Opening | Outbound::Writing(..))
     }
 
     fn poll(
@@ -282,6 +301,7 @@ impl ConnectionHandler for Handler {
             }) => {
                 stream.ignore_for_keep_alive();
                 if matches!(self.outbound, Outbound::Opening) {
+                    self.open_failures = 0;
                     self.outbound = Outbound::Idle(stream);
                 }
             }
@@ -290,8 +310,8 @@ impl ConnectionHandler for Handler {
                     tracing::debug!("peer does not support {PROTOCOL_NAME}");
                     self.disable();
                 }
-                StreamUpgradeError::Timeout => self.on_outbound_failure(&"substream timeout"),
-                StreamUpgradeError::Io(error) => self.on_outbound_failure(&error),
+                StreamUpgradeError::Timeout => self.on_open_failure(&"substream timeout"),
+                StreamUpgradeError::Io(error) => self.on_open_failure(&error),
                 StreamUpgradeError::Apply(never) => match never {},
             },
             _ => {}
