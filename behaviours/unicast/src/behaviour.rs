@@ -22,13 +22,17 @@ use libp2p::{
 
 use crate::{
     codec::Codec,
-    pending::Pending,
+    pending::{Expired, Pending},
     protocol::{Request, ENVELOPE_MAX},
     Config, Error, Event, InboundRequestId, ReplyError, RequestError, RequestId, ResponseChannel,
     PROTOCOL_NAME,
 };
 
 type Inner = request_response::Behaviour<Codec>;
+
+/// How long a substream failure waits for the connection's closure, which libp2p reports just
+/// after it when the peer went away; see `pending.rs`.
+const STREAM_FAILURE_GRACE: Duration = Duration::from_millis(250);
 
 /// Requests to one node, addressed by peer ID and module; see the [crate docs](crate).
 pub struct Behaviour {
@@ -133,12 +137,18 @@ impl Behaviour {
         let id = self
             .inner
             .send_request_with_addresses(peer, request, addresses);
-        let deadline = Instant::now() + timeout;
-        self.pending.insert(id, *peer, deadline);
-        if self.timer.as_ref().is_none_or(|(at, _)| deadline < *at) {
-            self.timer = Some((deadline, Delay::new(timeout)));
-        }
+        let now = Instant::now();
+        self.pending.insert(id, *peer, now + timeout);
+        self.arm_timer(now, now + timeout);
         Ok(RequestId(id))
+    }
+
+    /// Makes the timer fire at `deadline` unless it already fires earlier.
+    fn arm_timer(&mut self, now: Instant, deadline: Instant) {
+        if self.timer.as_ref().is_none_or(|(at, _)| deadline < *at) {
+            let delay = Delay::new(deadline.saturating_duration_since(now));
+            self.timer = Some((deadline, delay));
+        }
     }
 
     /// Answers an inbound request with a reply (`Ok`) or an error the requester receives.
@@ -198,6 +208,20 @@ impl Behaviour {
                     },
                 ..
             } => self.finish(request_id, peer, response.map_err(RequestError::from)),
+            Inner::OutboundFailure {
+                request_id,
+                error: OutboundFailure::Io(error),
+                ..
+            } if error.kind() != std::io::ErrorKind::InvalidData => {
+                let now = Instant::now();
+                let until = now + STREAM_FAILURE_GRACE;
+                if self
+                    .pending
+                    .hold_stream_failure(request_id, error.to_string(), until)
+                {
+                    self.arm_timer(now, until);
+                }
+            }
             Inner::OutboundFailure {
                 peer,
                 request_id,
@@ -260,12 +284,15 @@ impl Behaviour {
             return false;
         }
         let now = Instant::now();
-        let expired = self.pending.expire(now);
-        for (id, peer) in &expired {
+        for (id, peer, how) in self.pending.expire(now) {
+            let error = match how {
+                Expired::Timeout => RequestError::Timeout,
+                Expired::StreamFailed(error) => RequestError::Stream(error),
+            };
             self.events.push_back(Event::Response {
-                request_id: RequestId(*id),
-                peer: *peer,
-                result: Err(RequestError::Timeout),
+                request_id: RequestId(id),
+                peer,
+                result: Err(error),
             });
         }
         self.timer = self
@@ -350,6 +377,17 @@ impl NetworkBehaviour for Behaviour {
 
     fn on_swarm_event(&mut self, event: FromSwarm<'_>) {
         self.inner.on_swarm_event(event);
+        if let FromSwarm::ConnectionClosed(closed) = event {
+            if closed.remaining_established == 0 {
+                for id in self.pending.take_held_for(&closed.peer_id) {
+                    self.events.push_back(Event::Response {
+                        request_id: RequestId(id),
+                        peer: closed.peer_id,
+                        result: Err(RequestError::Disconnected),
+                    });
+                }
+            }
+        }
     }
 
     fn on_connection_handler_event(
