@@ -13,7 +13,8 @@
 //! - **Authentic.** The origin signs each message with its node key; a relay cannot forge the
 //!   origin or alter the module or payload. Copies whose signature fails are dropped and
 //!   reported as [`Event::Invalid`] naming the peer that sent them. (The hop count is not
-//!   signed: relays must change it. A relay can only make a copy travel less far.)
+//!   signed, since relays must change it: a lying relay can change how far a copy travels,
+//!   never what it says, and every node still delivers it once.)
 //! - **Bounded memory.** Frames above the maximum size are refused from their length prefix,
 //!   before any allocation, by resetting the substream; the connection and the node carry on.
 //!   Each connection has a bounded send queue: when a slow peer's queue is full the newest frame

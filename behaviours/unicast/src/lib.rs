@@ -16,7 +16,9 @@
 //! forged or oversize length resets that substream and the node keeps serving.
 //!
 //! # Layout
-//! - `behaviour.rs`: [`Behaviour`]: modules, per-request timeouts, the in-flight bound;
+//! - `behaviour.rs`: [`Behaviour`]'s API: modules, sending with timeouts, the in-flight bound;
+//!   `behaviour/network.rs`: what the swarm calls, turning `request_response` events and our
+//!   timers into [`Event`]s;
 //! - `pending.rs`: outstanding requests and their deadlines, without I/O;
 //! - `codec.rs`: framing; `protocol.rs`: the CBOR bodies; `config.rs`: [`Config`].
 //!
@@ -81,7 +83,8 @@ impl fmt::Display for InboundRequestId {
 }
 
 /// Where the answer to an inbound request goes: pass it to [`Behaviour::send_response`].
-/// Dropping it without answering leaves the requester to time out.
+/// Dropping it without answering closes the substream: the requester's request ends with
+/// [`RequestError::Stream`].
 #[derive(Debug)]
 pub struct ResponseChannel(request_response::ResponseChannel<Response>);
 
