@@ -118,7 +118,8 @@ impl Behaviour {
         });
     }
 
-    /// Ends overdue requests and re-arms the timer; true if an event was produced.
+    /// Ends overdue requests and re-arms the timer; true if the timer fired, so the caller
+    /// polls again (queued events go out, the new timer registers its waker).
     fn poll_timeouts(&mut self, cx: &mut Context<'_>) -> bool {
         let Some((_, delay)) = self.timer.as_mut() else {
             return false;
@@ -142,7 +143,6 @@ impl Behaviour {
             .pending
             .next_deadline()
             .map(|at| (at, Delay::new(at.saturating_duration_since(now))));
-        // Re-polled by the caller so the new timer registers its waker.
         true
     }
 }
