@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# Remakes every test certificate in certs/ (see README.md for what each one is for).
+#
+#   certs/regenerate.sh                  # needs openssl (3.x) and cargo
+#   certs/regenerate.sh --openssl-only   # leave the tool/ chain as it is
+#
+# The openssl parts follow FISCO BCOS's build_chain.sh command by command (2.5+ secp256k1 chains and
+# 2.0-2.4 chains with an RSA CA and agency), so the test suite sees certificates exactly as FISCO users
+# have them on disk. The "tool" chain is made by our own `fisco-p2p certs`. All keys here are test keys:
+# never use them for a real chain.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+DAYS=36500
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+
+# FISCO's cert.cnf: v3_req for nodes (CA:FALSE + keyUsage, no EKU), v4_req for agencies (CA:TRUE).
+write_cert_cnf() {
+    cat >"$1" <<'CNF'
+[ca]
+default_ca=default_ca
+[default_ca]
+default_days = 365
+default_md = sha256
+
+[req]
+distinguished_name = req_distinguished_name
+req_extensions = v3_req
+[req_distinguished_name]
+countryName = CN
+countryName_default = CN
+stateOrProvinceName = State or Province Name (full name)
+stateOrProvinceName_default =GuangDong
+localityName = Locality Name (eg, city)
+localityName_default = ShenZhen
+organizationalUnitName = Organizational Unit Name (eg, section)
+organizationalUnitName_default = fisco-bcos
+commonName =  Organizational  commonName (eg, fisco-bcos)
+commonName_default = fisco-bcos
+commonName_max = 64
+
+[ v3_req ]
+basicConstraints = CA:FALSE
+keyUsage = nonRepudiation, digitalSignature, keyEncipherment
+
+[ v4_req ]
+basicConstraints = CA:TRUE
+CNF
+}
+
+# FISCO's recipe for node.nodeid: the public key lines of `openssl ec -text`, without the 04 prefix.
+write_nodeid() {
+    openssl ec -text -noout -in "$1/node.key" 2>/dev/null | sed -n '7,11p' | tr -d ": \n" \
+        | awk '{print substr($0,3);}' >"$1/node.nodeid"
+}
+
+# gen_chain_cert of build_chain >= 2.5: secp256k1 CA, self-signed.
+openssl_chain_secp256k1() { # dir name
+    mkdir -p "$1"
+    openssl ecparam -out "$1/secp256k1.param" -name secp256k1
+    openssl genpkey -paramfile "$1/secp256k1.param" -out "$1/ca.key"
+    openssl req -new -x509 -days "$DAYS" -subj "/CN=$2/O=fisco-bcos/OU=chain" -key "$1/ca.key" -out "$1/ca.crt"
+    write_cert_cnf "$1/cert.cnf"
+}
+
+# gen_chain_cert of build_chain 2.0-2.4: RSA-2048 CA.
+openssl_chain_rsa() { # dir name
+    mkdir -p "$1"
+    openssl genrsa -out "$1/ca.key" 2048 2>/dev/null
+    openssl req -new -x509 -days "$DAYS" -subj "/CN=$2/O=fisco-bcos/OU=chain" -key "$1/ca.key" -out "$1/ca.crt"
+    openssl ecparam -out "$1/secp256k1.param" -name secp256k1
+    write_cert_cnf "$1/cert.cnf"
+}
+
+# gen_agency_cert: the agency key is of the chain's kind (secp256k1 or RSA), CA:TRUE, signed by the CA.
+openssl_agency() { # chain_dir agency_dir name rsa|secp256k1
+    mkdir -p "$2"
+    if [ "$4" = rsa ]; then
+        openssl genrsa -out "$2/agency.key" 2048 2>/dev/null
+    else
+        openssl genpkey -paramfile "$1/secp256k1.param" -out "$2/agency.key"
+    fi
+    openssl req -new -sha256 -subj "/CN=$3/O=fisco-bcos/OU=agency" -key "$2/agency.key" \
+        -config "$1/cert.cnf" -out "$2/agency.csr"
+    openssl x509 -req -days "$DAYS" -sha256 -CA "$1/ca.crt" -CAkey "$1/ca.key" -CAcreateserial \
+        -in "$2/agency.csr" -out "$2/agency.crt" -extensions v4_req -extfile "$1/cert.cnf" 2>/dev/null
+    cp "$1/ca.crt" "$1/cert.cnf" "$1/secp256k1.param" "$2/"
+}
+
+# A node key: PKCS#8 as `openssl genpkey` writes it (FISCO >= 2.5), or SEC1 with its EC PARAMETERS
+# block as `openssl ecparam -genkey` writes it (older tools).
+openssl_node_key() { # agency_dir node_dir pkcs8|sec1
+    if [ "$3" = sec1 ]; then
+        openssl ecparam -genkey -name secp256k1 -out "$2/node.key"
+    else
+        openssl genpkey -paramfile "$1/secp256k1.param" -out "$2/node.key"
+    fi
+}
+
+# gen_node_cert: node cert signed by the agency (v3_req), bundle node + agency + ca, node.nodeid.
+openssl_node() { # agency_dir node_dir name pkcs8|sec1 [extensions]
+    mkdir -p "$2"
+    openssl_node_key "$1" "$2" "$4"
+    openssl req -new -sha256 -subj "/CN=$3/O=fisco-bcos/OU=node" -key "$2/node.key" \
+        -config "$1/cert.cnf" -out "$2/node.csr"
+    openssl x509 -req -days "$DAYS" -sha256 -CA "$1/agency.crt" -CAkey "$1/agency.key" -CAcreateserial \
+        -in "$2/node.csr" -out "$2/node.crt" -extensions "${5:-v3_req}" -extfile "$1/cert.cnf" 2>/dev/null
+    finish_node "$1" "$2"
+}
+
+finish_node() { # agency_dir node_dir
+    cat "$1/agency.crt" "$1/ca.crt" >>"$2/node.crt"
+    cp "$1/ca.crt" "$2/ca.crt"
+    rm -f "$2/node.csr"
+    if openssl ec -text -noout -in "$2/node.key" 2>/dev/null | grep -q 'ASN1 OID: secp256k1'; then
+        write_nodeid "$2"
+    fi
+}
+
+# A node certificate with an explicit validity window, which `openssl x509` (3.0) cannot set:
+# `openssl ca` signs the CSR instead, with FISCO's v3_req extensions.
+openssl_node_dated() { # agency_dir node_dir name startdate enddate
+    mkdir -p "$2"
+    local db="$WORK/ca-db"
+    rm -rf "$db" && mkdir -p "$db/new" && : >"$db/index.txt" && echo 01 >"$db/serial"
+    cat >"$db/ca.cnf" <<CNF
+[ca]
+default_ca = fixture_ca
+[fixture_ca]
+database = $db/index.txt
+serial = $db/serial
+new_certs_dir = $db/new
+default_md = sha256
+policy = policy_any
+unique_subject = no
+[policy_any]
+commonName = supplied
+organizationName = optional
+organizationalUnitName = optional
+CNF
+    openssl_node_key "$1" "$2" pkcs8
+    openssl req -new -sha256 -subj "/CN=$3/O=fisco-bcos/OU=node" -key "$2/node.key" \
+        -config "$1/cert.cnf" -out "$2/node.csr"
+    openssl ca -batch -config "$db/ca.cnf" -cert "$1/agency.crt" -keyfile "$1/agency.key" -rand_serial \
+        -preserveDN -notext -startdate "$4" -enddate "$5" -extfile "$1/cert.cnf" -extensions v3_req \
+        -in "$2/node.csr" -out "$2/node.crt" 2>/dev/null
+    finish_node "$1" "$2"
+}
+
+# A P-256 node (FISCO never makes one; peers must refuse it by key type).
+openssl_node_p256() { # agency_dir node_dir name
+    mkdir -p "$2"
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -out "$2/node.key"
+    openssl req -new -sha256 -subj "/CN=$3/O=fisco-bcos/OU=node" -key "$2/node.key" \
+        -config "$1/cert.cnf" -out "$2/node.csr"
+    openssl x509 -req -days "$DAYS" -sha256 -CA "$1/agency.crt" -CAkey "$1/agency.key" -CAcreateserial \
+        -in "$2/node.csr" -out "$2/node.crt" -extensions v3_req -extfile "$1/cert.cnf" 2>/dev/null
+    finish_node "$1" "$2"
+}
+
+tidy() { # dir: drop build_chain's by-products that the tests do not need
+    find "$1" \( -name '*.csr' -o -name '*.srl' -o -name '*.param' -o -name cert.cnf \) -delete
+}
+
+# --- FISCO >= 2.5: secp256k1 everywhere ---------------------------------------------------------
+F25="$WORK/fisco-2.5"
+openssl_chain_secp256k1 "$F25/ca" chain0
+openssl_agency "$F25/ca" "$F25/agency" agency0 secp256k1
+openssl_node "$F25/agency" "$F25/node0" node0 pkcs8
+openssl_node "$F25/agency" "$F25/node1" node1 pkcs8
+openssl_node "$F25/agency" "$F25/node2-sec1" node2 sec1
+
+# --- FISCO 2.0-2.4: RSA-2048 CA and agency, secp256k1 nodes ------------------------------------
+F20="$WORK/fisco-2.0-rsa"
+openssl_chain_rsa "$F20/ca" chain0
+openssl_agency "$F20/ca" "$F20/agency" agency0 rsa
+openssl_node "$F20/agency" "$F20/node0" node0 pkcs8
+openssl_node "$F20/agency" "$F20/node1" node1 pkcs8
+
+# --- Nodes every peer of the fisco-2.5 chain must refuse ----------------------------------------
+BAD="$WORK/bad"
+openssl_chain_secp256k1 "$BAD/foreign-ca/ca" foreign0
+openssl_agency "$BAD/foreign-ca/ca" "$BAD/foreign-ca/agency" foreign-agency secp256k1
+openssl_node "$BAD/foreign-ca/agency" "$BAD/foreign-ca" foreign-node pkcs8
+rm -rf "$BAD/foreign-ca/ca" "$BAD/foreign-ca/agency"
+openssl_node_dated "$F25/agency" "$BAD/expired" expired-node 20000101000000Z 20010101000000Z
+openssl_node_dated "$F25/agency" "$BAD/not-yet-valid" future-node 21000101000000Z 21100101000000Z
+openssl_node "$F25/agency" "$BAD/ca-leaf" ca-leaf pkcs8 v4_req
+openssl_node_p256 "$F25/agency" "$BAD/p256-leaf" p256-node
+# wrong-key: node1's certificate bundle beside a freshly made key that is not node1's.
+mkdir -p "$BAD/wrong-key"
+openssl_node_key "$F25/agency" "$BAD/wrong-key" pkcs8
+cp "$F25/node1/node.crt" "$F25/node1/ca.crt" "$BAD/wrong-key/"
+
+# --- Our own tool: CA, agency, nodes via the agency and one signed directly by the CA ----------
+TOOL="$WORK/tool"
+DIRS="fisco-2.5 fisco-2.0-rsa bad tool"
+if [ "${1:-}" = --openssl-only ]; then DIRS="fisco-2.5 fisco-2.0-rsa bad"; else
+FISCO_P2P="${FISCO_P2P:-}"
+if [ -z "$FISCO_P2P" ]; then
+    cargo build --quiet --manifest-path "$HERE/../Cargo.toml" --bin fisco-p2p
+    FISCO_P2P="$HERE/../target/debug/fisco-p2p"
+fi
+"$FISCO_P2P" certs ca --out "$TOOL/ca" --name chain0
+"$FISCO_P2P" certs agency --ca "$TOOL/ca" --out "$TOOL/agency" --name agency0
+for n in 0 1; do
+    "$FISCO_P2P" certs node --ca "$TOOL/ca" --agency "$TOOL/agency" --out "$TOOL/node$n" --name "node$n"
+done
+"$FISCO_P2P" certs node --ca "$TOOL/ca" --out "$TOOL/node-direct" --name node-direct
+fi
+
+for dir in $DIRS; do
+    tidy "$WORK/$dir"
+    rm -rf "${HERE:?}/$dir"
+    cp -r "$WORK/$dir" "$HERE/$dir"
+done
+echo "certs/: regenerated $DIRS"
