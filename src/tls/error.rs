@@ -198,27 +198,48 @@ fn node_label(peer: &Option<NodeId>) -> String {
 /// Finds why a connection was refused, in an error from the swarm.
 ///
 /// Give it the error of `SwarmEvent::OutgoingConnectionError` (a [`DialError`]) or
-/// `SwarmEvent::IncomingConnectionError` (a `ListenError`). It walks the source chain (looking
-/// inside `io::Error`s and into every address of a dial) for an [`UpgradeError`] carrying a
-/// reason, and reports a failed multistream-select negotiation (garbage bytes, a plain TCP client,
-/// a stock libp2p node offering noise) as [`RefusalReason::NotTls`].
+/// `SwarmEvent::IncomingConnectionError` (a `ListenError`). It looks for an [`UpgradeError`]
+/// carrying a reason (see [`find_upgrade_error`]), and reports a failed multistream-select
+/// negotiation (garbage bytes, a plain TCP client, a stock libp2p node offering noise) as
+/// [`RefusalReason::NotTls`].
 pub fn refusal_reason(err: &(dyn Error + 'static)) -> Option<RefusalReason> {
+    walk(err, |e| {
+        if let Some(reason) = e
+            .downcast_ref::<UpgradeError>()
+            .and_then(UpgradeError::reason)
+        {
+            return Some(reason);
+        }
+        e.downcast_ref::<NegotiationError>()
+            .map(|_| RefusalReason::NotTls)
+    })
+}
+
+/// Finds our [`UpgradeError`] in an error from the swarm (a [`DialError`] or a `ListenError`),
+/// for the details [`refusal_reason`] leaves out: which side refused, the peer's node ID, the
+/// check's findings, a timeout.
+///
+/// It walks the source chain, looking inside `io::Error`s and into every address of a dial.
+pub fn find_upgrade_error<'a>(err: &'a (dyn Error + 'static)) -> Option<&'a UpgradeError> {
+    walk(err, |e| e.downcast_ref::<UpgradeError>())
+}
+
+/// Visits `err` and everything it wraps until `found` returns something.
+fn walk<'a, T>(
+    err: &'a (dyn Error + 'static),
+    found: impl Fn(&'a (dyn Error + 'static)) -> Option<T>,
+) -> Option<T> {
     // The chain is a tree (a dial has one error per address); bound the walk anyway.
     const MAX_NODES: usize = 64;
-    let mut pending: Vec<&(dyn Error + 'static)> = vec![err];
+    let mut pending: Vec<&'a (dyn Error + 'static)> = vec![err];
     let mut visited = 0;
     while let Some(err) = pending.pop() {
         visited += 1;
         if visited > MAX_NODES {
             break;
         }
-        if let Some(ours) = err.downcast_ref::<UpgradeError>() {
-            if let Some(reason) = ours.reason() {
-                return Some(reason);
-            }
-        }
-        if err.downcast_ref::<NegotiationError>().is_some() {
-            return Some(RefusalReason::NotTls);
+        if let Some(hit) = found(err) {
+            return Some(hit);
         }
         if let Some(DialError::Transport(attempts)) = err.downcast_ref::<DialError>() {
             pending.extend(attempts.iter().map(|(_, e)| e as &(dyn Error + 'static)));
