@@ -3,6 +3,7 @@
 #
 #   certs/regenerate.sh                  # needs openssl (3.x) and cargo
 #   certs/regenerate.sh --openssl-only   # leave the tool/ chain as it is
+#   certs/regenerate.sh --tool-only      # remake only the tool/ chain
 #
 # The openssl parts follow FISCO BCOS's build_chain.sh command by command (2.5+ secp256k1 chains and
 # 2.0-2.4 chains with an RSA CA and agency), so the test suite sees certificates exactly as FISCO users
@@ -11,6 +12,13 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+OPENSSL=1 TOOL=1
+case "${1:-}" in
+    --openssl-only) TOOL=0 ;;
+    --tool-only) OPENSSL=0 ;;
+    "") ;;
+    *) echo "usage: $0 [--openssl-only | --tool-only]" >&2; exit 2 ;;
+esac
 DAYS=36500
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
@@ -163,6 +171,7 @@ tidy() { # dir: drop build_chain's by-products that the tests do not need
     find "$1" \( -name '*.csr' -o -name '*.srl' -o -name '*.param' -o -name cert.cnf \) -delete
 }
 
+make_openssl_fixtures() {
 # --- FISCO >= 2.5: secp256k1 everywhere ---------------------------------------------------------
 F25="$WORK/fisco-2.5"
 openssl_chain_secp256k1 "$F25/ca" chain0
@@ -192,23 +201,33 @@ openssl_node_p256 "$F25/agency" "$BAD/p256-leaf" p256-node
 mkdir -p "$BAD/wrong-key"
 openssl_node_key "$F25/agency" "$BAD/wrong-key" pkcs8
 cp "$F25/node1/node.crt" "$F25/node1/ca.crt" "$BAD/wrong-key/"
+}
 
 # --- Our own tool: CA, agency, nodes via the agency and one signed directly by the CA ----------
-TOOL="$WORK/tool"
-DIRS="fisco-2.5 fisco-2.0-rsa bad tool"
-if [ "${1:-}" = --openssl-only ]; then DIRS="fisco-2.5 fisco-2.0-rsa bad"; else
+make_tool_fixtures() {
+local TOOLDIR="$WORK/tool"
 FISCO_P2P="${FISCO_P2P:-}"
 if [ -z "$FISCO_P2P" ]; then
     cargo build --quiet --manifest-path "$HERE/../Cargo.toml" --bin fisco-p2p
     FISCO_P2P="$HERE/../target/debug/fisco-p2p"
 fi
-"$FISCO_P2P" certs ca --out "$TOOL/ca" --name chain0
-"$FISCO_P2P" certs agency --ca "$TOOL/ca" --out "$TOOL/agency" --name agency0
+"$FISCO_P2P" certs ca --out "$TOOLDIR/ca" --name chain0
+"$FISCO_P2P" certs agency --ca "$TOOLDIR/ca" --out "$TOOLDIR/agency" --name agency0
 for n in 0 1; do
-    "$FISCO_P2P" certs node --ca "$TOOL/ca" --agency "$TOOL/agency" --out "$TOOL/node$n" --name "node$n"
+    "$FISCO_P2P" certs node --ca "$TOOLDIR/ca" --agency "$TOOLDIR/agency" --out "$TOOLDIR/node$n" --name "node$n"
 done
-"$FISCO_P2P" certs node --ca "$TOOL/ca" --out "$TOOL/node-direct" --name node-direct
-fi
+"$FISCO_P2P" certs node --ca "$TOOLDIR/ca" --out "$TOOLDIR/node-direct" --name node-direct
+# Our node.nodeid must be what FISCO's recipe derives from the key.
+for node in "$TOOLDIR"/node*; do
+    mv "$node/node.nodeid" "$WORK/ours"
+    write_nodeid "$node"
+    cmp -s "$WORK/ours" "$node/node.nodeid" || { echo "node.nodeid differs from FISCO's in $node" >&2; exit 1; }
+done
+}
+
+DIRS=""
+if [ "$OPENSSL" = 1 ]; then make_openssl_fixtures; DIRS="fisco-2.5 fisco-2.0-rsa bad"; fi
+if [ "$TOOL" = 1 ]; then make_tool_fixtures; DIRS="$DIRS tool"; fi
 
 for dir in $DIRS; do
     tidy "$WORK/$dir"

@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use fisco_p2p::identity::{
-    inspect_certificate, IdentityError, LeafKey, NodeId, NodeIdentity, NodeKey, Origin,
+    inspect_certificate, node_id_of_path, IdentityError, LeafKey, NodeId, NodeIdentity, NodeKey,
+    Origin,
 };
 
 fn fixture(rel: &str) -> PathBuf {
@@ -28,6 +29,9 @@ const GOOD_NODES: &[(&str, usize)] = &[
     ("fisco-2.5/node2-sec1", 3),
     ("fisco-2.0-rsa/node0", 3),
     ("fisco-2.0-rsa/node1", 3),
+    ("tool/node0", 3),
+    ("tool/node1", 3),
+    ("tool/node-direct", 2),
 ];
 
 #[test]
@@ -267,11 +271,12 @@ fn several_trusted_cas_load_from_one_ca_file() {
         std::fs::read_to_string(fixture("fisco-2.5/ca/ca.crt")).unwrap(),
         std::fs::read_to_string(fixture("fisco-2.0-rsa/ca/ca.crt")).unwrap(),
         std::fs::read_to_string(fixture("bad/foreign-ca/ca.crt")).unwrap(),
+        std::fs::read_to_string(fixture("tool/ca/ca.crt")).unwrap(),
     ]
     .concat();
     std::fs::write(dir.path().join("ca.crt"), cas).unwrap();
     let identity = NodeIdentity::load_dir(dir.path()).unwrap();
-    assert_eq!(identity.trusted_cas().len(), 3);
+    assert_eq!(identity.trusted_cas().len(), 4);
 }
 
 #[test]
@@ -288,4 +293,26 @@ fn non_secp256k1_private_keys_are_refused_by_name() {
 fn inspect_certificate_refuses_garbage() {
     let err = inspect_certificate(b"\x30\x03\x02\x01\x01").unwrap_err();
     assert!(matches!(err, IdentityError::BadCertificate { .. }), "{err}");
+}
+
+#[test]
+fn node_id_of_path_reads_a_node_dir_a_key_or_a_certificate_bundle() {
+    for rel in [
+        "fisco-2.5/node0",
+        "fisco-2.5/node2-sec1",
+        "fisco-2.0-rsa/node1",
+        "tool/node-direct",
+    ] {
+        let dir = fixture(rel);
+        let expected = nodeid_file(&dir);
+        for path in [dir.clone(), dir.join("node.key"), dir.join("node.crt")] {
+            let id = node_id_of_path(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert_eq!(id.to_string(), expected, "{}", path.display());
+        }
+    }
+    let err = node_id_of_path(fixture("fisco-2.0-rsa/ca/ca.crt")).unwrap_err();
+    assert!(
+        matches!(&err, IdentityError::LeafKeyNotSecp256k1 { found, .. } if found == "RSA"),
+        "{err}"
+    );
 }

@@ -21,7 +21,7 @@ pub const CA_CERT_FILE: &str = "ca.crt";
 /// Loading checks that the chain's first (leaf) certificate carries a secp256k1 key and that it is the
 /// node key's own. It does not verify the chain against the CAs, nor validity dates: the TLS verifier
 /// does that on every handshake (a leaf that is expired or a CA only earns a warning here).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NodeIdentity {
     key: NodeKey,
     keypair: libp2p::identity::Keypair,
@@ -164,6 +164,16 @@ impl NodeIdentity {
     /// The CA certificates the node trusts (all of `ca.crt`).
     pub fn trusted_cas(&self) -> &[CertificateDer<'static>] {
         &self.trusted_cas
+    }
+}
+
+impl std::fmt::Debug for NodeIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeIdentity")
+            .field("node_id", &self.node_id())
+            .field("chain_len", &self.chain.len())
+            .field("trusted_cas", &self.trusted_cas.len())
+            .finish_non_exhaustive()
     }
 }
 

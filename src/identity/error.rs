@@ -23,16 +23,27 @@ impl fmt::Display for Origin {
     }
 }
 
+/// Which directory layout a missing file belongs to, and how to make it.
+fn layout_hint(path: &std::path::Path) -> &'static str {
+    match path.file_name().and_then(|name| name.to_str()) {
+        Some("ca.key") => "a CA directory holds ca.crt and ca.key (make one with `fisco-p2p certs ca`)",
+        Some("agency.key" | "agency.crt") => {
+            "an agency directory holds agency.crt and agency.key (make one with `fisco-p2p certs agency`)"
+        }
+        _ => {
+            "a FISCO node directory holds node.key, node.crt and ca.crt (make one with \
+             `fisco-p2p certs node` or FISCO's build_chain)"
+        }
+    }
+}
+
 /// Why a node's identity (key, certificate chain, trusted CAs) could not be loaded or used.
 ///
 /// Every message starts with the file (or in-memory input) at fault and says what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityError {
     /// A file of the node directory does not exist.
-    #[error(
-        "{path}: no such file; a FISCO node directory holds node.key, node.crt and ca.crt \
-         (generate them with `fisco-p2p certs node` or FISCO's build_chain)"
-    )]
+    #[error("{path}: no such file; {}", layout_hint(.path))]
     MissingFile {
         /// The missing file.
         path: PathBuf,

@@ -12,19 +12,37 @@
 //! [`NodeIdentity`] loads and cross-checks the three; [`inspect_certificate`] reads the facts a TLS
 //! verifier needs from a peer's certificate. Because a libp2p secp256k1 `PeerId` inlines its public
 //! key, a [`NodeId`] and a `PeerId` convert into each other with no lookup table.
+//!
+//! ```
+//! use fisco_p2p::identity::{NodeId, NodeIdentity};
+//!
+//! let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/certs/fisco-2.5/node0");
+//! let identity = NodeIdentity::load_dir(dir)?;
+//! // The ID FISCO's tooling wrote beside the key.
+//! let written: NodeId = std::fs::read_to_string(format!("{dir}/node.nodeid"))?.trim().parse()?;
+//! assert_eq!(identity.node_id(), written);
+//! // The libp2p PeerId carries the same key, so it converts back without a table.
+//! let peer = identity.keypair().public().to_peer_id();
+//! assert_eq!(NodeId::from_peer_id(&peer)?, written);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod algorithm;
 mod certificate;
 mod credentials;
 mod error;
 mod key;
+mod lookup;
 mod node_id;
 
 pub use certificate::{inspect_certificate, CertificateInfo, LeafKey};
 pub use credentials::{NodeIdentity, CA_CERT_FILE, NODE_CERT_FILE, NODE_KEY_FILE};
 pub use error::{IdentityError, Origin};
 pub use key::NodeKey;
+pub use lookup::node_id_of_path;
 pub use node_id::{NodeId, NodeIdError, NODE_ID_LEN};
+
+pub(crate) use certificate::parse_pem_certificates;
 
 use std::path::Path;
 

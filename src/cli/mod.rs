@@ -1,0 +1,57 @@
+//! The `fisco-p2p` command line: one subcommand per job, each with its own `--help`.
+
+mod certs;
+mod id;
+
+use clap::{Parser, Subcommand};
+
+/// The command line of the `fisco-p2p` binary.
+#[derive(Debug, Parser)]
+#[command(
+    name = "fisco-p2p",
+    version,
+    about = "FISCO BCOS P2P network node and tools",
+    long_about = "FISCO BCOS P2P network node and tools.\n\n\
+                  Node directories follow FISCO's layout: node.key, node.crt (node, agency, CA \
+                  certificates) and ca.crt."
+)]
+pub(crate) struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Make FISCO-style certificates: a chain CA, agencies and nodes.
+    #[command(subcommand)]
+    Certs(certs::CertsCommand),
+    /// Print the node ID of a node directory, a node.key or a node.crt.
+    Id(id::IdArgs),
+}
+
+impl Command {
+    /// Runs the subcommand; the error is reported on one line by `main`.
+    pub(crate) fn run(self) -> anyhow::Result<()> {
+        match self {
+            Command::Certs(command) => command.run(),
+            Command::Id(args) => args.run(),
+        }
+    }
+}
+
+/// An error and its causes on one line, skipping a cause its parent's message already quotes.
+pub(crate) fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    line.replace('\n', " ")
+}
