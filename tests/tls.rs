@@ -39,6 +39,12 @@ async fn two_nodes_of_one_chain_connect_and_know_each_other_by_node_id() {
 }
 
 #[tokio::test]
+async fn a_node_signed_directly_by_the_ca_and_one_signed_by_an_agency_connect() {
+    assert_connect("tool/node-direct", "tool/node0").await;
+    assert_connect("tool/node1", "tool/node-direct").await;
+}
+
+#[tokio::test]
 async fn nodes_of_a_legacy_rsa_chain_connect() {
     assert_connect("fisco-2.0-rsa/node0", "fisco-2.0-rsa/node1").await;
 }

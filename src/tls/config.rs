@@ -106,8 +106,8 @@ impl Config {
                 Ok(self)
             } else {
                 Err(TlsError::KeypairMismatch {
-                    swarm,
-                    node: self.local_peer,
+                    swarm: Box::new(swarm),
+                    node: Box::new(self.local_peer),
                 })
             }
         }

@@ -75,6 +75,13 @@ async fn a_node_of_a_foreign_ca_is_refused_as_unknown_ca() {
 }
 
 #[tokio::test]
+async fn a_node_of_another_chain_whose_ca_bears_our_ca_name_is_refused_as_unknown_ca() {
+    // FISCO's tools name every chain CA "chain0": tool/ and fisco-2.5/ share the name, not the key.
+    let bad = identity("tool/node0");
+    assert_refused_both_ways(&bad, RefusalReason::UnknownCa, Refuser::Either).await;
+}
+
+#[tokio::test]
 async fn an_expired_certificate_is_refused_as_expired() {
     let bad = identity("bad/expired");
     assert_refused_both_ways(&bad, RefusalReason::Expired, Refuser::Good).await;

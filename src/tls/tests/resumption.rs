@@ -1,4 +1,8 @@
-//! Handshakes between our rustls configurations in memory, without sockets or libp2p.
+//! TLS session resumption is off on both sides: handshakes between our rustls configurations in
+//! memory, each configuration reused for two handshakes as a resuming peer would.
+//!
+//! (The swarm tests cannot show this: the upgrade builds fresh rustls configurations, and so fresh
+//! session caches, per connection. These tests pin the settings themselves.)
 
 use std::sync::Arc;
 
@@ -7,14 +11,8 @@ use rustls::{
     HandshakeKind, ServerConfig, ServerConnection,
 };
 
-use super::{config::unused_server_name, verifier::Verdict, AccessList, Config};
-use crate::identity::NodeIdentity;
-
-fn config(node: &str) -> Config {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/certs/fisco-2.5/");
-    let identity = NodeIdentity::load_dir(format!("{dir}{node}")).expect("fixture");
-    Config::new(&identity, AccessList::new()).expect("config")
-}
+use super::fixture_config as config;
+use crate::tls::{config::unused_server_name, verifier::Verdict, Config};
 
 /// Our client configuration with rustls's default session cache put back.
 fn resuming_client(config: &Config) -> ClientConfig {
@@ -68,17 +66,17 @@ fn deliver(bytes: &[u8], mut read: impl FnMut(&mut &[u8]) -> std::io::Result<usi
 /// Shows the two tests below can fail: with caches and tickets back, the second handshake resumes.
 #[test]
 fn with_resumption_put_back_a_second_handshake_resumes() {
-    let client = Arc::new(resuming_client(&config("node0")));
-    let server = Arc::new(resuming_server(&config("node1")));
+    let client = Arc::new(resuming_client(&config("fisco-2.5/node0")));
+    let server = Arc::new(resuming_server(&config("fisco-2.5/node1")));
     assert_eq!(handshake(&client, &server), HandshakeKind::Full);
     assert_eq!(handshake(&client, &server), HandshakeKind::Resumed);
 }
 
 #[test]
 fn our_server_makes_every_handshake_a_full_one() {
-    let client = Arc::new(resuming_client(&config("node0")));
+    let client = Arc::new(resuming_client(&config("fisco-2.5/node0")));
     let server = Arc::new(
-        config("node1")
+        config("fisco-2.5/node1")
             .server_config(Verdict::default())
             .expect("server"),
     );
@@ -89,11 +87,11 @@ fn our_server_makes_every_handshake_a_full_one() {
 #[test]
 fn our_client_never_resumes_even_when_the_server_offers_it() {
     let client = Arc::new(
-        config("node0")
+        config("fisco-2.5/node0")
             .client_config(Verdict::default())
             .expect("client"),
     );
-    let server = Arc::new(resuming_server(&config("node1")));
+    let server = Arc::new(resuming_server(&config("fisco-2.5/node1")));
     assert_eq!(handshake(&client, &server), HandshakeKind::Full);
     assert_eq!(handshake(&client, &server), HandshakeKind::Full);
 }
