@@ -22,9 +22,13 @@ use crate::identity::{inspect_certificate, NodeIdentity};
 /// The protocol name negotiated by multistream-select before the TLS handshake.
 pub const PROTOCOL_NAME: &str = "/fisco-tls/1.0.0";
 
-/// Default bound on one handshake, acceptance byte included: 10 s. A loopback handshake takes about
-/// a millisecond; FISCO allows 50 s for connect plus handshake, which only delays failure.
-pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default bound on one handshake, acceptance byte included: 5 s.
+///
+/// A loopback handshake takes about a millisecond, a WAN one a few round trips. It is shorter than
+/// the swarm's own connection timeout (libp2p's `with_connection_timeout`, 10 s by default, which
+/// also covers TCP connect and multiplexer negotiation), so a stalled handshake ends with our
+/// [`UpgradeError::Timeout`](super::UpgradeError::Timeout) rather than a bare transport timeout.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The `/fisco-tls` security upgrade of one node: its certificate and key, the CAs it trusts, its
 /// access lists. Cheap to clone (everything is shared).
@@ -102,8 +106,8 @@ impl Config {
                 Ok(self)
             } else {
                 Err(TlsError::KeypairMismatch {
-                    swarm,
-                    node: self.local_peer,
+                    swarm: Box::new(swarm),
+                    node: Box::new(self.local_peer),
                 })
             }
         }

@@ -126,7 +126,7 @@ pub enum UpgradeError {
         /// Why.
         reason: RefusalReason,
         /// The peer's node ID, if its certificate names one.
-        peer: Option<NodeId>,
+        peer: Option<Box<NodeId>>,
         /// What the check found, for the log.
         detail: String,
     },
@@ -137,7 +137,7 @@ pub enum UpgradeError {
         /// Why, as the peer's alert says.
         reason: RefusalReason,
         /// The peer's node ID, if we got as far as checking its certificate.
-        peer: Option<NodeId>,
+        peer: Option<Box<NodeId>>,
     },
     /// The peer aborted the handshake with an alert that names no reason we know: it is probably
     /// not a fisco-p2p node; see its logs.
@@ -146,7 +146,7 @@ pub enum UpgradeError {
         /// The TLS alert the peer sent.
         alert: String,
         /// The peer's node ID, if known.
-        peer: Option<NodeId>,
+        peer: Option<Box<NodeId>>,
     },
     /// The handshake did not finish in time: the peer or the network is stalled.
     #[error("TLS handshake with {} timed out after {after:?}", node_label(.peer))]
@@ -154,7 +154,7 @@ pub enum UpgradeError {
         /// The configured handshake timeout.
         after: Duration,
         /// The peer's node ID, if its certificate had been checked.
-        peer: Option<NodeId>,
+        peer: Option<Box<NodeId>>,
     },
     /// The connection failed during the handshake (reset, closed, TLS protocol error): retry;
     /// the source says what happened.
@@ -185,40 +185,62 @@ impl UpgradeError {
             Self::Refused { peer, .. }
             | Self::RefusedByPeer { peer, .. }
             | Self::Aborted { peer, .. }
-            | Self::Timeout { peer, .. } => peer.as_ref(),
+            | Self::Timeout { peer, .. } => peer.as_deref(),
             Self::Io(_) | Self::Config(_) => None,
         }
     }
 }
 
-fn node_label(peer: &Option<NodeId>) -> String {
-    peer.map_or_else(|| "(unknown node)".to_owned(), |id| id.to_string())
+fn node_label(peer: &Option<Box<NodeId>>) -> String {
+    peer.as_ref()
+        .map_or_else(|| "(unknown node)".to_owned(), |id| id.to_string())
 }
 
 /// Finds why a connection was refused, in an error from the swarm.
 ///
 /// Give it the error of `SwarmEvent::OutgoingConnectionError` (a [`DialError`]) or
-/// `SwarmEvent::IncomingConnectionError` (a `ListenError`). It walks the source chain (looking
-/// inside `io::Error`s and into every address of a dial) for an [`UpgradeError`] carrying a
-/// reason, and reports a failed multistream-select negotiation (garbage bytes, a plain TCP client,
-/// a stock libp2p node offering noise) as [`RefusalReason::NotTls`].
+/// `SwarmEvent::IncomingConnectionError` (a `ListenError`). It looks for an [`UpgradeError`]
+/// carrying a reason (see [`find_upgrade_error`]), and reports a failed multistream-select
+/// negotiation (garbage bytes, a plain TCP client, a stock libp2p node offering noise) as
+/// [`RefusalReason::NotTls`].
 pub fn refusal_reason(err: &(dyn Error + 'static)) -> Option<RefusalReason> {
+    walk(err, |e| {
+        if let Some(reason) = e
+            .downcast_ref::<UpgradeError>()
+            .and_then(UpgradeError::reason)
+        {
+            return Some(reason);
+        }
+        e.downcast_ref::<NegotiationError>()
+            .map(|_| RefusalReason::NotTls)
+    })
+}
+
+/// Finds our [`UpgradeError`] in an error from the swarm (a [`DialError`] or a `ListenError`),
+/// for the details [`refusal_reason`] leaves out: which side refused, the peer's node ID, the
+/// check's findings, a timeout.
+///
+/// It walks the source chain, looking inside `io::Error`s and into every address of a dial.
+pub fn find_upgrade_error<'a>(err: &'a (dyn Error + 'static)) -> Option<&'a UpgradeError> {
+    walk(err, |e| e.downcast_ref::<UpgradeError>())
+}
+
+/// Visits `err` and everything it wraps until `found` returns something.
+fn walk<'a, T>(
+    err: &'a (dyn Error + 'static),
+    found: impl Fn(&'a (dyn Error + 'static)) -> Option<T>,
+) -> Option<T> {
     // The chain is a tree (a dial has one error per address); bound the walk anyway.
     const MAX_NODES: usize = 64;
-    let mut pending: Vec<&(dyn Error + 'static)> = vec![err];
+    let mut pending: Vec<&'a (dyn Error + 'static)> = vec![err];
     let mut visited = 0;
     while let Some(err) = pending.pop() {
         visited += 1;
         if visited > MAX_NODES {
             break;
         }
-        if let Some(ours) = err.downcast_ref::<UpgradeError>() {
-            if let Some(reason) = ours.reason() {
-                return Some(reason);
-            }
-        }
-        if err.downcast_ref::<NegotiationError>().is_some() {
-            return Some(RefusalReason::NotTls);
+        if let Some(hit) = found(err) {
+            return Some(hit);
         }
         if let Some(DialError::Transport(attempts)) = err.downcast_ref::<DialError>() {
             pending.extend(attempts.iter().map(|(_, e)| e as &(dyn Error + 'static)));
@@ -257,11 +279,118 @@ pub enum TlsError {
     #[error("the swarm keypair (peer {swarm}) is not the node key (peer {node})")]
     KeypairMismatch {
         /// The PeerId of the swarm's keypair.
-        swarm: libp2p::PeerId,
+        swarm: Box<libp2p::PeerId>,
         /// The PeerId of the node key.
-        node: libp2p::PeerId,
+        node: Box<libp2p::PeerId>,
     },
     /// rustls refused our configuration; this is a bug.
     #[error("rustls refused the TLS configuration")]
     Rustls(#[from] rustls::Error),
+}
+
+#[cfg(test)]
+mod tests {
+    use libp2p::{core::transport::TransportError, Multiaddr};
+
+    use super::*;
+
+    const ALL: [RefusalReason; 12] = [
+        RefusalReason::UnknownCa,
+        RefusalReason::Expired,
+        RefusalReason::NotYetValid,
+        RefusalReason::BadSignature,
+        RefusalReason::KeyMismatch,
+        RefusalReason::LeafIsCa,
+        RefusalReason::LeafKeyNotSecp256k1,
+        RefusalReason::Blacklisted,
+        RefusalReason::NotWhitelisted,
+        RefusalReason::NoCertificate,
+        RefusalReason::BadCertificate,
+        RefusalReason::NotTls,
+    ];
+
+    /// The alert rustls sends for the error our verifier returns.
+    fn alert_for(reason: RefusalReason) -> AlertDescription {
+        match reason.to_rustls_error() {
+            rustls::Error::InvalidCertificate(e) => e.into(),
+            _ => AlertDescription::HandshakeFailure,
+        }
+    }
+
+    #[test]
+    fn the_refused_side_reads_each_specific_reason_back_from_the_alert() {
+        let our_validity = (1_000, 2_000);
+        for reason in ALL {
+            // Before our validity window for "not yet valid", inside it otherwise.
+            let now = if reason == RefusalReason::NotYetValid {
+                500
+            } else {
+                1_500
+            };
+            let read_back = RefusalReason::from_alert(alert_for(reason), our_validity, now);
+            match reason {
+                // No dedicated alert: the peer only learns the handshake failed.
+                RefusalReason::BadCertificate | RefusalReason::NotTls => {
+                    assert_eq!(read_back, None, "{reason:?}")
+                }
+                // rustls sends certificate_required itself when no certificate comes.
+                RefusalReason::NoCertificate => assert_eq!(
+                    RefusalReason::from_alert(
+                        AlertDescription::CertificateRequired,
+                        our_validity,
+                        now
+                    ),
+                    Some(reason)
+                ),
+                _ => assert_eq!(read_back, Some(reason), "{reason:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn reasons_with_an_alert_have_distinct_alerts_but_the_two_validity_ends() {
+        let mut seen = std::collections::HashMap::new();
+        for reason in ALL {
+            let alert = alert_for(reason);
+            if alert == AlertDescription::HandshakeFailure {
+                continue;
+            }
+            if let Some(other) = seen.insert(format!("{alert:?}"), reason) {
+                let pair = [other, reason];
+                assert!(
+                    pair.contains(&RefusalReason::Expired)
+                        && pair.contains(&RefusalReason::NotYetValid),
+                    "{other:?} and {reason:?} share {alert:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_reason_is_found_behind_io_errors_and_in_any_address_of_a_dial() {
+        let refused = UpgradeError::RefusedByPeer {
+            reason: RefusalReason::Blacklisted,
+            peer: None,
+        };
+        let address: Multiaddr = "/ip4/127.0.0.1/tcp/1".parse().expect("multiaddr");
+        let dial = DialError::Transport(vec![
+            (
+                address.clone(),
+                TransportError::Other(io::Error::other("connection refused")),
+            ),
+            (
+                address,
+                TransportError::Other(io::Error::other(io::Error::other(refused))),
+            ),
+        ]);
+        assert_eq!(refusal_reason(&dial), Some(RefusalReason::Blacklisted));
+        assert!(find_upgrade_error(&dial).is_some_and(UpgradeError::is_refused_by_peer));
+    }
+
+    #[test]
+    fn a_failed_protocol_negotiation_means_not_tls() {
+        let err = io::Error::other(NegotiationError::Failed);
+        assert_eq!(refusal_reason(&err), Some(RefusalReason::NotTls));
+        assert_eq!(refusal_reason(&io::Error::other("reset")), None);
+    }
 }

@@ -27,4 +27,7 @@ mod verifier;
 
 pub use access::AccessList;
 pub use config::{Config, DEFAULT_HANDSHAKE_TIMEOUT, PROTOCOL_NAME};
-pub use error::{refusal_reason, RefusalReason, TlsError, UpgradeError};
+pub use error::{find_upgrade_error, refusal_reason, RefusalReason, TlsError, UpgradeError};
+
+#[cfg(test)]
+mod tests;

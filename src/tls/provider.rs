@@ -163,7 +163,7 @@ mod tests {
     use super::*;
 
     fn signing_key() -> (SecretKey, PublicKey) {
-        let secret = SecretKey::from_byte_array([7; 32]).expect("valid scalar");
+        let secret = SecretKey::from_secret_bytes([7; 32]).expect("valid scalar");
         (secret, PublicKey::from_secret_key(&secret))
     }
 

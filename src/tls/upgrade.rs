@@ -34,6 +34,7 @@ use super::{
     verifier::Verdict,
     RefusalReason, UpgradeError,
 };
+use crate::identity::NodeId;
 
 /// The byte a listener sends after accepting a dialer.
 const ACCEPTED: u8 = 0x01;
@@ -155,7 +156,7 @@ async fn bounded<T>(
     match future::select(pin!(handshake), Delay::new(after)).await {
         Either::Left((result, _)) => result,
         Either::Right(((), _)) => {
-            let peer = verdict.findings().peer;
+            let peer = verdict.findings().peer.map(Box::new);
             tracing::debug!(peer = ?peer, ?after, "TLS handshake timed out");
             Err(UpgradeError::Timeout { after, peer })
         }
@@ -173,15 +174,7 @@ fn classify(err: io::Error, config: &Config, verdict: &Verdict) -> UpgradeError 
             detail: refusal.detail,
         };
     }
-    let peer = findings.peer;
-    let not_tls = |detail: String| {
-        tracing::warn!(peer = ?peer, %detail, "refused peer: not speaking fisco-tls");
-        UpgradeError::Refused {
-            reason: RefusalReason::NotTls,
-            peer,
-            detail,
-        }
-    };
+    let peer = findings.peer.map(Box::new);
     match err.get_ref() {
         Some(inner) => {
             if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
@@ -189,15 +182,24 @@ fn classify(err: io::Error, config: &Config, verdict: &Verdict) -> UpgradeError 
             }
             if inner.downcast_ref::<NegotiationError>().is_some() {
                 // The dialer negotiates lazily, so the listener's "na" surfaces here.
-                return not_tls(format!("the peer does not support {PROTOCOL_NAME}"));
+                return not_tls(peer, format!("the peer does not support {PROTOCOL_NAME}"));
             }
             UpgradeError::Io(err)
         }
         // multistream-select turns a malformed negotiation message into a bare InvalidData.
         None if err.kind() == io::ErrorKind::InvalidData => {
-            not_tls("malformed multistream-select message".to_owned())
+            not_tls(peer, "malformed multistream-select message".to_owned())
         }
         None => UpgradeError::Io(err),
+    }
+}
+
+fn not_tls(peer: Option<Box<NodeId>>, detail: String) -> UpgradeError {
+    tracing::warn!(peer = ?peer, %detail, "refused peer: not speaking fisco-tls");
+    UpgradeError::Refused {
+        reason: RefusalReason::NotTls,
+        peer,
+        detail,
     }
 }
 
@@ -205,7 +207,7 @@ fn classify(err: io::Error, config: &Config, verdict: &Verdict) -> UpgradeError 
 fn classify_tls(
     err: &rustls::Error,
     config: &Config,
-    peer: Option<crate::identity::NodeId>,
+    peer: Option<Box<NodeId>>,
 ) -> Option<UpgradeError> {
     match err {
         rustls::Error::AlertReceived(alert) => {
@@ -233,13 +235,7 @@ fn classify_tls(
         rustls::Error::InvalidMessage(_)
         | rustls::Error::InappropriateMessage { .. }
         | rustls::Error::InappropriateHandshakeMessage { .. } => {
-            let detail = format!("not a TLS 1.3 handshake: {err}");
-            tracing::warn!(peer = ?peer, %detail, "refused peer: not speaking fisco-tls");
-            Some(UpgradeError::Refused {
-                reason: RefusalReason::NotTls,
-                peer,
-                detail,
-            })
+            Some(not_tls(peer, format!("not a TLS 1.3 handshake: {err}")))
         }
         _ => None,
     }

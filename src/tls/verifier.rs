@@ -38,7 +38,7 @@ pub(crate) struct Trust {
 #[derive(Debug, Clone)]
 pub(crate) struct Refusal {
     pub(crate) reason: RefusalReason,
-    pub(crate) peer: Option<NodeId>,
+    pub(crate) peer: Option<Box<NodeId>>,
     pub(crate) detail: String,
 }
 
@@ -74,9 +74,9 @@ impl Trust {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<NodeId, Refusal> {
-        let refuse = |reason, peer, detail: String| Refusal {
+        let refuse = |reason, peer: Option<NodeId>, detail: String| Refusal {
             reason,
-            peer,
+            peer: peer.map(Box::new),
             detail,
         };
         let info = inspect_certificate(leaf)
@@ -271,12 +271,12 @@ impl PeerVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let peer = self.verdict.findings().peer;
+        let peer = self.verdict.findings().peer.map(Box::new);
         if dss.scheme != SECP256K1_SHA256 {
             // Unreachable in practice: the chain check already refused non-secp256k1 keys.
             return Err(self.refuse(Refusal {
                 reason: RefusalReason::LeafKeyNotSecp256k1,
-                peer,
+                peer: peer.clone(),
                 detail: format!("handshake signed with {:?}", dss.scheme),
             }));
         }
@@ -286,7 +286,7 @@ impl PeerVerifier {
             .map_err(|e| {
                 self.refuse(Refusal {
                     reason: RefusalReason::KeyMismatch,
-                    peer,
+                    peer: peer.clone(),
                     detail: format!("the handshake signature does not verify with the key of the certificate ({e}): node.key and node.crt do not match"),
                 })
             })
