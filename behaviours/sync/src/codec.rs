@@ -1,0 +1,228 @@
+//! Framing of sync messages for libp2p `request_response`: a 4-byte big-endian length, then that
+//! many bytes of CBOR.
+//!
+//! The length is checked against the configured maximum **before** anything is allocated, and the
+//! body is read incrementally, so a forged length costs the reader nothing beyond the bytes the
+//! peer really sends. A refused frame becomes an `io::Error` of kind `InvalidData` carrying a
+//! [`CodecError`]; `request_response` then drops (resets) the stream and the connection lives on.
+
+use std::io;
+
+use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use libp2p::{request_response, StreamProtocol};
+use serde::{de::DeserializeOwned, Serialize};
+
+use crate::{
+    error::CodecError,
+    message::{Request, Response},
+};
+
+/// The sync protocol's `request_response` codec.
+#[derive(Debug, Clone)]
+// `pub` only because `request_response` exposes it in the connection handler's type; it is
+// not reachable from the crate root and not part of the API.
+#[allow(unreachable_pub)]
+pub struct Codec {
+    max_message_size: usize,
+}
+
+impl Codec {
+    pub(crate) fn new(max_message_size: usize) -> Self {
+        Self { max_message_size }
+    }
+}
+
+impl request_response::Codec for Codec {
+    type Protocol = StreamProtocol;
+    type Request = Request;
+    type Response = Response;
+
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Request>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        read_frame(io, self.max_message_size).await
+    }
+
+    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Response>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        read_frame(io, self.max_message_size).await
+    }
+
+    async fn write_request<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        request: Request,
+    ) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        write_frame(io, &request, self.max_message_size).await
+    }
+
+    async fn write_response<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        response: Response,
+    ) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        write_frame(io, &response, self.max_message_size).await
+    }
+}
+
+/// The [`CodecError`] inside an `io::Error` produced by this codec, if it is one.
+pub(crate) fn codec_error(error: &io::Error) -> Option<&CodecError> {
+    error.get_ref()?.downcast_ref::<CodecError>()
+}
+
+fn invalid(error: CodecError) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, error)
+}
+
+async fn read_frame<T, M>(io: &mut T, max: usize) -> io::Result<M>
+where
+    T: AsyncRead + Unpin + Send,
+    M: DeserializeOwned,
+{
+    let mut prefix = [0u8; 4];
+    io.read_exact(&mut prefix).await?;
+    let size = u64::from(u32::from_be_bytes(prefix));
+    if size > max as u64 {
+        return Err(invalid(CodecError::TooLarge { size, max }));
+    }
+    // No `with_capacity(size)`: memory follows the bytes that actually arrive.
+    let mut body = Vec::new();
+    io.take(size).read_to_end(&mut body).await?;
+    if (body.len() as u64) < size {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    cbor4ii::serde::from_slice(&body).map_err(|e| invalid(CodecError::Malformed(e.to_string())))
+}
+
+async fn write_frame<T, M>(io: &mut T, message: &M, max: usize) -> io::Result<()>
+where
+    T: AsyncWrite + Unpin + Send,
+    M: Serialize,
+{
+    let body = cbor4ii::serde::to_vec(Vec::new(), message)
+        .map_err(|e| invalid(CodecError::Malformed(e.to_string())))?;
+    let too_large = || {
+        invalid(CodecError::TooLarge {
+            size: body.len() as u64,
+            max,
+        })
+    };
+    if body.len() > max {
+        return Err(too_large());
+    }
+    let prefix = u32::try_from(body.len()).map_err(|_| too_large())?;
+    io.write_all(&prefix.to_be_bytes()).await?;
+    io.write_all(&body).await?;
+    io.flush().await
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::{executor::block_on, io::Cursor};
+    use libp2p::PeerId;
+
+    use super::*;
+    use crate::message::{DigestEntry, WirePeer};
+
+    fn protocol() -> StreamProtocol {
+        StreamProtocol::new(crate::PROTOCOL_NAME)
+    }
+
+    #[test]
+    fn a_request_round_trips() {
+        let request = Request::Announce {
+            full: true,
+            entries: vec![DigestEntry {
+                owner: WirePeer(PeerId::random()),
+                seq: 3,
+                age_ms: 40,
+            }],
+        };
+        let mut codec = Codec::new(1024);
+        let mut wire = Cursor::new(Vec::new());
+        block_on(codec.write_request_to(&mut wire, request.clone())).unwrap();
+        wire.set_position(0);
+        let read = block_on(request_response::Codec::read_request(
+            &mut codec,
+            &protocol(),
+            &mut wire,
+        ));
+        assert_eq!(read.unwrap(), request);
+    }
+
+    #[test]
+    fn a_forged_length_is_refused_before_reading_the_body() {
+        // Claims 4 GiB but sends nothing more: must fail on the prefix alone.
+        let mut wire = Cursor::new(u32::MAX.to_be_bytes().to_vec());
+        let error = block_on(request_response::Codec::read_request(
+            &mut Codec::new(1024),
+            &protocol(),
+            &mut wire,
+        ))
+        .unwrap_err();
+        assert_eq!(
+            codec_error(&error),
+            Some(&CodecError::TooLarge {
+                size: u64::from(u32::MAX),
+                max: 1024
+            })
+        );
+    }
+
+    #[test]
+    fn a_truncated_frame_is_an_eof_and_garbage_is_malformed() {
+        let mut truncated = Cursor::new([0, 0, 0, 10, 1, 2].to_vec());
+        let error = block_on(request_response::Codec::read_response(
+            &mut Codec::new(1024),
+            &protocol(),
+            &mut truncated,
+        ))
+        .unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
+
+        let mut garbage = Cursor::new([0, 0, 0, 2, 0xff, 0xff].to_vec());
+        let error = block_on(request_response::Codec::read_response(
+            &mut Codec::new(1024),
+            &protocol(),
+            &mut garbage,
+        ))
+        .unwrap_err();
+        assert!(matches!(
+            codec_error(&error),
+            Some(CodecError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn writing_an_oversize_message_fails_without_sending() {
+        let request = Request::Fetch(vec![WirePeer(PeerId::random()); 64]);
+        let mut wire = Cursor::new(Vec::new());
+        let error = block_on(Codec::new(16).write_request_to(&mut wire, request)).unwrap_err();
+        assert!(matches!(
+            codec_error(&error),
+            Some(CodecError::TooLarge { max: 16, .. })
+        ));
+        assert!(wire.get_ref().is_empty());
+    }
+
+    impl Codec {
+        async fn write_request_to(
+            &mut self,
+            io: &mut Cursor<Vec<u8>>,
+            request: Request,
+        ) -> io::Result<()> {
+            request_response::Codec::write_request(self, &protocol(), io, request).await
+        }
+    }
+}

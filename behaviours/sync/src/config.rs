@@ -1,0 +1,144 @@
+//! Tunables of the sync protocol.
+
+use std::time::Duration;
+
+/// Durations are capped here so that `Instant + duration` can never overflow (and panic).
+const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+/// Configuration of the sync [`Behaviour`](crate::Behaviour).
+///
+/// Build it with [`Config::default`] and the consuming `with_*` setters. The defaults suit a network
+/// of up to a few thousand nodes whose longest shortest path is at most about ten hops:
+///
+/// | setting | default | why |
+/// |---|---|---|
+/// | `announce_interval` | 2 s | FISCO 3.x's beacon period |
+/// | `announce_delay` | 50 ms | batches a burst of changes into one announcement |
+/// | `offline_after` | 30 s | an alive node's freshness decays by about one interval per hop, so this tolerates ~12 hops |
+/// | `forget_after` | 5 min | long enough to ride out a restart or a short partition |
+/// | `max_records` | 4096 | bounds the view; memory is at most `max_records * max_record_size` |
+/// | `max_record_size` | 64 KiB | one node's signed record (addresses, topics, key/value state) |
+/// | `max_message_size` | 32 MiB | FISCO 3.x's largest message, shared by every codec of the node |
+/// | `fetch_timeout` | 10 s | a fetch that takes longer is retried from another neighbour |
+#[derive(Debug, Clone)]
+pub struct Config {
+    announce_interval: Duration,
+    announce_delay: Duration,
+    offline_after: Duration,
+    forget_after: Duration,
+    max_records: usize,
+    max_record_size: usize,
+    max_message_size: usize,
+    fetch_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            announce_interval: Duration::from_secs(2),
+            announce_delay: Duration::from_millis(50),
+            offline_after: Duration::from_secs(30),
+            forget_after: Duration::from_secs(300),
+            max_records: 4096,
+            max_record_size: 64 * 1024,
+            max_message_size: 32 * 1024 * 1024,
+            fetch_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Config {
+    /// How often every node announces the digest of all records it holds to its neighbours.
+    pub fn with_announce_interval(mut self, interval: Duration) -> Self {
+        self.announce_interval = interval;
+        self
+    }
+
+    /// How long a node waits after a local change, or after learning a newer record, before it
+    /// announces; changes within that window go out in one announcement.
+    pub fn with_announce_delay(mut self, delay: Duration) -> Self {
+        self.announce_delay = delay;
+        self
+    }
+
+    /// A node not heard of for this long is reported offline ([`Event::PeerOffline`](crate::Event)).
+    ///
+    /// Must exceed `(hops - 1) * (announce_interval + announce_interval / 10)` for the longest path
+    /// `hops` of your network, otherwise distant alive nodes flap offline.
+    pub fn with_offline_after(mut self, after: Duration) -> Self {
+        self.offline_after = after;
+        self
+    }
+
+    /// A node not heard of for this long is dropped from the view
+    /// ([`Event::PeerForgotten`](crate::Event)). Counted from the same instant as `offline_after`.
+    pub fn with_forget_after(mut self, after: Duration) -> Self {
+        self.forget_after = after;
+        self
+    }
+
+    /// The most records (including the local one) a node holds; records of further nodes are
+    /// ignored until others are forgotten.
+    pub fn with_max_records(mut self, max: usize) -> Self {
+        self.max_records = max;
+        self
+    }
+
+    /// The largest encoded record accepted from the network or built locally.
+    pub fn with_max_record_size(mut self, max: usize) -> Self {
+        self.max_record_size = max;
+        self
+    }
+
+    /// The largest frame read or written on a sync stream; a longer length prefix is refused
+    /// before any allocation and the stream is reset.
+    pub fn with_max_message_size(mut self, max: usize) -> Self {
+        self.max_message_size = max;
+        self
+    }
+
+    /// How long a fetch (or an announcement) may take before it is given up.
+    pub fn with_fetch_timeout(mut self, timeout: Duration) -> Self {
+        self.fetch_timeout = timeout;
+        self
+    }
+
+    pub(crate) fn announce_interval(&self) -> Duration {
+        self.announce_interval
+            .clamp(Duration::from_millis(1), MAX_DURATION)
+    }
+
+    pub(crate) fn announce_delay(&self) -> Duration {
+        self.announce_delay.min(self.announce_interval())
+    }
+
+    /// The freshness lost per hop: a relayed "heard of" is worth a little less than a direct one,
+    /// so network latency cannot make evidence fresher as it goes round a cycle.
+    pub(crate) fn hop_penalty(&self) -> Duration {
+        self.announce_interval() / 10
+    }
+
+    pub(crate) fn offline_after(&self) -> Duration {
+        self.offline_after.min(MAX_DURATION)
+    }
+
+    pub(crate) fn forget_after(&self) -> Duration {
+        self.forget_after.max(self.offline_after).min(MAX_DURATION)
+    }
+
+    pub(crate) fn max_records(&self) -> usize {
+        self.max_records.max(1)
+    }
+
+    pub(crate) fn max_record_size(&self) -> usize {
+        self.max_record_size
+    }
+
+    pub(crate) fn max_message_size(&self) -> usize {
+        self.max_message_size
+    }
+
+    pub(crate) fn fetch_timeout(&self) -> Duration {
+        self.fetch_timeout.min(MAX_DURATION)
+    }
+}
