@@ -1,5 +1,7 @@
 //! Connections between real nodes: TCP + TLS on 127.0.0.1, FISCO-made fixture certificates.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::{Duration, Instant};

@@ -137,7 +137,12 @@ impl Handle {
     /// Sends a request to `node` for `module` and waits for its reply, for at most the
     /// configured request timeout. The node need not be a neighbour: if it is not connected it
     /// is dialled at the addresses state sync learned for it.
-    pub async fn request(&self, node: NodeId, module: u16, payload: Bytes) -> Result<Bytes, CallError> {
+    pub async fn request(
+        &self,
+        node: NodeId,
+        module: u16,
+        payload: Bytes,
+    ) -> Result<Bytes, CallError> {
         self.request_inner(node, module, payload, None).await
     }
 
@@ -149,7 +154,8 @@ impl Handle {
         payload: Bytes,
         timeout: Duration,
     ) -> Result<Bytes, CallError> {
-        self.request_inner(node, module, payload, Some(timeout)).await
+        self.request_inner(node, module, payload, Some(timeout))
+            .await
     }
 
     async fn request_inner(

@@ -107,9 +107,9 @@ impl Inbox {
 /// Why a message could not be handed to its module.
 pub(crate) enum Undeliverable {
     /// No inbox is registered for the module (or it was dropped).
-    UnknownModule(Message),
+    UnknownModule(Box<Message>),
     /// The module's inbox is full.
-    Busy(Message),
+    Busy(Box<Message>),
 }
 
 /// The event loop's side: one bounded sender per registered module.
@@ -136,14 +136,16 @@ impl Modules {
     /// Hands `message` to `module`'s inbox without waiting; gives it back if it cannot.
     pub(crate) fn deliver(&mut self, module: u16, message: Message) -> Result<(), Undeliverable> {
         let Some(sender) = self.inboxes.get(&module) else {
-            return Err(Undeliverable::UnknownModule(message));
+            return Err(Undeliverable::UnknownModule(Box::new(message)));
         };
         match sender.try_send(message) {
             Ok(()) => Ok(()),
-            Err(mpsc::error::TrySendError::Full(message)) => Err(Undeliverable::Busy(message)),
+            Err(mpsc::error::TrySendError::Full(message)) => {
+                Err(Undeliverable::Busy(Box::new(message)))
+            }
             Err(mpsc::error::TrySendError::Closed(message)) => {
                 self.inboxes.remove(&module);
-                Err(Undeliverable::UnknownModule(message))
+                Err(Undeliverable::UnknownModule(Box::new(message)))
             }
         }
     }

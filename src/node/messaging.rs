@@ -62,14 +62,26 @@ fn refused(error: fisco_p2p_unicast::Error) -> SendError {
     match error {
         E::TooLarge { size, max } => SendError::TooLarge { size, max },
         E::TooManyInFlight { limit } => SendError::Busy(format!("{limit} requests in flight")),
-        E::TimeoutTooLong { requested, max } => {
-            SendError::Invalid(format!("timeout {requested:?} is longer than the maximum {max:?}"))
-        }
+        E::TimeoutTooLong { requested, max } => SendError::Invalid(format!(
+            "timeout {requested:?} is longer than the maximum {max:?}"
+        )),
         other => SendError::Busy(other.to_string()),
     }
 }
 
 impl EventLoop {
+    /// Refuses payloads over the configured maximum (the protocols allow room for framing).
+    pub(super) fn check_size(&self, payload: &Bytes) -> Result<(), SendError> {
+        let max = self.config.max_message_size;
+        if payload.len() > max {
+            return Err(SendError::TooLarge {
+                size: payload.len(),
+                max,
+            });
+        }
+        Ok(())
+    }
+
     pub(super) fn on_message_command(&mut self, command: Command) {
         match command {
             Command::Peers(reply) => {
@@ -92,7 +104,7 @@ impl EventLoop {
                 payload,
                 reply,
             } => {
-                if let Err(e) = check_topic(&topic) {
+                if let Err(e) = check_topic(&topic).and_then(|()| self.check_size(&payload)) {
                     let _ = reply.send(Err(e.into()));
                     return;
                 }
@@ -117,6 +129,10 @@ impl EventLoop {
                 payload,
                 reply,
             } => {
+                if let Err(e) = self.check_size(&payload) {
+                    let _ = reply.send(Err(e));
+                    return;
+                }
                 let result = self
                     .swarm
                     .behaviour_mut()
@@ -147,7 +163,12 @@ impl EventLoop {
             }
             Command::Respond(channel, result) => {
                 let result = result.map_err(ReplyError::Application);
-                if let Err(error) = self.swarm.behaviour_mut().unicast.send_response(channel, result) {
+                if let Err(error) = self
+                    .swarm
+                    .behaviour_mut()
+                    .unicast
+                    .send_response(channel, result)
+                {
                     tracing::warn!(%error, "reply not sent");
                 }
             }
@@ -166,13 +187,21 @@ impl EventLoop {
     ) {
         let peer = node.to_peer_id();
         if peer == *self.swarm.local_peer_id() {
-            let _ = reply.send(Err(SendError::Invalid("a node cannot send a request to itself".into()).into()));
+            let _ = reply.send(Err(SendError::Invalid(
+                "a node cannot send a request to itself".into(),
+            )
+            .into()));
+            return;
+        }
+        if let Err(e) = self.check_size(&payload) {
+            let _ = reply.send(Err(e.into()));
             return;
         }
         let timeout = timeout.unwrap_or(self.config.request_timeout);
         match self.send_unicast(peer, module, payload, timeout) {
             Ok(id) => {
-                self.requests.insert(id, PendingRequest::Call { node, reply });
+                self.requests
+                    .insert(id, PendingRequest::Call { node, reply });
             }
             Err(e) => {
                 let _ = reply.send(Err(e.into()));
@@ -279,7 +308,8 @@ impl EventLoop {
         payload: Bytes,
         channel: fisco_p2p_unicast::ResponseChannel,
     ) {
-        let (Ok(from), Some(commands)) = (NodeId::from_peer_id(&peer), self.command_sender.upgrade())
+        let (Ok(from), Some(commands)) =
+            (NodeId::from_peer_id(&peer), self.command_sender.upgrade())
         else {
             return;
         };
@@ -297,12 +327,19 @@ impl EventLoop {
             }
             Err(Undeliverable::Busy(message)) => {
                 tracing::warn!(module, from = %from, "module inbox full; answering busy");
-                (message, ReplyError::Application(format!("module {module} is busy; retry later")))
+                (
+                    message,
+                    ReplyError::Application(format!("module {module} is busy; retry later")),
+                )
             }
         };
-        if let (Message::Request(request), error) = refusal {
+        if let (Message::Request(request), error) = (*refusal.0, refusal.1) {
             let channel = request.responder.into_channel();
-            let _ = self.swarm.behaviour_mut().unicast.send_response(channel, Err(error));
+            let _ = self
+                .swarm
+                .behaviour_mut()
+                .unicast
+                .send_response(channel, Err(error));
         }
     }
 
@@ -353,14 +390,18 @@ impl EventLoop {
         use fisco_p2p_sync::Event as E;
         let node = |peer: &PeerId| NodeId::from_peer_id(peer).ok();
         let event = match event {
-            E::RecordUpdated { peer, record } => node(&peer).map(|node_id| Event::PeerStateChanged {
-                node_id,
-                seq: record.seq(),
-                topics: record.topics().iter().cloned().collect(),
-            }),
+            E::RecordUpdated { peer, record } => {
+                node(&peer).map(|node_id| Event::PeerStateChanged {
+                    node_id,
+                    seq: record.seq(),
+                    topics: record.topics().iter().cloned().collect(),
+                })
+            }
             E::PeerOnline { peer } => node(&peer).map(|node_id| Event::PeerOnline { node_id }),
             E::PeerOffline { peer } => node(&peer).map(|node_id| Event::PeerOffline { node_id }),
-            E::PeerForgotten { peer } => node(&peer).map(|node_id| Event::PeerForgotten { node_id }),
+            E::PeerForgotten { peer } => {
+                node(&peer).map(|node_id| Event::PeerForgotten { node_id })
+            }
             E::InvalidRecord { from, reason } => {
                 self.report_invalid(from, "sync", reason.to_string());
                 None

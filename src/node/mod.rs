@@ -90,7 +90,11 @@ impl Node {
         }
 
         let (command_tx, command_rx) = mpsc::channel(config.command_capacity);
-        if let Err(error) = swarm.behaviour_mut().sync.set_listen_addrs(listen_addrs.clone()) {
+        if let Err(error) = swarm
+            .behaviour_mut()
+            .sync
+            .set_listen_addrs(listen_addrs.clone())
+        {
             tracing::warn!(%error, "cannot advertise the listen addresses");
         }
         let loop_config = event_loop::LoopConfig {

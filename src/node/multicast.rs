@@ -64,11 +64,7 @@ impl EventLoop {
             let _ = reply.send(Err(e.into()));
             return;
         }
-        if payload.len() > self.config.max_message_size {
-            let error = SendError::TooLarge {
-                size: payload.len(),
-                max: self.config.max_message_size,
-            };
+        if let Err(error) = self.check_size(&payload) {
             let _ = reply.send(Err(error.into()));
             return;
         }
