@@ -151,9 +151,12 @@ impl ConfigError {
     /// value [`ConfigError::BadValue`].
     pub(crate) fn from_serde(location: Location, path: &serde_path_to_error::Path, message: &str) -> Self {
         let parent = path.to_string();
+        // serde_path_to_error already ends the path with an unknown key, not with a missing one.
         let join = |name: &str| {
             if parent == "." {
                 name.to_owned()
+            } else if parent == name || parent.ends_with(&format!(".{name}")) {
+                parent.clone()
             } else {
                 format!("{parent}.{name}")
             }

@@ -17,7 +17,7 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<NodeFile, ConfigError> {
     let deserializer = toml::Deserializer::parse(text).map_err(|e| ConfigError::Syntax {
         location: location(&e),
         format: "TOML",
-        message: e.message().to_owned(),
+        message: with_snippet(e.message(), text, e.span()),
     })?;
     let mut file: NodeFile = serde_path_to_error::deserialize(deserializer)
         .map_err(|e| ConfigError::from_serde(location(e.inner()), e.path(), e.inner().message()))?;
@@ -30,6 +30,17 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<NodeFile, ConfigError> {
     file.set_source(path);
     file.check(path)?;
     Ok(file)
+}
+
+/// The parser's message, followed by the text it points at when that is short (so "duplicate
+/// key" names the key).
+fn with_snippet(message: &str, text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    let snippet = span.and_then(|span| text.get(span)).map(str::trim).unwrap_or("");
+    if snippet.is_empty() || snippet.len() > 40 || snippet.contains('\n') {
+        message.to_owned()
+    } else {
+        format!("{message} `{snippet}`")
+    }
 }
 
 /// A TOML string literal, escaped.

@@ -72,8 +72,9 @@ impl fmt::Display for Address {
 
 impl<'de> Deserialize<'de> for Address {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
+        de::parsed(deserializer, "an address such as \"127.0.0.1:30300\"", |text| {
+            text.parse().map_err(|e: AddressError| e.to_string())
+        })
     }
 }
 
@@ -126,25 +127,88 @@ pub(crate) fn parse_admin(text: &str) -> Result<SocketAddr, String> {
     })
 }
 
-/// Serde adapters: the parsers above, for `#[serde(deserialize_with)]`. Lists deserialize their
-/// items one by one so that an error names the index (`blacklist[2]`).
+/// Serde adapters: the parsers above, for `#[serde(deserialize_with)]`.
+///
+/// Values are checked inside a visitor rather than after deserializing a `String`: the error
+/// then arises within the format's deserializer, which attaches the value's own line (TOML,
+/// JSON) and not that of the enclosing list. Lists deserialize their items one by one so that
+/// an error names the index (`blacklist[2]`).
 pub(crate) mod de {
+    use serde::de::{Error, Visitor};
+
     use super::*;
+
+    /// Visits a string and parses it with `parse`.
+    struct Parsed<T> {
+        expecting: &'static str,
+        parse: fn(&str) -> Result<T, String>,
+    }
+
+    impl<T> Visitor<'_> for Parsed<T> {
+        type Value = T;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.expecting)
+        }
+
+        fn visit_str<E: Error>(self, text: &str) -> Result<T, E> {
+            (self.parse)(text).map_err(E::custom)
+        }
+    }
+
+    /// Deserializes a string and parses it, the error arising inside the deserializer.
+    pub(crate) fn parsed<'de, D: Deserializer<'de>, T>(
+        deserializer: D,
+        expecting: &'static str,
+        parse: fn(&str) -> Result<T, String>,
+    ) -> Result<T, D::Error> {
+        deserializer.deserialize_str(Parsed { expecting, parse })
+    }
+
+    /// Visits an integer and checks it with `check`.
+    struct Counted<T> {
+        check: fn(u64) -> Result<T, String>,
+    }
+
+    impl<T> Visitor<'_> for Counted<T> {
+        type Value = T;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a whole number")
+        }
+
+        fn visit_u64<E: Error>(self, value: u64) -> Result<T, E> {
+            (self.check)(value).map_err(E::custom)
+        }
+
+        fn visit_i64<E: Error>(self, value: i64) -> Result<T, E> {
+            match u64::try_from(value) {
+                Ok(value) => self.visit_u64(value),
+                Err(_) => Err(E::custom(format!("{value} is negative; write a positive number"))),
+            }
+        }
+    }
+
+    /// Deserializes a non-negative integer and checks it.
+    pub(crate) fn counted<'de, D: Deserializer<'de>, T>(
+        deserializer: D,
+        check: fn(u64) -> Result<T, String>,
+    ) -> Result<T, D::Error> {
+        deserializer.deserialize_u64(Counted { check })
+    }
 
     struct Listed<T>(T);
 
     impl<'de> Deserialize<'de> for Listed<NodeId> {
         fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            let text = String::deserialize(deserializer)?;
-            parse_node_id(&text).map(Listed).map_err(serde::de::Error::custom)
+            parsed(deserializer, "a node ID (128 hex characters)", parse_node_id).map(Listed)
         }
     }
 
     impl<'de> Deserialize<'de> for Listed<String> {
         fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            let text = String::deserialize(deserializer)?;
-            check_topic(&text).map_err(serde::de::Error::custom)?;
-            Ok(Listed(text))
+            let topic = |text: &str| check_topic(text).map(|()| text.to_owned());
+            parsed(deserializer, "a topic name", topic).map(Listed)
         }
     }
 
@@ -159,24 +223,20 @@ pub(crate) mod de {
     }
 
     pub(crate) fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        parse_duration(&text).map_err(serde::de::Error::custom)
+        parsed(deserializer, "a duration such as \"5s\"", parse_duration)
     }
 
     pub(crate) fn admin<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<SocketAddr>, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        parse_admin(&text).map(Some).map_err(serde::de::Error::custom)
+        parsed(deserializer, "an address such as \"127.0.0.1:31300\"", parse_admin).map(Some)
     }
 
     /// A count that must be at least 1 (a limit of zero would stop the node from working).
     pub(crate) fn positive_u32<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
-        let value = u32::deserialize(deserializer)?;
-        if value == 0 {
-            return Err(serde::de::Error::custom(
-                "0 would refuse every connection; write a number of at least 1",
-            ));
-        }
-        Ok(value)
+        counted(deserializer, |value| match u32::try_from(value) {
+            Ok(0) => Err("0 would refuse every connection; write a number of at least 1".into()),
+            Ok(value) => Ok(value),
+            Err(_) => Err(format!("{value} is too large; write a number up to {}", u32::MAX)),
+        })
     }
 }
 
