@@ -15,6 +15,7 @@
 pub mod certs;
 pub mod config;
 pub mod identity;
+pub mod metrics;
 pub mod node;
 pub mod tls;
 

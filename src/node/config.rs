@@ -1,10 +1,10 @@
 //! Node configuration.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use libp2p::Multiaddr;
 
-use crate::identity::NodeId;
+use crate::{identity::NodeId, metrics::Metrics};
 
 /// Configuration of a [`Node`](super::Node). Every field has a default suited to a consortium
 /// chain of tens of nodes; see [`Config::default`].
@@ -33,6 +33,7 @@ pub struct Config {
     pub(crate) multicast_wait: Duration,
     pub(crate) broadcast_hop_limit: u8,
     pub(crate) topics: Vec<String>,
+    pub(crate) metrics: Option<Arc<Metrics>>,
 }
 
 impl Default for Config {
@@ -50,7 +51,8 @@ impl Default for Config {
     /// - 1024 messages queued per module inbox; at most 1024 topics per node;
     /// - a multicast waits up to 5 s for connections to the topic's followers;
     /// - a broadcast crosses at most 16 links;
-    /// - no topics followed at start.
+    /// - no topics followed at start;
+    /// - no metrics.
     fn default() -> Self {
         Self {
             listen: Vec::new(),
@@ -76,6 +78,7 @@ impl Default for Config {
             multicast_wait: Duration::from_secs(5),
             broadcast_hop_limit: 16,
             topics: Vec::new(),
+            metrics: None,
         }
     }
 }
@@ -210,6 +213,13 @@ impl Config {
     /// events and is told how many it missed.
     pub fn with_event_capacity(mut self, capacity: usize) -> Self {
         self.event_capacity = capacity.max(1);
+        self
+    }
+
+    /// Metrics the node feeds: its events, the messages it sends and delivers, and libp2p's
+    /// swarm metrics (see [`crate::metrics`]).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
         self
     }
 }

@@ -43,6 +43,7 @@ pub(crate) struct LoopConfig {
     pub(crate) multicast_wait: Duration,
     pub(crate) max_message_size: usize,
     pub(crate) max_topics: usize,
+    pub(crate) metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
 }
 
 pub(crate) struct EventLoop {
@@ -121,6 +122,9 @@ impl EventLoop {
     }
 
     pub(super) fn emit(&self, event: Event) {
+        if let Some(m) = &self.config.metrics {
+            m.record_event(&event)
+        }
         // No subscriber is fine: events are a view, not a queue of work.
         let _ = self.events.send(event);
     }
@@ -237,6 +241,9 @@ impl EventLoop {
     }
 
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        if let Some(m) = &self.config.metrics {
+            m.record_swarm_event(&event)
+        }
         match event {
             SwarmEvent::NewListenAddr { address, .. } => {
                 tracing::info!(%address, "listening");

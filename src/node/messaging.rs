@@ -14,7 +14,7 @@ use super::{
     inbox::{IncomingRequest, Message, Responder, Undeliverable},
     CallError, Event, PeerInfo, SendError, TopicError,
 };
-use crate::identity::NodeId;
+use crate::{identity::NodeId, metrics::MessageKind};
 
 /// Longest topic name accepted.
 const MAX_TOPIC_LEN: usize = 256;
@@ -133,6 +133,9 @@ impl EventLoop {
                     let _ = reply.send(Err(e));
                     return;
                 }
+                if let Some(m) = &self.config.metrics {
+                    m.message_sent(MessageKind::Broadcast, payload.len())
+                }
                 let result = self
                     .swarm
                     .behaviour_mut()
@@ -216,6 +219,9 @@ impl EventLoop {
         payload: Bytes,
         timeout: std::time::Duration,
     ) -> Result<fisco_p2p_unicast::RequestId, SendError> {
+        if let Some(m) = &self.config.metrics {
+            m.message_sent(MessageKind::Unicast, payload.len())
+        }
         let behaviour = self.swarm.behaviour_mut();
         let addrs = behaviour
             .sync
@@ -313,6 +319,9 @@ impl EventLoop {
         else {
             return;
         };
+        if let Some(m) = &self.config.metrics {
+            m.message_received(MessageKind::Unicast, payload.len())
+        }
         let request = IncomingRequest {
             from,
             module,
@@ -364,6 +373,9 @@ impl EventLoop {
 
     /// Hands a multicast or broadcast to its module, dropping it (with a warning) if it cannot.
     pub(super) fn deliver(&mut self, module: u16, message: Message) {
+        if let Some(m) = &self.config.metrics {
+            m.message_delivered(&message)
+        }
         match self.modules.deliver(module, message) {
             Ok(()) => {}
             Err(Undeliverable::UnknownModule(_)) => {

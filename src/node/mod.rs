@@ -102,6 +102,7 @@ impl Node {
             multicast_wait: config.multicast_wait,
             max_message_size: config.max_message_size,
             max_topics: config.max_topics,
+            metrics: config.metrics.clone(),
         };
         let event_loop = event_loop::EventLoop::new(
             swarm,

@@ -22,7 +22,7 @@ use super::{
     command::Reply, event_loop::EventLoop, inbox::Message, messaging::check_topic, MulticastError,
     SendError,
 };
-use crate::identity::NodeId;
+use crate::{identity::NodeId, metrics::MessageKind};
 
 /// A multicast waiting for connections to followers.
 pub(super) struct PendingMulticast {
@@ -133,6 +133,9 @@ impl EventLoop {
                 topic: pending.topic,
             })
         } else {
+            if let Some(m) = &self.config.metrics {
+                m.message_sent(MessageKind::Multicast, pending.data.len().saturating_sub(2))
+            }
             self.swarm
                 .behaviour_mut()
                 .multicast
