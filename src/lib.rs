@@ -12,6 +12,7 @@
 //! - `behaviour`: the composed libp2p behaviour (static peers, heartbeat, limits).
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod certs;
 pub mod config;
 pub mod identity;
