@@ -20,6 +20,8 @@
 //! `{"error": "..."}` naming the problem; node errors map to 404 (no follower), 413 (too large),
 //! 502 (the peer failed), 503 (node busy or stopped) and 504 (timeout).
 //!
+//! [`client::Client`] is the small HTTP client `fisco-p2p ctl` uses.
+//!
 //! A [`Service`] also answers requests for [`DEFAULT_MODULE`] by echoing the data back, so two
 //! daemons can try requests; an application that wants its own answers turns that off
 //! ([`Config::with_echo`]) and registers the module itself.
@@ -34,6 +36,7 @@
 //! ```
 
 mod body;
+pub mod client;
 mod error;
 mod feed;
 mod messages;
