@@ -353,3 +353,20 @@ fn certs_network_writes_loadable_node_files_and_refuses_to_overwrite() {
         assert!(help.contains(flag), "{help}");
     }
 }
+
+#[test]
+fn the_sample_node_toml_in_the_docs_loads_with_the_defaults_it_states() {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/config.md"))
+        .unwrap();
+    let start = doc.find("```toml\n").expect("a toml sample") + "```toml\n".len();
+    let sample = &doc[start..start + doc[start..].find("```").unwrap()];
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.toml");
+    std::fs::write(&path, sample).unwrap();
+    let file = config::load(&path).unwrap();
+    let defaults = NodeFile::default();
+    assert_eq!(file.limits(), defaults.limits());
+    assert_eq!(file.intervals(), defaults.intervals());
+    assert_eq!(file.peers().len(), 4);
+    assert_eq!(file.admin(), Some("127.0.0.1:31300".parse().unwrap()));
+}

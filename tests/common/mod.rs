@@ -193,7 +193,9 @@ impl Proxy {
             }
         });
         Proxy {
-            addr: format!("/ip4/127.0.0.1/tcp/{port}").parse().expect("multiaddr"),
+            addr: format!("/ip4/127.0.0.1/tcp/{port}")
+                .parse()
+                .expect("multiaddr"),
             frozen,
             task,
         }
