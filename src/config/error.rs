@@ -138,7 +138,11 @@ impl ConfigError {
         }
     }
 
-    pub(crate) fn bad_value(location: Location, key: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn bad_value(
+        location: Location,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         ConfigError::BadValue {
             location,
             key: key.into(),
@@ -149,7 +153,11 @@ impl ConfigError {
     /// Turns a serde error at `path` (as `serde_path_to_error` tracked it) into an error naming
     /// the key: an unknown field becomes [`ConfigError::UnknownKey`], a missing one or a bad
     /// value [`ConfigError::BadValue`].
-    pub(crate) fn from_serde(location: Location, path: &serde_path_to_error::Path, message: &str) -> Self {
+    pub(crate) fn from_serde(
+        location: Location,
+        path: &serde_path_to_error::Path,
+        message: &str,
+    ) -> Self {
         let parent = path.to_string();
         // serde_path_to_error already ends the path with an unknown key, not with a missing one.
         let join = |name: &str| {
@@ -177,7 +185,11 @@ impl ConfigError {
         if let Some((name, _)) = quoted_after(message, "missing field `") {
             return ConfigError::bad_value(location, join(name), "missing; this key is required");
         }
-        let key = if parent == "." { "(top level)".to_owned() } else { parent };
+        let key = if parent == "." {
+            "(top level)".to_owned()
+        } else {
+            parent
+        };
         ConfigError::bad_value(location, key, message)
     }
 }

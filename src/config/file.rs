@@ -299,12 +299,14 @@ impl Limits {
 }
 
 fn message_size<'de, D: Deserializer<'de>>(deserializer: D) -> Result<usize, D::Error> {
-    de::counted(deserializer, |value| match usize::try_from(value) {
+    de::counted(deserializer, |value| {
+        match usize::try_from(value) {
         Ok(size) if (MIN_MESSAGE_SIZE..=MAX_MESSAGE_SIZE).contains(&size) => Ok(size),
         _ => Err(format!(
             "{value} bytes is out of range; write a number of bytes from {MIN_MESSAGE_SIZE} (1 KiB) \
              to {MAX_MESSAGE_SIZE} (1 GiB), such as 33554432 for 32 MiB"
         )),
+    }
     })
 }
 

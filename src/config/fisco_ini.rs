@@ -25,7 +25,12 @@ const DEFAULT_LISTEN_PORT: u16 = 30300;
 const DEFAULT_DATA_PATH: &str = "conf/";
 
 /// The sections read; keys of every other section are skipped.
-const SECTIONS: [&str; 4] = ["p2p", "certificate_blacklist", "certificate_whitelist", "network_security"];
+const SECTIONS: [&str; 4] = [
+    "p2p",
+    "certificate_blacklist",
+    "certificate_whitelist",
+    "network_security",
+];
 
 /// One `key=value` line.
 struct Entry<'t> {
@@ -82,7 +87,12 @@ fn entries<'t>(text: &'t str, path: &Path) -> Result<Vec<Entry<'t>>, ConfigError
                 .strip_suffix(']')
                 .map(str::trim)
                 .filter(|n| !n.is_empty())
-                .ok_or_else(|| syntax(line, format!("{trimmed:?} is not a section header; write [name]")))?;
+                .ok_or_else(|| {
+                    syntax(
+                        line,
+                        format!("{trimmed:?} is not a section header; write [name]"),
+                    )
+                })?;
             section = name;
             continue;
         }
@@ -91,7 +101,10 @@ fn entries<'t>(text: &'t str, path: &Path) -> Result<Vec<Entry<'t>>, ConfigError
             .map(|(k, v)| (k.trim(), v.trim()))
             .filter(|(k, _)| !k.is_empty())
             .ok_or_else(|| {
-                syntax(line, format!("{trimmed:?} is neither [section], key=value nor a ; comment"))
+                syntax(
+                    line,
+                    format!("{trimmed:?} is neither [section], key=value nor a ; comment"),
+                )
             })?;
         if SECTIONS.contains(&section) {
             entries.push(Entry {
@@ -133,7 +146,11 @@ impl<'p> Reader<'p> {
 
     fn read(&mut self, entry: &Entry<'_>) -> Result<(), ConfigError> {
         let bad = |message: String| {
-            ConfigError::bad_value(Location::new(self.path, Some(entry.line)), entry.name(), message)
+            ConfigError::bad_value(
+                Location::new(self.path, Some(entry.line)),
+                entry.name(),
+                message,
+            )
         };
         let used = matches!(
             (entry.section, entry.key),
@@ -149,15 +166,23 @@ impl<'p> Reader<'p> {
             return Err(bad("this key appears twice; keep one".into()));
         }
         if entry.value.is_empty() {
-            return Err(bad("the value is empty; give one or comment the line out with ;".into()));
+            return Err(bad(
+                "the value is empty; give one or comment the line out with ;".into(),
+            ));
         }
         match (entry.section, entry.key) {
             ("p2p", "listen_ip") => self.listen_ip = listen_ip(entry.value).map_err(bad)?,
             ("p2p", "listen_port") => self.listen_port = port(entry.value).map_err(bad)?,
             ("network_security", "data_path") => self.data_path = entry.value.to_owned(),
-            ("p2p", _) => self.peers.push(entry.value.parse().map_err(|e| bad(format!("{e}")))?),
-            ("certificate_blacklist", _) => self.blacklist.push(parse_node_id(entry.value).map_err(bad)?),
-            _ => self.whitelist.push(parse_node_id(entry.value).map_err(bad)?),
+            ("p2p", _) => self
+                .peers
+                .push(entry.value.parse().map_err(|e| bad(format!("{e}")))?),
+            ("certificate_blacklist", _) => self
+                .blacklist
+                .push(parse_node_id(entry.value).map_err(bad)?),
+            _ => self
+                .whitelist
+                .push(parse_node_id(entry.value).map_err(bad)?),
         }
         Ok(())
     }
@@ -165,20 +190,28 @@ impl<'p> Reader<'p> {
 
 /// Whether the entry is `<prefix>N` in `section`, the numbered keys FISCO lists values with.
 fn indexed(entry: &Entry<'_>, section: &str, prefix: &str) -> bool {
-    entry.section == section && entry.key.strip_prefix(prefix).is_some_and(|n| !n.is_empty())
+    entry.section == section
+        && entry
+            .key
+            .strip_prefix(prefix)
+            .is_some_and(|n| !n.is_empty())
 }
 
 fn listen_ip(text: &str) -> Result<IpAddr, String> {
     let bare = text.trim_start_matches('[').trim_end_matches(']');
     bare.parse().map_err(|_| {
-        format!("{text:?} is not an IP address; write one like 0.0.0.0 (every interface) or 127.0.0.1")
+        format!(
+            "{text:?} is not an IP address; write one like 0.0.0.0 (every interface) or 127.0.0.1"
+        )
     })
 }
 
 fn port(text: &str) -> Result<u16, String> {
     match text.parse::<u16>() {
         Ok(port) if port > 0 => Ok(port),
-        _ => Err(format!("{text:?} is not a port; write a number from 1 to 65535 such as 30300")),
+        _ => Err(format!(
+            "{text:?} is not a port; write a number from 1 to 65535 such as 30300"
+        )),
     }
 }
 

@@ -18,7 +18,10 @@ fn node_id(fixture: &str) -> String {
 }
 
 fn multiaddrs(addresses: &[Address]) -> Vec<String> {
-    addresses.iter().map(|a| a.multiaddr().to_string()).collect()
+    addresses
+        .iter()
+        .map(|a| a.multiaddr().to_string())
+        .collect()
 }
 
 #[test]
@@ -30,7 +33,10 @@ fn reads_listen_peers_lists_and_data_path() {
          cal.0={a}\n    cal.1={b}\n[network_security]\n    data_path=/etc/keys/\n"
     ));
     assert_eq!(multiaddrs(file.listen()), ["/ip4/127.0.0.1/tcp/30301"]);
-    assert_eq!(multiaddrs(file.peers()), ["/ip4/127.0.0.1/tcp/30300", "/ip6/::1/tcp/30302"]);
+    assert_eq!(
+        multiaddrs(file.peers()),
+        ["/ip4/127.0.0.1/tcp/30300", "/ip6/::1/tcp/30302"]
+    );
     assert_eq!(file.blacklist().len(), 1);
     assert_eq!(file.blacklist()[0].to_string(), a);
     assert_eq!(file.whitelist().len(), 2);
@@ -43,7 +49,10 @@ fn reads_listen_peers_lists_and_data_path() {
 fn fiscos_defaults_apply_to_what_is_left_out() {
     let file = parse_ok("[p2p]\nnode.0=127.0.0.1:30301\n");
     assert_eq!(multiaddrs(file.listen()), ["/ip4/0.0.0.0/tcp/30300"]);
-    assert_eq!(file.dir(), Some(Path::new("/data/nodes/127.0.0.1/node0/conf/")));
+    assert_eq!(
+        file.dir(),
+        Some(Path::new("/data/nodes/127.0.0.1/node0/conf/"))
+    );
     assert!(file.blacklist().is_empty() && file.whitelist().is_empty());
     // What config.ini cannot say keeps node.toml's defaults.
     assert_eq!(file.limits(), NodeFile::default().limits());
@@ -81,7 +90,10 @@ fn refused(text: &str, key: &str, line: usize, says: &str) {
     let message = error.to_string();
     assert_eq!(error.key(), Some(key), "{message}");
     assert_eq!(error.line(), Some(line), "{message}");
-    assert!(message.starts_with(&format!("{PATH}:{line}: key `{key}`")), "{message}");
+    assert!(
+        message.starts_with(&format!("{PATH}:{line}: key `{key}`")),
+        "{message}"
+    );
     assert!(message.contains(says), "{message}");
 }
 
@@ -90,24 +102,62 @@ fn bad_values_in_the_sections_read_name_key_line_and_file() {
     refused("[p2p]\nlisten_ip=localhost", "p2p.listen_ip", 2, "0.0.0.0");
     refused("[p2p]\nlisten_port=0", "p2p.listen_port", 2, "1 to 65535");
     refused("[p2p]\nlisten_port=70000", "p2p.listen_port", 2, "30300");
-    refused("[p2p]\nnode.0=127.0.0.1:1\nnode.1=::1:30300", "p2p.node.1", 3, "brackets");
+    refused(
+        "[p2p]\nnode.0=127.0.0.1:1\nnode.1=::1:30300",
+        "p2p.node.1",
+        3,
+        "brackets",
+    );
     refused("[p2p]\nnode.0=", "p2p.node.0", 2, "empty");
-    refused("[certificate_blacklist]\ncrl.0=1234", "certificate_blacklist.crl.0", 2, "node.nodeid");
-    refused("[certificate_whitelist]\n\ncal.3=xyz", "certificate_whitelist.cal.3", 3, "node.nodeid");
-    refused("[network_security]\ndata_path=", "network_security.data_path", 2, "empty");
+    refused(
+        "[certificate_blacklist]\ncrl.0=1234",
+        "certificate_blacklist.crl.0",
+        2,
+        "node.nodeid",
+    );
+    refused(
+        "[certificate_whitelist]\n\ncal.3=xyz",
+        "certificate_whitelist.cal.3",
+        3,
+        "node.nodeid",
+    );
+    refused(
+        "[network_security]\ndata_path=",
+        "network_security.data_path",
+        2,
+        "empty",
+    );
 }
 
 #[test]
 fn a_repeated_key_is_refused() {
-    refused("[p2p]\nnode.0=127.0.0.1:1\nnode.0=127.0.0.1:2", "p2p.node.0", 3, "twice");
-    refused("[p2p]\nlisten_port=1\n[rpc]\n[p2p]\nlisten_port=2", "p2p.listen_port", 5, "twice");
+    refused(
+        "[p2p]\nnode.0=127.0.0.1:1\nnode.0=127.0.0.1:2",
+        "p2p.node.0",
+        3,
+        "twice",
+    );
+    refused(
+        "[p2p]\nlisten_port=1\n[rpc]\n[p2p]\nlisten_port=2",
+        "p2p.listen_port",
+        5,
+        "twice",
+    );
 }
 
 #[test]
 fn lines_that_are_not_ini_are_refused_anywhere() {
-    for (text, line) in [("[rpc]\nchannel_listen_port 20200", 2), ("[p2p\nnode.0=127.0.0.1:1", 1), ("[]\n", 1), ("=value", 1)] {
+    for (text, line) in [
+        ("[rpc]\nchannel_listen_port 20200", 2),
+        ("[p2p\nnode.0=127.0.0.1:1", 1),
+        ("[]\n", 1),
+        ("=value", 1),
+    ] {
         let error = parse_err(text);
-        assert!(matches!(error, ConfigError::Syntax { format: "INI", .. }), "{error}");
+        assert!(
+            matches!(error, ConfigError::Syntax { format: "INI", .. }),
+            "{error}"
+        );
         assert_eq!(error.line(), Some(line), "{text}: {error}");
         assert!(error.to_string().starts_with(PATH), "{error}");
     }

@@ -38,6 +38,9 @@ mod node_toml;
 mod nodes_json;
 mod value;
 
+#[cfg(test)]
+mod proptests;
+
 use std::path::Path;
 
 pub use error::{ConfigError, Location};

@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 
 use super::file::NodeFile;
 use super::value::Address;
-use crate::certs::{write_agency_dir, write_ca_dir, write_node_dir, CertSpec, CertsError, Role, DEFAULT_DAYS};
+use crate::certs::{
+    write_agency_dir, write_ca_dir, write_node_dir, CertSpec, CertsError, Role, DEFAULT_DAYS,
+};
 use crate::identity::NodeId;
 
 /// Admin port of node `i` = base port + this + `i`.
@@ -82,9 +84,12 @@ impl NetworkSpec {
             )));
         }
         if self.base_port == 0 {
-            return Err(NetworkError::BadSpec("base port 0: give a port such as 30300".into()));
+            return Err(NetworkError::BadSpec(
+                "base port 0: give a port such as 30300".into(),
+            ));
         }
-        let last_admin = usize::from(self.base_port) + usize::from(ADMIN_PORT_OFFSET) + self.nodes - 1;
+        let last_admin =
+            usize::from(self.base_port) + usize::from(ADMIN_PORT_OFFSET) + self.nodes - 1;
         if last_admin > usize::from(u16::MAX) {
             return Err(NetworkError::BadSpec(format!(
                 "ports up to {last_admin} needed (admin ports are base + {ADMIN_PORT_OFFSET} + i), \
@@ -178,7 +183,11 @@ pub fn write_network(spec: &NetworkSpec) -> Result<Vec<NetworkNode>, NetworkErro
     refuse_non_empty(&spec.out, spec.force)?;
     let ca_dir = spec.out.join("ca");
     let agency_dir = spec.out.join("agency");
-    write_ca_dir(&ca_dir, &CertSpec::new(Role::Chain, "chain0").with_days(spec.days), spec.force)?;
+    write_ca_dir(
+        &ca_dir,
+        &CertSpec::new(Role::Chain, "chain0").with_days(spec.days),
+        spec.force,
+    )?;
     write_agency_dir(
         &ca_dir,
         &agency_dir,
@@ -196,7 +205,10 @@ pub fn write_network(spec: &NetworkSpec) -> Result<Vec<NetworkNode>, NetworkErro
             dir,
             node_id,
             listen: SocketAddr::new(spec.listen_ip, spec.port(index, 0)),
-            admin: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), spec.port(index, ADMIN_PORT_OFFSET)),
+            admin: SocketAddr::new(
+                IpAddr::V4(Ipv4Addr::LOCALHOST),
+                spec.port(index, ADMIN_PORT_OFFSET),
+            ),
         });
     }
     for node in &nodes {

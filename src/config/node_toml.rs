@@ -35,7 +35,10 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<NodeFile, ConfigError> {
 /// The parser's message, followed by the text it points at when that is short (so "duplicate
 /// key" names the key).
 fn with_snippet(message: &str, text: &str, span: Option<std::ops::Range<usize>>) -> String {
-    let snippet = span.and_then(|span| text.get(span)).map(str::trim).unwrap_or("");
+    let snippet = span
+        .and_then(|span| text.get(span))
+        .map(str::trim)
+        .unwrap_or("");
     if snippet.is_empty() || snippet.len() > 40 || snippet.contains('\n') {
         message.to_owned()
     } else {
@@ -71,14 +74,29 @@ impl NodeFile {
     // Writing into a String cannot fail, so the fmt::Results are ignored.
     fn write_toml(&self, out: &mut String) {
         let _ = writeln!(out, "# fisco-p2p node configuration; see docs/config.md.\n");
-        let _ = writeln!(out, "# Node directory (node.key, node.crt, ca.crt), relative to this file.");
-        let dir = self.dir().map(|d| d.to_string_lossy().into_owned()).unwrap_or_else(|| ".".into());
+        let _ = writeln!(
+            out,
+            "# Node directory (node.key, node.crt, ca.crt), relative to this file."
+        );
+        let dir = self
+            .dir()
+            .map(|d| d.to_string_lossy().into_owned())
+            .unwrap_or_else(|| ".".into());
         let _ = writeln!(out, "dir = {}", quote(&dir));
-        let _ = writeln!(out, "# Addresses to listen on: ip:port, [ipv6]:port, host:port or a multiaddr.");
+        let _ = writeln!(
+            out,
+            "# Addresses to listen on: ip:port, [ipv6]:port, host:port or a multiaddr."
+        );
         let _ = writeln!(out, "listen = {}", list(self.listen()));
-        let _ = writeln!(out, "# Static peers, dialled at start and kept connected (FISCO [p2p] node.N).");
+        let _ = writeln!(
+            out,
+            "# Static peers, dialled at start and kept connected (FISCO [p2p] node.N)."
+        );
         let _ = writeln!(out, "peers = {}", list(self.peers()));
-        let _ = writeln!(out, "# Local admin API (HTTP); remove the key to run without it.");
+        let _ = writeln!(
+            out,
+            "# Local admin API (HTTP); remove the key to run without it."
+        );
         match self.admin() {
             Some(admin) => {
                 let _ = writeln!(out, "admin = {}", quote(&admin.to_string()));
@@ -91,7 +109,10 @@ impl NodeFile {
         let _ = writeln!(out, "admin_public = {}", self.admin_public());
         let _ = writeln!(out, "# Topics followed from the start.");
         let _ = writeln!(out, "topics = {}", list(self.topics()));
-        let _ = writeln!(out, "# Node IDs refused (FISCO crl.N) and, if not empty, the only ones allowed (cal.N).");
+        let _ = writeln!(
+            out,
+            "# Node IDs refused (FISCO crl.N) and, if not empty, the only ones allowed (cal.N)."
+        );
         let _ = writeln!(out, "blacklist = {}", list(self.blacklist()));
         let _ = writeln!(out, "whitelist = {}", list(self.whitelist()));
         let limits = self.limits();
@@ -99,7 +120,11 @@ impl NodeFile {
         let _ = writeln!(out, "# Largest message, in bytes.");
         let _ = writeln!(out, "max_message_size = {}", limits.max_message_size());
         let _ = writeln!(out, "max_connections = {}", limits.max_connections());
-        let _ = writeln!(out, "max_pending_incoming = {}", limits.max_pending_incoming());
+        let _ = writeln!(
+            out,
+            "max_pending_incoming = {}",
+            limits.max_pending_incoming()
+        );
         let intervals = self.intervals();
         let _ = writeln!(out, "\n[intervals]");
         for (key, value) in [

@@ -19,7 +19,10 @@ fn parse_err(text: &str) -> ConfigError {
 
 /// A node ID that is a point on the curve (from the fixture certificates).
 fn node_id() -> String {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/certs/fisco-2.5/node0/node.nodeid");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/certs/fisco-2.5/node0/node.nodeid"
+    );
     std::fs::read_to_string(path).unwrap().trim().to_owned()
 }
 
@@ -71,10 +74,21 @@ fn an_empty_file_gives_the_defaults_and_the_files_folder_as_dir() {
 fn every_key_is_read() {
     let file = parse_ok(FULL);
     assert_eq!(file.dir(), Some(Path::new("/etc/fisco/node0/keys")));
-    let listen: Vec<String> = file.listen().iter().map(|a| a.multiaddr().to_string()).collect();
+    let listen: Vec<String> = file
+        .listen()
+        .iter()
+        .map(|a| a.multiaddr().to_string())
+        .collect();
     assert_eq!(listen, ["/ip4/0.0.0.0/tcp/30300", "/ip6/::/tcp/30300"]);
     let peers: Vec<&str> = file.peers().iter().map(Address::as_str).collect();
-    assert_eq!(peers, ["127.0.0.1:30301", "node2.example:30302", "/ip4/10.0.0.3/tcp/30303"]);
+    assert_eq!(
+        peers,
+        [
+            "127.0.0.1:30301",
+            "node2.example:30302",
+            "/ip4/10.0.0.3/tcp/30303"
+        ]
+    );
     assert_eq!(file.admin(), Some("127.0.0.1:31300".parse().unwrap()));
     assert_eq!(file.topics(), ["orders", "blocks"]);
     assert_eq!(file.limits().max_message_size(), 1 << 20);
@@ -82,7 +96,10 @@ fn every_key_is_read() {
     assert_eq!(file.limits().max_pending_incoming(), 8);
     assert_eq!(file.intervals().heartbeat(), Duration::from_secs(2));
     assert_eq!(file.intervals().heartbeat_timeout(), Duration::from_secs(6));
-    assert_eq!(file.intervals().redial_initial(), Duration::from_millis(200));
+    assert_eq!(
+        file.intervals().redial_initial(),
+        Duration::from_millis(200)
+    );
     assert_eq!(file.intervals().redial_max(), Duration::from_secs(30));
     assert_eq!(file.intervals().announce(), Duration::from_secs(1));
     assert_eq!(file.intervals().handshake_timeout(), Duration::from_secs(3));
@@ -97,7 +114,10 @@ fn an_absolute_dir_is_kept() {
 #[test]
 fn node_id_lists_are_read() {
     let id = node_id();
-    let file = parse_ok(&format!("blacklist = [\"{id}\"]\nwhitelist = [\"{}\", \"{id}\"]", id.to_uppercase()));
+    let file = parse_ok(&format!(
+        "blacklist = [\"{id}\"]\nwhitelist = [\"{}\", \"{id}\"]",
+        id.to_uppercase()
+    ));
     assert_eq!(file.blacklist().len(), 1);
     assert_eq!(file.whitelist().len(), 2);
     assert_eq!(file.blacklist()[0].to_string(), id);
@@ -107,13 +127,20 @@ fn node_id_lists_are_read() {
 #[test]
 fn the_node_config_gets_every_value_it_supports() {
     let id = node_id();
-    let file = parse_ok(&format!("{FULL}").replace("blacklist = []", &format!("blacklist = [\"{id}\"]")));
+    let file = parse_ok(&FULL.replace("blacklist = []", &format!("blacklist = [\"{id}\"]")));
     let config = file.to_node_config();
     let strings = |v: &[libp2p::Multiaddr]| v.iter().map(ToString::to_string).collect::<Vec<_>>();
-    assert_eq!(strings(&config.listen), ["/ip4/0.0.0.0/tcp/30300", "/ip6/::/tcp/30300"]);
+    assert_eq!(
+        strings(&config.listen),
+        ["/ip4/0.0.0.0/tcp/30300", "/ip6/::/tcp/30300"]
+    );
     assert_eq!(
         strings(&config.peers),
-        ["/ip4/127.0.0.1/tcp/30301", "/dns/node2.example/tcp/30302", "/ip4/10.0.0.3/tcp/30303"]
+        [
+            "/ip4/127.0.0.1/tcp/30301",
+            "/dns/node2.example/tcp/30302",
+            "/ip4/10.0.0.3/tcp/30303"
+        ]
     );
     assert_eq!(config.blacklist, file.blacklist());
     assert!(config.whitelist.is_empty());
@@ -138,7 +165,9 @@ fn written_toml_reads_back_the_same() {
 #[test]
 fn peers_merge_without_duplicates() {
     let mut file = parse_ok("peers = [\"127.0.0.1:30301\"]");
-    let other = parse_ok("peers = [\"/ip4/127.0.0.1/tcp/30301\", \"127.0.0.1:30302\", \"127.0.0.1:30302\"]");
+    let other = parse_ok(
+        "peers = [\"/ip4/127.0.0.1/tcp/30301\", \"127.0.0.1:30302\", \"127.0.0.1:30302\"]",
+    );
     assert_eq!(file.merge_peers_from(&other), 1);
     let peers: Vec<&str> = file.peers().iter().map(Address::as_str).collect();
     assert_eq!(peers, ["127.0.0.1:30301", "127.0.0.1:30302"]);
@@ -161,32 +190,77 @@ fn refused(text: &str, key: &str, line: Option<usize>, says: &str) {
 #[test]
 fn unknown_keys_are_named_with_their_table() {
     refused("listen = []\nlistn = []", "listn", Some(2), "peers");
-    refused("[limits]\nmax_conections = 5", "limits.max_conections", Some(2), "max_connections");
-    refused("[intervals]\nheartbeat = \"1s\"\nping = \"1s\"", "intervals.ping", Some(3), "heartbeat_timeout");
+    refused(
+        "[limits]\nmax_conections = 5",
+        "limits.max_conections",
+        Some(2),
+        "max_connections",
+    );
+    refused(
+        "[intervals]\nheartbeat = \"1s\"\nping = \"1s\"",
+        "intervals.ping",
+        Some(3),
+        "heartbeat_timeout",
+    );
     let error = parse_err("[p2p]\nlisten_ip = \"0.0.0.0\"");
     assert!(matches!(error, ConfigError::UnknownKey { .. }), "{error}");
 }
 
 #[test]
 fn bad_addresses_are_named_by_index() {
-    refused("peers = [\n  \"127.0.0.1:30301\",\n  \"127.0.0.1\",\n]", "peers[1]", Some(3), "no port");
+    refused(
+        "peers = [\n  \"127.0.0.1:30301\",\n  \"127.0.0.1\",\n]",
+        "peers[1]",
+        Some(3),
+        "no port",
+    );
     refused("listen = [\"::1:30300\"]", "listen[0]", Some(1), "brackets");
-    refused("listen = \"127.0.0.1:30300\"", "listen", Some(1), "sequence");
+    refused(
+        "listen = \"127.0.0.1:30300\"",
+        "listen",
+        Some(1),
+        "sequence",
+    );
     refused("peers = [30301]", "peers[0]", Some(1), "integer");
 }
 
 #[test]
 fn bad_node_ids_say_where_to_find_a_good_one() {
-    refused("blacklist = [\"abc\"]", "blacklist[0]", Some(1), "node.nodeid");
+    refused(
+        "blacklist = [\"abc\"]",
+        "blacklist[0]",
+        Some(1),
+        "node.nodeid",
+    );
     let not_on_curve = NODE_ID.replace(' ', "");
-    refused(&format!("whitelist = [\"{not_on_curve}\"]"), "whitelist[0]", Some(1), "curve");
+    refused(
+        &format!("whitelist = [\"{not_on_curve}\"]"),
+        "whitelist[0]",
+        Some(1),
+        "curve",
+    );
 }
 
 #[test]
 fn bad_durations_say_how_to_write_one() {
-    refused("[intervals]\nheartbeat = \"5\"", "intervals.heartbeat", Some(2), "\"500ms\"");
-    refused("[intervals]\nannounce = \"0s\"", "intervals.announce", Some(2), "zero");
-    refused("[intervals]\nredial_max = 10", "intervals.redial_max", Some(2), "integer");
+    refused(
+        "[intervals]\nheartbeat = \"5\"",
+        "intervals.heartbeat",
+        Some(2),
+        "\"500ms\"",
+    );
+    refused(
+        "[intervals]\nannounce = \"0s\"",
+        "intervals.announce",
+        Some(2),
+        "zero",
+    );
+    refused(
+        "[intervals]\nredial_max = 10",
+        "intervals.redial_max",
+        Some(2),
+        "integer",
+    );
     refused(
         "[intervals]\nredial_initial = \"20s\"\nredial_max = \"10s\"",
         "intervals.redial_initial",
@@ -197,16 +271,46 @@ fn bad_durations_say_how_to_write_one() {
 
 #[test]
 fn limits_must_be_usable() {
-    refused("[limits]\nmax_connections = 0", "limits.max_connections", Some(2), "at least 1");
-    refused("[limits]\nmax_pending_incoming = -1", "limits.max_pending_incoming", Some(2), "-1");
-    refused("[limits]\nmax_message_size = 10", "limits.max_message_size", Some(2), "33554432");
-    refused("[limits]\nmax_message_size = 2147483648", "limits.max_message_size", Some(2), "1 GiB");
+    refused(
+        "[limits]\nmax_connections = 0",
+        "limits.max_connections",
+        Some(2),
+        "at least 1",
+    );
+    refused(
+        "[limits]\nmax_pending_incoming = -1",
+        "limits.max_pending_incoming",
+        Some(2),
+        "-1",
+    );
+    refused(
+        "[limits]\nmax_message_size = 10",
+        "limits.max_message_size",
+        Some(2),
+        "33554432",
+    );
+    refused(
+        "[limits]\nmax_message_size = 2147483648",
+        "limits.max_message_size",
+        Some(2),
+        "1 GiB",
+    );
 }
 
 #[test]
 fn the_admin_address_must_be_loopback_unless_public() {
-    refused("admin = \"0.0.0.0:31300\"", "admin", None, "admin_public = true");
-    refused("admin = \"localhost:1\"", "admin", Some(1), "127.0.0.1:31300");
+    refused(
+        "admin = \"0.0.0.0:31300\"",
+        "admin",
+        None,
+        "admin_public = true",
+    );
+    refused(
+        "admin = \"localhost:1\"",
+        "admin",
+        Some(1),
+        "127.0.0.1:31300",
+    );
     let file = parse_ok("admin = \"0.0.0.0:31300\"\nadmin_public = true");
     assert!(file.admin_public());
     refused("admin_public = \"yes\"", "admin_public", Some(1), "bool");
@@ -220,7 +324,10 @@ fn topics_must_be_named() {
 #[test]
 fn syntax_errors_name_the_line() {
     let error = parse_err("listen = []\npeers = [\n\"a\"\n\"b\"]");
-    assert!(matches!(error, ConfigError::Syntax { format: "TOML", .. }), "{error}");
+    assert!(
+        matches!(error, ConfigError::Syntax { format: "TOML", .. }),
+        "{error}"
+    );
     assert_eq!(error.line(), Some(4), "{error}");
     let error = parse_err("listen = []\nlisten = []");
     assert!(matches!(error, ConfigError::Syntax { .. }), "{error}");

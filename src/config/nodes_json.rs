@@ -66,8 +66,19 @@ mod tests {
     #[test]
     fn reads_the_peer_list_in_order() {
         let file = parse_ok(r#"{"nodes":["127.0.0.1:30300","[::1]:30301","node2.example:30302"]}"#);
-        let peers: Vec<String> = file.peers().iter().map(|p| p.multiaddr().to_string()).collect();
-        assert_eq!(peers, ["/ip4/127.0.0.1/tcp/30300", "/ip6/::1/tcp/30301", "/dns/node2.example/tcp/30302"]);
+        let peers: Vec<String> = file
+            .peers()
+            .iter()
+            .map(|p| p.multiaddr().to_string())
+            .collect();
+        assert_eq!(
+            peers,
+            [
+                "/ip4/127.0.0.1/tcp/30300",
+                "/ip6/::1/tcp/30301",
+                "/dns/node2.example/tcp/30302"
+            ]
+        );
         assert_eq!(file.dir(), None);
         assert!(file.listen().is_empty());
         assert_eq!(file.source(), Some(Path::new("conf/nodes.json")));
@@ -84,7 +95,10 @@ mod tests {
         assert_eq!(error.key(), Some("nodes[1]"));
         assert_eq!(error.line(), Some(3));
         let text = error.to_string();
-        assert!(text.starts_with("conf/nodes.json:3: key `nodes[1]`"), "{text}");
+        assert!(
+            text.starts_with("conf/nodes.json:3: key `nodes[1]`"),
+            "{text}"
+        );
         assert!(text.contains("no port"), "{text}");
     }
 

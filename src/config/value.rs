@@ -59,7 +59,9 @@ impl From<SocketAddr> for Address {
         };
         Self {
             text: socket.to_string(),
-            multiaddr: Multiaddr::empty().with(ip).with(Protocol::Tcp(socket.port())),
+            multiaddr: Multiaddr::empty()
+                .with(ip)
+                .with(Protocol::Tcp(socket.port())),
         }
     }
 }
@@ -72,9 +74,11 @@ impl fmt::Display for Address {
 
 impl<'de> Deserialize<'de> for Address {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        de::parsed(deserializer, "an address such as \"127.0.0.1:30300\"", |text| {
-            text.parse().map_err(|e: AddressError| e.to_string())
-        })
+        de::parsed(
+            deserializer,
+            "an address such as \"127.0.0.1:30300\"",
+            |text| text.parse().map_err(|e: AddressError| e.to_string()),
+        )
     }
 }
 
@@ -115,7 +119,9 @@ pub(crate) fn check_topic(topic: &str) -> Result<(), String> {
         ));
     }
     if topic.chars().any(char::is_control) {
-        return Err(format!("topic {topic:?} holds a control character; use printable characters"));
+        return Err(format!(
+            "topic {topic:?} holds a control character; use printable characters"
+        ));
     }
     Ok(())
 }
@@ -184,7 +190,9 @@ pub(crate) mod de {
         fn visit_i64<E: Error>(self, value: i64) -> Result<T, E> {
             match u64::try_from(value) {
                 Ok(value) => self.visit_u64(value),
-                Err(_) => Err(E::custom(format!("{value} is negative; write a positive number"))),
+                Err(_) => Err(E::custom(format!(
+                    "{value} is negative; write a positive number"
+                ))),
             }
         }
     }
@@ -201,7 +209,12 @@ pub(crate) mod de {
 
     impl<'de> Deserialize<'de> for Listed<NodeId> {
         fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            parsed(deserializer, "a node ID (128 hex characters)", parse_node_id).map(Listed)
+            parsed(
+                deserializer,
+                "a node ID (128 hex characters)",
+                parse_node_id,
+            )
+            .map(Listed)
         }
     }
 
@@ -212,30 +225,48 @@ pub(crate) mod de {
         }
     }
 
-    pub(crate) fn node_ids<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<NodeId>, D::Error> {
+    pub(crate) fn node_ids<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<NodeId>, D::Error> {
         let listed = Vec::<Listed<NodeId>>::deserialize(deserializer)?;
         Ok(listed.into_iter().map(|l| l.0).collect())
     }
 
-    pub(crate) fn topics<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    pub(crate) fn topics<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<String>, D::Error> {
         let listed = Vec::<Listed<String>>::deserialize(deserializer)?;
         Ok(listed.into_iter().map(|l| l.0).collect())
     }
 
-    pub(crate) fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    pub(crate) fn duration<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Duration, D::Error> {
         parsed(deserializer, "a duration such as \"5s\"", parse_duration)
     }
 
-    pub(crate) fn admin<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<SocketAddr>, D::Error> {
-        parsed(deserializer, "an address such as \"127.0.0.1:31300\"", parse_admin).map(Some)
+    pub(crate) fn admin<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<SocketAddr>, D::Error> {
+        parsed(
+            deserializer,
+            "an address such as \"127.0.0.1:31300\"",
+            parse_admin,
+        )
+        .map(Some)
     }
 
     /// A count that must be at least 1 (a limit of zero would stop the node from working).
-    pub(crate) fn positive_u32<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    pub(crate) fn positive_u32<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<u32, D::Error> {
         counted(deserializer, |value| match u32::try_from(value) {
             Ok(0) => Err("0 would refuse every connection; write a number of at least 1".into()),
             Ok(value) => Ok(value),
-            Err(_) => Err(format!("{value} is too large; write a number up to {}", u32::MAX)),
+            Err(_) => Err(format!(
+                "{value} is too large; write a number up to {}",
+                u32::MAX
+            )),
         })
     }
 }
@@ -277,7 +308,10 @@ mod tests {
     fn formatted_durations_parse_back_to_the_same_value() {
         for millis in [1, 100, 999, 1000, 1500, 60_000, 90_500, 3_600_000] {
             let duration = Duration::from_millis(millis);
-            assert_eq!(parse_duration(&format_duration(duration)).unwrap(), duration);
+            assert_eq!(
+                parse_duration(&format_duration(duration)).unwrap(),
+                duration
+            );
         }
     }
 
@@ -295,6 +329,8 @@ mod tests {
     fn admin_is_an_ip_and_port_not_a_host_name() {
         assert_eq!(parse_admin("127.0.0.1:31300").unwrap().port(), 31300);
         assert!(parse_admin("[::1]:1").unwrap().ip().is_loopback());
-        assert!(parse_admin("localhost:1").unwrap_err().contains("127.0.0.1:31300"));
+        assert!(parse_admin("localhost:1")
+            .unwrap_err()
+            .contains("127.0.0.1:31300"));
     }
 }
