@@ -525,3 +525,44 @@ async fn a_restarted_node_keeps_increasing_its_seq_and_peers_accept_its_new_stat
     a.shutdown().await;
     b.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_request_sent_before_state_sync_knows_the_target_waits_for_its_address() {
+    // A line 0 - 1 - 2; node 0 asks node 2 at once, before any announcement told it where node 2 is.
+    let nodes = start(identities(3), &Topology::Line.edges(3)).await;
+    let _server = Server::start(&nodes[2].handle).await;
+    let reply = nodes[0]
+        .handle
+        .request(nodes[2].node_id(), MODULE, Bytes::from_static(b"early"))
+        .await
+        .unwrap();
+    assert_eq!(reply, "reply:early");
+    for node in nodes {
+        node.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn a_request_to_a_node_nobody_knows_fails_as_unreachable_at_its_deadline() {
+    let nodes = start(identities(2), &[(0, 1)]).await;
+    let stranger = identities(1)[0].node_id();
+    let started = Instant::now();
+    let result = nodes[0]
+        .handle
+        .request_with_timeout(stranger, MODULE, Bytes::new(), Duration::from_millis(400))
+        .await;
+    assert!(
+        matches!(
+            result,
+            Err(CallError::Failed {
+                error: RequestError::Unreachable,
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(390));
+    for node in nodes {
+        node.shutdown().await;
+    }
+}
