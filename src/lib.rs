@@ -48,6 +48,7 @@
 //! # Layout
 //! - [`identity`]: node IDs, node keys, loading and checking a node's certificate files;
 //! - [`certs`]: generating FISCO-style CA, agency and node certificates (also `fisco-p2p certs`);
+//! - [`config`]: the operator's `node.toml`, FISCO `config.ini` and `nodes.json`; whole local networks;
 //! - [`tls`]: the CA-verified secp256k1 TLS 1.3 security upgrade, with access lists;
 //! - [`node`]: a running node: the task that owns the Swarm, its [`node::Handle`], events and
 //!   module inboxes;
@@ -58,6 +59,7 @@
 #![warn(missing_docs)]
 
 pub mod certs;
+pub mod config;
 pub mod identity;
 pub mod node;
 pub mod tls;
