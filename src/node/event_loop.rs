@@ -410,7 +410,16 @@ impl EventLoop {
             | DialError::Aborted => return,
         };
         for (address, reason) in failures {
-            tracing::debug!(?address, %reason, "outbound connection failed");
+            match reason {
+                // A refusal is news for the operator; an unreachable static peer is retried and
+                // reported as an event each time, so it stays out of the log's warnings.
+                Refusal::Tls(_) | Refusal::ConnectionLimit(_) => {
+                    tracing::warn!(?address, node = ?node_id, %reason, "outbound connection refused")
+                }
+                Refusal::Timeout | Refusal::Unreachable(_) => {
+                    tracing::debug!(?address, %reason, "outbound connection failed")
+                }
+            }
             self.emit(Event::ConnectionRefused {
                 node_id,
                 address,
