@@ -75,6 +75,8 @@ pub(crate) struct State {
     keypair: Keypair,
     config: Config,
     local: SignedRecord,
+    /// The seq at which a neighbour was seen holding exactly our current record.
+    own_confirmed: u64,
     records: BTreeMap<PeerId, Known>,
     neighbours: BTreeMap<PeerId, Neighbour>,
     /// Owners being fetched, and from whom: one fetch per owner at a time.
@@ -111,6 +113,7 @@ impl State {
         Ok(Self {
             keypair,
             local,
+            own_confirmed: 0,
             records: BTreeMap::new(),
             neighbours: BTreeMap::new(),
             fetching: BTreeMap::new(),
@@ -300,9 +303,10 @@ impl State {
         Ok(true)
     }
 
-    /// The network holds our own record at `seen` >= our seq (a previous run of this node got
-    /// further than our clock-based start): jump above it so peers accept our current state.
-    fn overtake_own_record(&mut self, seen: u64, now: Instant) {
+    /// A neighbour served our own record, signed by us, at `seen` >= our seq (a previous run of
+    /// this node got further than our clock-based start): jump above it so peers accept our
+    /// current state.
+    pub(super) fn overtake_own_record(&mut self, seen: u64, now: Instant) {
         let mut record = self.local.record.clone();
         record.set_seq(seen.saturating_add(1));
         match SignedRecord::sign(record, &self.keypair, self.config.max_record_size()) {
