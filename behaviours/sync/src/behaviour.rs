@@ -26,10 +26,10 @@ use libp2p::{
 };
 
 use crate::{
-    codec::{codec_error, Codec},
+    codec::{codec_error, Codec, Inbound},
     message::Response,
     state::{Entry, FetchId, Output, State},
-    Config, Error, Event, Record, PROTOCOL_NAME,
+    CodecError, Config, Error, Event, Record, PROTOCOL_NAME,
 };
 
 type Inner = request_response::Behaviour<Codec>;
@@ -151,15 +151,21 @@ impl Behaviour {
         Ok(changed)
     }
 
-    fn on_transport_event(
-        &mut self,
-        event: request_response::Event<crate::message::Request, Response>,
-    ) {
+    fn on_transport_event(&mut self, event: request_response::Event<Inbound, Response>) {
         let now = Instant::now();
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request {
-                    request, channel, ..
+                    request: Err(error),
+                    ..
+                } => {
+                    // Dropping the channel unanswered resets the stream.
+                    self.report_invalid_message(peer, error);
+                }
+                request_response::Message::Request {
+                    request: Ok(request),
+                    channel,
+                    ..
                 } => {
                     let response = self.state.on_request(peer, request, now);
                     if self.inner.send_response(channel, response).is_err() {
@@ -178,7 +184,7 @@ impl Behaviour {
                 ..
             } => self.on_outbound_failure(peer, request_id, error, now),
             request_response::Event::InboundFailure { peer, error, .. } => {
-                self.on_stream_error(peer, error.to_string(), io_error_of_inbound(&error));
+                tracing::debug!(%peer, %error, "inbound sync stream failed");
             }
             request_response::Event::ResponseSent { .. } => {}
         }
@@ -192,7 +198,7 @@ impl Behaviour {
         now: Instant,
     ) {
         match (self.in_flight.remove(&request_id), response) {
-            (Some((_, Pending::Announce)), _) => self.state.on_announce_done(peer),
+            (Some((_, Pending::Announce)), _) => self.state.on_announce_done(peer, now),
             (Some((_, Pending::Fetch(id))), Response::Records(envelopes)) => {
                 self.state.on_fetch_response(peer, id, envelopes, now)
             }
@@ -215,7 +221,7 @@ impl Behaviour {
             return;
         };
         match pending {
-            Pending::Announce => self.state.on_announce_done(peer),
+            Pending::Announce => self.state.on_announce_done(peer, now),
             Pending::Fetch(id) => self.state.on_fetch_failed(peer, id, now),
         }
         if let request_response::OutboundFailure::UnsupportedProtocols = error {
@@ -234,15 +240,15 @@ impl Behaviour {
     /// connections) is routine and only logged.
     fn on_stream_error(&mut self, peer: PeerId, error: String, io: Option<&std::io::Error>) {
         match io.and_then(codec_error) {
-            Some(codec_error) => {
-                tracing::warn!(%peer, error = %codec_error, "refused a sync frame");
-                self.events.push_back(Event::InvalidMessage {
-                    from: peer,
-                    error: codec_error.clone(),
-                });
-            }
+            Some(codec_error) => self.report_invalid_message(peer, codec_error.clone()),
             None => tracing::debug!(%peer, %error, "sync stream failed"),
         }
+    }
+
+    fn report_invalid_message(&mut self, peer: PeerId, error: CodecError) {
+        tracing::warn!(%peer, %error, "refused a sync frame");
+        self.events
+            .push_back(Event::InvalidMessage { from: peer, error });
     }
 
     /// Turns state outputs into requests; returns the first event found.
@@ -251,11 +257,11 @@ impl Behaviour {
             match output {
                 Output::Event(event) => return Some(event),
                 Output::Announce { peer, request } => {
-                    let id = self.inner.send_request(&peer, request);
+                    let id = self.inner.send_request(&peer, Ok(request));
                     self.in_flight.insert(id, (peer, Pending::Announce));
                 }
                 Output::Fetch { peer, id, request } => {
-                    let request_id = self.inner.send_request(&peer, request);
+                    let request_id = self.inner.send_request(&peer, Ok(request));
                     self.in_flight
                         .insert(request_id, (peer, Pending::Fetch(id)));
                 }
@@ -279,13 +285,6 @@ impl Behaviour {
             self.timer = None;
         }
         fired
-    }
-}
-
-fn io_error_of_inbound(error: &request_response::InboundFailure) -> Option<&std::io::Error> {
-    match error {
-        request_response::InboundFailure::Io(e) => Some(e),
-        _ => None,
     }
 }
 

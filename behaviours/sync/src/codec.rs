@@ -3,8 +3,14 @@
 //!
 //! The length is checked against the configured maximum **before** anything is allocated, and the
 //! body is read incrementally, so a forged length costs the reader nothing beyond the bytes the
-//! peer really sends. A refused frame becomes an `io::Error` of kind `InvalidData` carrying a
-//! [`CodecError`]; `request_response` then drops (resets) the stream and the connection lives on.
+//! peer really sends.
+//!
+//! A refused response becomes an `io::Error` of kind `InvalidData` carrying a [`CodecError`],
+//! which `request_response` reports with the peer. A refused *request* cannot go that way:
+//! `request_response` swallows `read_request` errors (it only logs them at debug level, without
+//! the peer). So an inbound request is read as an [`Inbound`], `Err(CodecError)` for a refused
+//! frame; the behaviour reports the sender and drops the request unanswered, which resets the
+//! stream. Either way the connection lives on.
 
 use std::io;
 
@@ -16,6 +22,9 @@ use crate::{
     error::CodecError,
     message::{Request, Response},
 };
+
+/// A request as read off a stream: the message, or why its frame was refused.
+pub(crate) type Inbound = Result<Request, CodecError>;
 
 /// The sync protocol's `request_response` codec.
 #[derive(Debug, Clone)]
@@ -34,14 +43,20 @@ impl Codec {
 
 impl request_response::Codec for Codec {
     type Protocol = StreamProtocol;
-    type Request = Request;
+    type Request = Inbound;
     type Response = Response;
 
-    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Request>
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Inbound>
     where
         T: AsyncRead + Unpin + Send,
     {
-        read_frame(io, self.max_message_size).await
+        match read_frame(io, self.max_message_size).await {
+            Ok(request) => Ok(Ok(request)),
+            Err(error) => match codec_error(&error) {
+                Some(refused) => Ok(Err(refused.clone())),
+                None => Err(error),
+            },
+        }
     }
 
     async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Response>
@@ -55,11 +70,12 @@ impl request_response::Codec for Codec {
         &mut self,
         _: &StreamProtocol,
         io: &mut T,
-        request: Request,
+        request: Inbound,
     ) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {
+        let request = request.map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
         write_frame(io, &request, self.max_message_size).await
     }
 
@@ -158,22 +174,21 @@ mod tests {
             &protocol(),
             &mut wire,
         ));
-        assert_eq!(read.unwrap(), request);
+        assert_eq!(read.unwrap(), Ok(request));
     }
 
     #[test]
     fn a_forged_length_is_refused_before_reading_the_body() {
         // Claims 4 GiB but sends nothing more: must fail on the prefix alone.
         let mut wire = Cursor::new(u32::MAX.to_be_bytes().to_vec());
-        let error = block_on(request_response::Codec::read_request(
+        let read = block_on(request_response::Codec::read_request(
             &mut Codec::new(1024),
             &protocol(),
             &mut wire,
-        ))
-        .unwrap_err();
+        ));
         assert_eq!(
-            codec_error(&error),
-            Some(&CodecError::TooLarge {
+            read.unwrap(),
+            Err(CodecError::TooLarge {
                 size: u64::from(u32::MAX),
                 max: 1024
             })
@@ -222,7 +237,7 @@ mod tests {
             io: &mut Cursor<Vec<u8>>,
             request: Request,
         ) -> io::Result<()> {
-            request_response::Codec::write_request(self, &protocol(), io, request).await
+            request_response::Codec::write_request(self, &protocol(), io, Ok(request)).await
         }
     }
 }

@@ -236,7 +236,7 @@ impl Sim {
                 self.with_state(to, |s| s.on_fetch_failed(from_id, id, now));
             }
             Message::Response(_, None) => {
-                self.with_state(to, |s| s.on_announce_done(from_id));
+                self.with_state(to, |s| s.on_announce_done(from_id, now));
             }
         }
     }
@@ -246,7 +246,7 @@ impl Sim {
         let (to_id, now) = (self.nodes[to].id, self.now);
         self.with_state(from, |s| match fetch {
             Some(id) => s.on_fetch_failed(to_id, id, now),
-            None => s.on_announce_done(to_id),
+            None => s.on_announce_done(to_id, now),
         });
     }
 

@@ -187,7 +187,7 @@ fn a_local_change_is_announced_after_the_delay_as_a_partial_digest() {
     let mut state = start(&me, now);
     state.on_connected(neighbour, now);
     drain(&mut state);
-    state.on_announce_done(neighbour);
+    state.on_announce_done(neighbour, now);
 
     state
         .change_local(now, |r| r.topics_mut().insert("blocks".into()))
