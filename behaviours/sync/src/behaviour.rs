@@ -34,6 +34,11 @@ use crate::{
 
 type Inner = request_response::Behaviour<Codec>;
 
+/// Concurrent sync streams per connection, both directions together. Honest peers need about
+/// four (an announcement and a fetch each way, sometimes a timed-out fetch winding down); the
+/// bound caps what a flood of fetches can cost (each answer is at most 64 records).
+const MAX_STREAMS_PER_CONNECTION: usize = 16;
+
 /// What an outbound request was for.
 #[derive(Debug, Clone, Copy)]
 enum Pending {
@@ -69,8 +74,9 @@ impl Behaviour {
             .unwrap_or(0);
         let codec = Codec::new(config.max_message_size());
         let protocols = [(StreamProtocol::new(PROTOCOL_NAME), ProtocolSupport::Full)];
-        let transport_config =
-            request_response::Config::default().with_request_timeout(config.fetch_timeout());
+        let transport_config = request_response::Config::default()
+            .with_request_timeout(config.fetch_timeout())
+            .with_max_concurrent_streams(MAX_STREAMS_PER_CONNECTION);
         let state = State::new(keypair, config, start_seq, Instant::now())?;
         Ok(Self {
             inner: Inner::with_codec(codec, protocols, transport_config),

@@ -231,6 +231,28 @@ mod tests {
         assert!(wire.get_ref().is_empty());
     }
 
+    #[test]
+    fn a_full_digest_of_max_records_fits_the_message_size() {
+        let config = crate::Config::default().with_max_message_size(64 * 1024);
+        let owner = libp2p::identity::Keypair::generate_secp256k1()
+            .public()
+            .to_peer_id();
+        let entry = DigestEntry {
+            owner: WirePeer(owner),
+            seq: u64::MAX,
+            age_ms: u64::MAX,
+        };
+        let request = Request::Announce {
+            full: true,
+            entries: vec![entry; config.max_records()],
+        };
+        assert!(config.max_records() >= 400, "{}", config.max_records());
+        let mut wire = Cursor::new(Vec::new());
+        let max = config.max_message_size();
+        block_on(Codec::new(max).write_request_to(&mut wire, request)).unwrap();
+        assert!(wire.get_ref().len() <= max);
+    }
+
     impl Codec {
         async fn write_request_to(
             &mut self,

@@ -15,6 +15,7 @@ use libp2p::PeerId;
 
 use super::{FetchId, Known, Output, State};
 use crate::{
+    config::MESSAGE_OVERHEAD,
     error::RecordError,
     message::{DigestEntry, Request, WirePeer},
     record::{Envelope, SignedRecord},
@@ -24,8 +25,6 @@ use crate::{
 /// The most owners asked for (and served) in one fetch.
 pub(crate) const MAX_FETCH_BATCH: usize = 64;
 
-/// Room left for the CBOR framing around the envelopes of a fetch response.
-const RESPONSE_OVERHEAD: usize = 64;
 /// CBOR header bytes per envelope in a fetch response (array, map and byte-string headers).
 const ENVELOPE_OVERHEAD: usize = 32;
 
@@ -329,7 +328,7 @@ impl State {
         let budget = self
             .config
             .max_message_size()
-            .saturating_sub(RESPONSE_OVERHEAD);
+            .saturating_sub(MESSAGE_OVERHEAD);
         let mut used = 0;
         let mut envelopes = Vec::new();
         for WirePeer(owner) in owners.iter().take(MAX_FETCH_BATCH) {

@@ -227,3 +227,42 @@ fn a_fetch_is_answered_with_the_held_records_only() {
         .record;
     assert_eq!(&record, state.local_record());
 }
+
+#[test]
+fn news_due_while_an_announcement_is_in_flight_follows_its_ack() {
+    let (me, neighbour, now) = (
+        Keypair::generate_ed25519(),
+        PeerId::random(),
+        Instant::now(),
+    );
+    let mut state = start(&me, now);
+    state.on_connected(neighbour, now);
+    drain(&mut state);
+
+    // The initial announcement is still unacknowledged when a change is due.
+    state
+        .change_local(now, |r| r.topics_mut().insert("blocks".into()))
+        .unwrap();
+    let due = state.poll_timeout();
+    state.tick(due);
+    assert!(
+        drain(&mut state).is_empty(),
+        "one announcement in flight per neighbour"
+    );
+
+    state.on_announce_done(neighbour, due);
+    let outputs = drain(&mut state);
+    let [Output::Announce {
+        request: Request::Announce {
+            full: true,
+            entries,
+        },
+        ..
+    }] = &outputs[..]
+    else {
+        panic!("expected a full announcement right after the ack, got {outputs:?}");
+    };
+    assert!(entries
+        .iter()
+        .any(|e| e.owner.0 == state.local_id() && e.seq == 11));
+}
