@@ -28,8 +28,7 @@ pub(crate) type Inbound = Result<Request, CodecError>;
 
 /// The sync protocol's `request_response` codec.
 #[derive(Debug, Clone)]
-// `pub` only because `request_response` exposes it in the connection handler's type; it is
-// not reachable from the crate root and not part of the API.
+// `pub` only because the connection handler's type names it; not part of the API.
 #[allow(unreachable_pub)]
 pub struct Codec {
     max_message_size: usize,
