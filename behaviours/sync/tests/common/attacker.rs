@@ -98,14 +98,18 @@ impl Attacker {
     }
 
     pub async fn dial(&self, addr: Multiaddr) {
-        self.commands.send(Command::Dial(addr)).await.unwrap();
+        self.command(Command::Dial(addr)).await;
     }
 
     /// Sends `frame` as a request on the sync protocol, byte for byte.
     pub async fn send(&self, to: PeerId, frame: Vec<u8>) {
-        self.commands
-            .send(Command::Send { to, frame })
+        self.command(Command::Send { to, frame }).await;
+    }
+
+    async fn command(&self, command: Command) {
+        tokio::time::timeout(Duration::from_secs(5), self.commands.send(command))
             .await
+            .expect("the attacker task takes commands")
             .unwrap();
     }
 
