@@ -49,9 +49,16 @@ async fn every_message_kind_reaches_its_targets_once(topology: Topology) {
         took < Duration::from_secs(5),
         "{topology:?}: topic took {took:?}"
     );
-    // Every node sees every other node, connected or not.
-    let peers = nodes[first].handle.peers().await.unwrap();
-    assert_eq!(peers.len(), NODES - 1, "{topology:?}: {peers:?}");
+    // Every node comes to see every other node, connected or not.
+    eventually("every node knows every other node", async || {
+        for node in &nodes {
+            if node.handle.peers().await.unwrap().len() != NODES - 1 {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
 
     // A broadcast reaches every other node exactly once, and not its origin.
     nodes[first]
@@ -524,4 +531,45 @@ async fn a_restarted_node_keeps_increasing_its_seq_and_peers_accept_its_new_stat
     );
     a.shutdown().await;
     b.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_request_sent_before_state_sync_knows_the_target_waits_for_its_address() {
+    // A line 0 - 1 - 2; node 0 asks node 2 at once, before any announcement told it where node 2 is.
+    let nodes = start(identities(3), &Topology::Line.edges(3)).await;
+    let _server = Server::start(&nodes[2].handle).await;
+    let reply = nodes[0]
+        .handle
+        .request(nodes[2].node_id(), MODULE, Bytes::from_static(b"early"))
+        .await
+        .unwrap();
+    assert_eq!(reply, "reply:early");
+    for node in nodes {
+        node.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn a_request_to_a_node_nobody_knows_fails_as_unreachable_at_its_deadline() {
+    let nodes = start(identities(2), &[(0, 1)]).await;
+    let stranger = identities(1)[0].node_id();
+    let started = Instant::now();
+    let result = nodes[0]
+        .handle
+        .request_with_timeout(stranger, MODULE, Bytes::new(), Duration::from_millis(400))
+        .await;
+    assert!(
+        matches!(
+            result,
+            Err(CallError::Failed {
+                error: RequestError::Unreachable,
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(390));
+    for node in nodes {
+        node.shutdown().await;
+    }
 }

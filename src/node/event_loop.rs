@@ -19,7 +19,10 @@ use libp2p::{
 use tokio::sync::{broadcast, mpsc};
 
 use super::{
-    command::Command, inbox::Modules, messaging::PendingRequest, multicast::PendingMulticast,
+    command::Command,
+    inbox::Modules,
+    messaging::{AwaitingAddress, PendingRequest},
+    multicast::PendingMulticast,
     ConnectedPeer, Direction, DisconnectReason, Event, Refusal, StaticPeer, Status,
 };
 use crate::{
@@ -68,6 +71,8 @@ pub(crate) struct EventLoop {
     pub(super) requests: HashMap<fisco_p2p_unicast::RequestId, PendingRequest>,
     /// Multicasts waiting for connections to followers.
     pub(super) multicasts: Vec<PendingMulticast>,
+    /// Requests waiting for their target's address through state sync.
+    pub(super) awaiting_address: Vec<AwaitingAddress>,
 }
 
 impl EventLoop {
@@ -96,6 +101,7 @@ impl EventLoop {
             modules: Modules::new(inbox_capacity),
             requests: HashMap::new(),
             multicasts: Vec::new(),
+            awaiting_address: Vec::new(),
         }
     }
 
@@ -316,6 +322,7 @@ impl EventLoop {
             }
         };
         tracing::info!(node = %node_id, %address, ?direction, "peer connected");
+        self.release_awaiting(Instant::now());
         self.closing.remove(&peer);
         self.connected.insert(
             peer,
@@ -410,7 +417,16 @@ impl EventLoop {
             | DialError::Aborted => return,
         };
         for (address, reason) in failures {
-            tracing::debug!(?address, %reason, "outbound connection failed");
+            match reason {
+                // A refusal is news for the operator; an unreachable static peer is retried and
+                // reported as an event each time, so it stays out of the log's warnings.
+                Refusal::Tls(_) | Refusal::ConnectionLimit(_) => {
+                    tracing::warn!(?address, node = ?node_id, %reason, "outbound connection refused")
+                }
+                Refusal::Timeout | Refusal::Unreachable(_) => {
+                    tracing::debug!(?address, %reason, "outbound connection failed")
+                }
+            }
             self.emit(Event::ConnectionRefused {
                 node_id,
                 address,
@@ -458,6 +474,7 @@ impl EventLoop {
 
     fn on_tick(&mut self, now: Instant) {
         self.expire_multicasts(now);
+        self.release_awaiting(now);
         for module in self.modules.prune() {
             self.swarm.behaviour_mut().unicast.unregister_module(module);
         }

@@ -30,6 +30,20 @@ pub(super) enum PendingRequest {
     Topic(TopicSend),
 }
 
+/// A request to a node that is neither connected nor known to state sync yet: it waits (until
+/// its deadline) for the node's record, and with it an address to dial.
+pub(super) struct AwaitingAddress {
+    peer: PeerId,
+    module: u16,
+    payload: Bytes,
+    deadline: std::time::Instant,
+    node: NodeId,
+    reply: Reply<Result<Bytes, CallError>>,
+}
+
+/// Most requests waiting for an address at once.
+const MAX_AWAITING_ADDRESS: usize = 1024;
+
 /// A send to one follower of a topic, failing over to the others.
 pub(super) struct TopicSend {
     topic: String,
@@ -201,13 +215,76 @@ impl EventLoop {
             return;
         }
         let timeout = timeout.unwrap_or(self.config.request_timeout);
-        match self.send_unicast(peer, module, payload, timeout) {
+        let unknown = !self.connected.contains_key(&peer)
+            && self.swarm.behaviour().sync.record(&peer).is_none();
+        if unknown {
+            if self.awaiting_address.len() >= MAX_AWAITING_ADDRESS {
+                let busy =
+                    SendError::Busy(format!("{MAX_AWAITING_ADDRESS} requests await an address"));
+                let _ = reply.send(Err(busy.into()));
+                return;
+            }
+            tracing::debug!(%node, "request waits for the node's address through state sync");
+            self.awaiting_address.push(AwaitingAddress {
+                peer,
+                module,
+                payload,
+                deadline: std::time::Instant::now() + timeout,
+                node,
+                reply,
+            });
+            return;
+        }
+        self.send_call(node, module, payload, timeout, reply);
+    }
+
+    fn send_call(
+        &mut self,
+        node: NodeId,
+        module: u16,
+        payload: Bytes,
+        timeout: std::time::Duration,
+        reply: Reply<Result<Bytes, CallError>>,
+    ) {
+        match self.send_unicast(node.to_peer_id(), module, payload, timeout) {
             Ok(id) => {
                 self.requests
                     .insert(id, PendingRequest::Call { node, reply });
             }
             Err(e) => {
                 let _ = reply.send(Err(e.into()));
+            }
+        }
+    }
+
+    /// Sends the requests whose target is now connected or known to state sync, and fails
+    /// those past their deadline.
+    pub(super) fn release_awaiting(&mut self, now: std::time::Instant) {
+        if self.awaiting_address.is_empty() {
+            return;
+        }
+        for request in std::mem::take(&mut self.awaiting_address) {
+            let known = self.connected.contains_key(&request.peer)
+                || self.swarm.behaviour().sync.record(&request.peer).is_some();
+            if known {
+                let left = request.deadline.saturating_duration_since(now);
+                let timeout = left.max(std::time::Duration::from_millis(1));
+                let AwaitingAddress {
+                    node,
+                    module,
+                    payload,
+                    reply,
+                    ..
+                } = request;
+                self.send_call(node, module, payload, timeout, reply);
+            } else if request.deadline <= now {
+                let error = CallError::Failed {
+                    node: request.node,
+                    error: RequestError::Unreachable,
+                };
+                let _ = request.reply.send(Err(error));
+            } else {
+                self.awaiting_address.push(request);
             }
         }
     }
@@ -403,6 +480,7 @@ impl EventLoop {
         let node = |peer: &PeerId| NodeId::from_peer_id(peer).ok();
         let event = match event {
             E::RecordUpdated { peer, record } => {
+                self.release_awaiting(std::time::Instant::now());
                 node(&peer).map(|node_id| Event::PeerStateChanged {
                     node_id,
                     seq: record.seq(),

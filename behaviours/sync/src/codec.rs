@@ -3,8 +3,14 @@
 //!
 //! The length is checked against the configured maximum **before** anything is allocated, and the
 //! body is read incrementally, so a forged length costs the reader nothing beyond the bytes the
-//! peer really sends. A refused frame becomes an `io::Error` of kind `InvalidData` carrying a
-//! [`CodecError`]; `request_response` then drops (resets) the stream and the connection lives on.
+//! peer really sends.
+//!
+//! A refused response becomes an `io::Error` of kind `InvalidData` carrying a [`CodecError`],
+//! which `request_response` reports with the peer. A refused *request* cannot go that way:
+//! `request_response` swallows `read_request` errors (it only logs them at debug level, without
+//! the peer). So an inbound request is read as an [`Inbound`], `Err(CodecError)` for a refused
+//! frame; the behaviour reports the sender and drops the request unanswered, which resets the
+//! stream. Either way the connection lives on.
 
 use std::io;
 
@@ -17,10 +23,12 @@ use crate::{
     message::{Request, Response},
 };
 
+/// A request as read off a stream: the message, or why its frame was refused.
+pub(crate) type Inbound = Result<Request, CodecError>;
+
 /// The sync protocol's `request_response` codec.
 #[derive(Debug, Clone)]
-// `pub` only because `request_response` exposes it in the connection handler's type; it is
-// not reachable from the crate root and not part of the API.
+// `pub` only because the connection handler's type names it; not part of the API.
 #[allow(unreachable_pub)]
 pub struct Codec {
     max_message_size: usize,
@@ -34,14 +42,20 @@ impl Codec {
 
 impl request_response::Codec for Codec {
     type Protocol = StreamProtocol;
-    type Request = Request;
+    type Request = Inbound;
     type Response = Response;
 
-    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Request>
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Inbound>
     where
         T: AsyncRead + Unpin + Send,
     {
-        read_frame(io, self.max_message_size).await
+        match read_frame(io, self.max_message_size).await {
+            Ok(request) => Ok(Ok(request)),
+            Err(error) => match codec_error(&error) {
+                Some(refused) => Ok(Err(refused.clone())),
+                None => Err(error),
+            },
+        }
     }
 
     async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Response>
@@ -55,11 +69,12 @@ impl request_response::Codec for Codec {
         &mut self,
         _: &StreamProtocol,
         io: &mut T,
-        request: Request,
+        request: Inbound,
     ) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {
+        let request = request.map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
         write_frame(io, &request, self.max_message_size).await
     }
 
@@ -158,22 +173,21 @@ mod tests {
             &protocol(),
             &mut wire,
         ));
-        assert_eq!(read.unwrap(), request);
+        assert_eq!(read.unwrap(), Ok(request));
     }
 
     #[test]
     fn a_forged_length_is_refused_before_reading_the_body() {
         // Claims 4 GiB but sends nothing more: must fail on the prefix alone.
         let mut wire = Cursor::new(u32::MAX.to_be_bytes().to_vec());
-        let error = block_on(request_response::Codec::read_request(
+        let read = block_on(request_response::Codec::read_request(
             &mut Codec::new(1024),
             &protocol(),
             &mut wire,
-        ))
-        .unwrap_err();
+        ));
         assert_eq!(
-            codec_error(&error),
-            Some(&CodecError::TooLarge {
+            read.unwrap(),
+            Err(CodecError::TooLarge {
                 size: u64::from(u32::MAX),
                 max: 1024
             })
@@ -216,13 +230,35 @@ mod tests {
         assert!(wire.get_ref().is_empty());
     }
 
+    #[test]
+    fn a_full_digest_of_max_records_fits_the_message_size() {
+        let config = crate::Config::default().with_max_message_size(64 * 1024);
+        let owner = libp2p::identity::Keypair::generate_secp256k1()
+            .public()
+            .to_peer_id();
+        let entry = DigestEntry {
+            owner: WirePeer(owner),
+            seq: u64::MAX,
+            age_ms: u64::MAX,
+        };
+        let request = Request::Announce {
+            full: true,
+            entries: vec![entry; config.max_records()],
+        };
+        assert!(config.max_records() >= 400, "{}", config.max_records());
+        let mut wire = Cursor::new(Vec::new());
+        let max = config.max_message_size();
+        block_on(Codec::new(max).write_request_to(&mut wire, request)).unwrap();
+        assert!(wire.get_ref().len() <= max);
+    }
+
     impl Codec {
         async fn write_request_to(
             &mut self,
             io: &mut Cursor<Vec<u8>>,
             request: Request,
         ) -> io::Result<()> {
-            request_response::Codec::write_request(self, &protocol(), io, request).await
+            request_response::Codec::write_request(self, &protocol(), io, Ok(request)).await
         }
     }
 }

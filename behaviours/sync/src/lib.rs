@@ -32,9 +32,11 @@
 //!
 //! # Layout
 //! - `lib.rs`: this overview, [`Event`], [`PROTOCOL_NAME`].
-//! - `behaviour.rs`: [`Behaviour`], the `NetworkBehaviour` that drives the state machine.
-//! - `state/`: the sans-I/O protocol core (fetching, liveness, queries), and `sim.rs`, the
-//!   deterministic network simulator its property tests run on.
+//! - `behaviour.rs`: [`Behaviour`], its API and the glue between transport, timer and state;
+//!   `behaviour/swarm.rs`: its `NetworkBehaviour` implementation.
+//! - `state/`: the sans-I/O protocol core (`fetch.rs`, `liveness.rs`, `view.rs`) and its tests;
+//!   `sim.rs` (with `sim/mallory.rs`, a forger): the deterministic network simulator the property
+//!   tests run on.
 //! - `record.rs`: [`Record`], signing and verification. `message.rs` and `codec.rs`: the wire.
 //! - `config.rs`, `error.rs`: [`Config`] and the error types.
 //!
@@ -61,6 +63,7 @@ mod behaviour;
 mod codec;
 mod config;
 mod error;
+#[allow(unreachable_pub)] // see the module docs
 mod message;
 mod record;
 #[cfg(test)]
