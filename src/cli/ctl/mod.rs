@@ -15,7 +15,12 @@ use serde_json::{json, Map, Value};
 pub(crate) struct CtlArgs {
     /// Address of the node's admin API (`admin` in node.toml; node0 of `certs network` uses
     /// 127.0.0.1:31300).
-    #[arg(long, global = true, value_name = "ADDR", default_value = "127.0.0.1:31300")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:31300"
+    )]
     admin: SocketAddr,
     /// Print the API's JSON (one object per line for `events`) instead of readable text.
     #[arg(long, global = true)]
@@ -143,9 +148,9 @@ impl CtlArgs {
             CtlCommand::Peers { static_peers: true } => {
                 out.static_peers(&client.get("/v1/static-peers").await?)
             }
-            CtlCommand::Peers { static_peers: false } => {
-                out.peers(&client.get("/v1/peers").await?)
-            }
+            CtlCommand::Peers {
+                static_peers: false,
+            } => out.peers(&client.get("/v1/peers").await?),
             CtlCommand::Request {
                 node,
                 payload,
@@ -171,11 +176,15 @@ impl CtlArgs {
                 out.broadcast(&client.post("/v1/broadcast", &body).await?)
             }
             CtlCommand::Subscribe { topic } => {
-                let answer = client.post("/v1/subscribe", &json!({ "topic": topic })).await?;
+                let answer = client
+                    .post("/v1/subscribe", &json!({ "topic": topic }))
+                    .await?;
                 out.subscription(&answer, true)
             }
             CtlCommand::Unsubscribe { topic } => {
-                let answer = client.post("/v1/unsubscribe", &json!({ "topic": topic })).await?;
+                let answer = client
+                    .post("/v1/unsubscribe", &json!({ "topic": topic }))
+                    .await?;
                 out.subscription(&answer, false)
             }
             CtlCommand::AddPeer { addr } => {

@@ -100,7 +100,14 @@ impl Output {
             })
             .collect();
         table(
-            &["NODE ID", "CONNECTED", "ONLINE", "SEQ", "TOPICS", "ADDRESSES"],
+            &[
+                "NODE ID",
+                "CONNECTED",
+                "ONLINE",
+                "SEQ",
+                "TOPICS",
+                "ADDRESSES",
+            ],
             &rows,
         );
     }

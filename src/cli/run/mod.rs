@@ -174,7 +174,11 @@ impl RunArgs {
     /// Applies the file's static peers (unless given as flags) and black/white lists.
     async fn reload(&self, handle: &Handle, path: &Path) -> anyhow::Result<()> {
         let settings = self.settings(Some(path))?;
-        let wanted: Vec<_> = settings.peers().iter().map(|a| a.multiaddr().clone()).collect();
+        let wanted: Vec<_> = settings
+            .peers()
+            .iter()
+            .map(|a| a.multiaddr().clone())
+            .collect();
         let current: Vec<_> = handle
             .static_peers()
             .await?
@@ -237,8 +241,15 @@ async fn announce(handle: &Handle, admin: Option<&tokio::net::TcpListener>) -> a
         Some(Err(error)) => bail!("admin API address unknown: {error}"),
         None => "off".to_owned(),
     };
-    let listen = if listen.is_empty() { "nothing".to_owned() } else { listen.join(",") };
-    println!("node {} listening on {listen} admin {admin}", handle.node_id());
+    let listen = if listen.is_empty() {
+        "nothing".to_owned()
+    } else {
+        listen.join(",")
+    };
+    println!(
+        "node {} listening on {listen} admin {admin}",
+        handle.node_id()
+    );
     Ok(())
 }
 
