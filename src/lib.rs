@@ -55,7 +55,10 @@
 //! - `behaviour`: the composed libp2p behaviour, one field per protocol crate:
 //!   `fisco-p2p-peers` (static peers, heartbeat, one connection per pair), `fisco-p2p-sync`
 //!   (seq state sync), `fisco-p2p-unicast` (requests), `fisco-p2p-broadcast` (flood), and
-//!   gossipsub (multicast).
+//!   gossipsub (multicast);
+//! - [`admin`]: the local HTTP/JSON admin API with live events (`fisco-p2p run`), and its client
+//!   (`fisco-p2p ctl`);
+//! - [`metrics`]: Prometheus metrics of a node, served by the admin API.
 #![warn(missing_docs)]
 
 pub mod admin;
