@@ -388,12 +388,12 @@ async fn oversize_payloads_and_bodies_are_refused_with_413() {
     let mut ids = identities(1).into_iter();
     let small = fisco_p2p::node::Config::default()
         .with_listen("/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr"))
-        .with_max_message_size(1024);
-    let admin_config = admin::Config::default().with_max_message_size(1024);
+        .with_max_message_size(4096);
+    let admin_config = admin::Config::default().with_max_message_size(4096);
     let a = Daemon::start_with(ids.next().expect("identity"), small, admin_config).await;
 
     // Fits in the body limit, but not in the node's message size.
-    let payload = "x".repeat(1500);
+    let payload = "x".repeat(5000);
     let (status, answer) = a
         .post_raw("/v1/broadcast", &json!({ "data": payload }).to_string())
         .await;
