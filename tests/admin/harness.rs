@@ -163,3 +163,19 @@ pub async fn connect(a: &mut Daemon, b: &Daemon) {
     assert_eq!(answer["added"], true);
     a.node.wait_connected(b.node_id()).await;
 }
+
+/// Two daemons of one chain, connected.
+pub async fn pair() -> (Daemon, Daemon) {
+    let mut ids = crate::common::network::identities(2).into_iter();
+    let mut a = Daemon::start(ids.next().expect("identity")).await;
+    let b = Daemon::start(ids.next().expect("identity")).await;
+    connect(&mut a, &b).await;
+    (a, b)
+}
+
+/// A JSON value that must be a string.
+pub fn text(value: &Value) -> &str {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("{value} is a string"))
+}
