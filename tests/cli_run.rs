@@ -372,3 +372,23 @@ async fn a_fisco_config_ini_and_a_nodes_json_are_accepted() {
     network.wait_connected_to(0, &[1]).await;
     network.wait_connected_to(1, &[0]).await;
 }
+
+#[tokio::test]
+async fn a_daemon_without_an_admin_api_still_echoes_requests() {
+    let network = Network::generate(2).await;
+    network.edit_config(1, |text| {
+        text.lines()
+            .filter(|line| !line.starts_with("admin = "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    let _node0 = network.run(0).await;
+    let node1 = network.run(1).await;
+    assert!(node1.startup.ends_with(" admin off"), "{}", node1.startup);
+    network.wait_connected_to(0, &[1]).await;
+    let id1 = network.node_id(1);
+    let reply = network
+        .ctl_json(0, &["request", &id1, "still echoed"])
+        .await;
+    assert_eq!(reply["data"], "still echoed");
+}

@@ -112,7 +112,7 @@ impl RunArgs {
         let identity = NodeIdentity::load_dir(dir)
             .with_context(|| format!("cannot load the node directory {}", dir.display()))?;
         let metrics = Arc::new(Metrics::new());
-        let (handle, _events) = Node::spawn(identity, node_config(&settings, &metrics))
+        let (handle, _) = Node::spawn(identity, node_config(&settings, &metrics))
             .await
             .context("cannot start the node")?;
         let admin_config = admin::Config::default()
@@ -126,11 +126,16 @@ impl RunArgs {
         };
         announce(&handle, listener.as_ref()).await?;
         let (stop_admin, admin_stopped) = oneshot::channel::<()>();
-        let server = listener.map(|listener| {
-            tokio::spawn(service.serve(listener, async {
-                let _ = admin_stopped.await;
-            }))
-        });
+        // Without an admin API the service stays here, echoing, until the node stops.
+        let (server, _service) = match listener {
+            Some(listener) => {
+                let stopped = async {
+                    let _ = admin_stopped.await;
+                };
+                (Some(tokio::spawn(service.serve(listener, stopped))), None)
+            }
+            None => (None, Some(service)),
+        };
         let outcome = self.wait(&handle, path.as_deref()).await;
         let _ = stop_admin.send(());
         if let Some(server) = server {
