@@ -204,17 +204,35 @@ async fn metrics_count_messages_connections_latency_and_the_sync_view() {
         metrics.contains("libp2p_swarm_connections_established"),
         "{metrics}"
     );
-    // b answered the request: its metrics count it as received.
-    let b_metrics = b
-        .client
-        .send(hyper::Method::GET, "/metrics", None)
-        .await
-        .expect("GET /metrics");
-    assert!(
-        text(&b_metrics.body)
-            .lines()
-            .any(|l| l == "fisco_p2p_messages_received_total{kind=\"unicast\"} 1"),
-        "{}",
-        b_metrics.body
-    );
+    // b answered the request and gets a multicast: its metrics count both, and libp2p's
+    // gossipsub metrics see the multicast.
+    b.post("/v1/subscribe", json!({ "topic": "m" })).await;
+    wait_until(&a, "/v1/peers", "a learns that b follows m", |peers| {
+        peers[0]["topics"] == json!(["m"])
+    })
+    .await;
+    a.post("/v1/multicast", json!({ "topic": "m", "data": "x" }))
+        .await;
+    let wanted = [
+        "fisco_p2p_messages_received_total{kind=\"unicast\"} 1",
+        "fisco_p2p_messages_received_total{kind=\"multicast\"} 1",
+        "libp2p_gossipsub_messages_total 1",
+    ];
+    let deadline = tokio::time::Instant::now() + common::WAIT;
+    loop {
+        let answer = b
+            .client
+            .send(hyper::Method::GET, "/metrics", None)
+            .await
+            .expect("GET /metrics");
+        let text = text(&answer.body).to_owned();
+        if wanted.iter().all(|w| text.lines().any(|l| l == *w)) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{wanted:?} not all in\n{text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
