@@ -55,8 +55,8 @@
 //! ```
 //! Put the behaviour in the node's `#[derive(NetworkBehaviour)]`, call
 //! [`Behaviour::set_listen_addrs`] with the dialable addresses, and react to its [`Event`]s.
-//! The periodic announcements keep connections busy, so libp2p's idle timeout only closes
-//! connections that are quiet for longer than `announce_interval`.
+//! The periodic announcements keep connections open as long as the swarm's idle connection
+//! timeout (10 s by default) is longer than `announce_interval`.
 
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
