@@ -42,6 +42,7 @@ pub(super) struct Connected {
 
 /// Settings the event loop itself needs (the protocols got theirs when the swarm was built).
 pub(crate) struct LoopConfig {
+    pub(crate) node_id: NodeId,
     pub(crate) request_timeout: Duration,
     pub(crate) multicast_wait: Duration,
     pub(crate) max_message_size: usize,
@@ -140,8 +141,7 @@ impl EventLoop {
             Command::Status(reply) => {
                 let record = self.swarm.behaviour().sync.local_record();
                 let _ = reply.send(Status {
-                    node_id: NodeId::from_peer_id(self.swarm.local_peer_id())
-                        .expect("the local identity is a secp256k1 node key"),
+                    node_id: self.config.node_id,
                     listen: self.listen_addrs.clone(),
                     seq: record.seq(),
                     topics: record.topics().iter().cloned().collect(),

@@ -165,7 +165,7 @@ impl Handle {
         payload: Bytes,
         timeout: Option<Duration>,
     ) -> Result<Bytes, CallError> {
-        self.call(|reply| Command::Request {
+        self.call_fallible(|reply| Command::Request {
             node,
             module,
             payload,
@@ -173,7 +173,6 @@ impl Handle {
             reply,
         })
         .await
-        .map_err(|_| SendError::Stopped)?
     }
 
     /// Sends a request to one follower of `topic`, chosen at random (FISCO AMOP unicast). If it
@@ -186,14 +185,13 @@ impl Handle {
         payload: Bytes,
     ) -> Result<(NodeId, Bytes), TopicError> {
         let topic = topic.into();
-        self.call(|reply| Command::SendToTopic {
+        self.call_fallible(|reply| Command::SendToTopic {
             topic,
             module,
             payload,
             reply,
         })
         .await
-        .map_err(|_| SendError::Stopped)?
     }
 
     /// Sends `payload` to every node following `topic`, each receiving it once, whether or not
@@ -205,42 +203,38 @@ impl Handle {
         payload: Bytes,
     ) -> Result<usize, MulticastError> {
         let topic = topic.into();
-        self.call(|reply| Command::Multicast {
+        self.call_fallible(|reply| Command::Multicast {
             topic,
             module,
             payload,
             reply,
         })
         .await
-        .map_err(|_| SendError::Stopped)?
     }
 
     /// Sends `payload` to every other node of the network; each delivers it once.
     pub async fn broadcast(&self, module: u16, payload: Bytes) -> Result<(), SendError> {
-        self.call(|reply| Command::Broadcast {
+        self.call_fallible(|reply| Command::Broadcast {
             module,
             payload,
             reply,
         })
         .await
-        .map_err(|_| SendError::Stopped)?
     }
 
     /// Follows `topic`: its multicasts reach this node, and every node learns through state sync
     /// that this node follows it. Returns `false` if it already did.
     pub async fn subscribe(&self, topic: impl Into<String>) -> Result<bool, SendError> {
         let topic = topic.into();
-        self.call(|reply| Command::Subscribe(topic, reply))
+        self.call_fallible(|reply| Command::Subscribe(topic, reply))
             .await
-            .map_err(|_| SendError::Stopped)?
     }
 
     /// Stops following `topic`. Returns `false` if it did not.
     pub async fn unsubscribe(&self, topic: impl Into<String>) -> Result<bool, SendError> {
         let topic = topic.into();
-        self.call(|reply| Command::Unsubscribe(topic, reply))
+        self.call_fallible(|reply| Command::Unsubscribe(topic, reply))
             .await
-            .map_err(|_| SendError::Stopped)?
     }
 
     /// Sets (or with `None` removes) a key of this node's application state; every node learns
@@ -251,9 +245,8 @@ impl Handle {
         value: Option<Bytes>,
     ) -> Result<bool, SendError> {
         let key = key.into();
-        self.call(|reply| Command::SetState(key, value, reply))
+        self.call_fallible(|reply| Command::SetState(key, value, reply))
             .await
-            .map_err(|_| SendError::Stopped)?
     }
 
     /// The nodes connected now.
@@ -305,6 +298,17 @@ impl Handle {
     /// Closes all connections and listeners and stops the node; returns once it has stopped.
     pub async fn shutdown(&self) -> Result<(), NodeError> {
         self.call(Command::Shutdown).await
+    }
+
+    /// [`call`](Self::call) for commands whose reply is itself a result, whose error type can
+    /// say that the node has stopped.
+    async fn call_fallible<T, E: From<SendError>>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<Result<T, E>>) -> Command,
+    ) -> Result<T, E> {
+        self.call(command)
+            .await
+            .map_err(|_| E::from(SendError::Stopped))?
     }
 
     async fn call<T>(

@@ -98,6 +98,7 @@ impl Node {
             tracing::warn!(%error, "cannot advertise the listen addresses");
         }
         let loop_config = event_loop::LoopConfig {
+            node_id: identity.node_id(),
             request_timeout: config.request_timeout,
             multicast_wait: config.multicast_wait,
             max_message_size: config.max_message_size,

@@ -23,9 +23,10 @@
 //!   [offline](Event::PeerOffline) after `offline_after` and [forgotten](Event::PeerForgotten)
 //!   after `forget_after`. Details and limits in `state/liveness.rs`.
 //! - **Restarts.** A node starts its seq at the wall-clock time in milliseconds, so after a
-//!   restart its new record outranks the old one. If the network still holds an own record with a
+//!   restart its new record outranks the old one. If a neighbour announces our own record at a
 //!   seq at or above the current one (clock stepped back, or more than 1000 changes a second),
-//!   the node jumps above it and announces again.
+//!   the node fetches it, and if it really carries our signature, jumps above it and announces
+//!   again. A digest line alone never moves our seq, so no peer can push it to `u64::MAX`.
 //! - **Bounds.** At most `max_records` records, each at most `max_record_size`; frames at most
 //!   `max_message_size`, checked on the length prefix before allocating; one announcement and one
 //!   fetch in flight per neighbour; at most 64 records per fetch.
@@ -54,7 +55,8 @@
 //! ```
 //! Put the behaviour in the node's `#[derive(NetworkBehaviour)]`, call
 //! [`Behaviour::set_listen_addrs`] with the dialable addresses, and react to its [`Event`]s.
-//! Connections must outlive the announce interval (raise the swarm's idle connection timeout).
+//! The periodic announcements keep connections open as long as the swarm's idle connection
+//! timeout (10 s by default) is longer than `announce_interval`.
 
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
