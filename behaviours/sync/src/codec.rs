@@ -1,9 +1,9 @@
 //! Framing of sync messages for libp2p `request_response`: a 4-byte big-endian length, then that
 //! many bytes of CBOR.
 //!
-//! The length is checked against the configured maximum **before** anything is allocated, and the
-//! body is read incrementally, so a forged length costs the reader nothing beyond the bytes the
-//! peer really sends.
+//! The frames are `fisco_p2p_framing`'s: the length is checked against the configured maximum
+//! **before** anything is allocated, and the body is read incrementally, so a forged length costs
+//! the reader nothing beyond the bytes the peer really sends.
 //!
 //! A refused response becomes an `io::Error` of kind `InvalidData` carrying a [`CodecError`],
 //! which `request_response` reports with the peer. A refused *request* cannot go that way:
@@ -14,7 +14,8 @@
 
 use std::io;
 
-use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use fisco_p2p_framing::{read_frame, write_frame, FrameError};
+use futures::{AsyncRead, AsyncWrite};
 use libp2p::{request_response, StreamProtocol};
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -49,7 +50,7 @@ impl request_response::Codec for Codec {
     where
         T: AsyncRead + Unpin + Send,
     {
-        match read_frame(io, self.max_message_size).await {
+        match read_message(io, self.max_message_size).await {
             Ok(request) => Ok(Ok(request)),
             Err(error) => match codec_error(&error) {
                 Some(refused) => Ok(Err(refused.clone())),
@@ -62,7 +63,7 @@ impl request_response::Codec for Codec {
     where
         T: AsyncRead + Unpin + Send,
     {
-        read_frame(io, self.max_message_size).await
+        read_message(io, self.max_message_size).await
     }
 
     async fn write_request<T>(
@@ -75,7 +76,7 @@ impl request_response::Codec for Codec {
         T: AsyncWrite + Unpin + Send,
     {
         let request = request.map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-        write_frame(io, &request, self.max_message_size).await
+        write_message(io, &request, self.max_message_size).await
     }
 
     async fn write_response<T>(
@@ -87,7 +88,7 @@ impl request_response::Codec for Codec {
     where
         T: AsyncWrite + Unpin + Send,
     {
-        write_frame(io, &response, self.max_message_size).await
+        write_message(io, &response, self.max_message_size).await
     }
 }
 
@@ -100,46 +101,33 @@ fn invalid(error: CodecError) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, error)
 }
 
-async fn read_frame<T, M>(io: &mut T, max: usize) -> io::Result<M>
+/// A refused frame as a [`CodecError`] reported against our configured `max`.
+fn refused(error: FrameError, max: usize) -> io::Error {
+    match error {
+        FrameError::TooLarge { len, .. } => invalid(CodecError::TooLarge { size: len, max }),
+        other => other.into(),
+    }
+}
+
+async fn read_message<T, M>(io: &mut T, max: usize) -> io::Result<M>
 where
     T: AsyncRead + Unpin + Send,
     M: DeserializeOwned,
 {
-    let mut prefix = [0u8; 4];
-    io.read_exact(&mut prefix).await?;
-    let size = u64::from(u32::from_be_bytes(prefix));
-    if size > max as u64 {
-        return Err(invalid(CodecError::TooLarge { size, max }));
-    }
-    // No `with_capacity(size)`: memory follows the bytes that actually arrive.
-    let mut body = Vec::new();
-    io.take(size).read_to_end(&mut body).await?;
-    if (body.len() as u64) < size {
-        return Err(io::ErrorKind::UnexpectedEof.into());
-    }
+    let body = read_frame(io, max).await.map_err(|e| refused(e, max))?;
     cbor4ii::serde::from_slice(&body).map_err(|e| invalid(CodecError::Malformed(e.to_string())))
 }
 
-async fn write_frame<T, M>(io: &mut T, message: &M, max: usize) -> io::Result<()>
+async fn write_message<T, M>(io: &mut T, message: &M, max: usize) -> io::Result<()>
 where
     T: AsyncWrite + Unpin + Send,
     M: Serialize,
 {
     let body = cbor4ii::serde::to_vec(Vec::new(), message)
         .map_err(|e| invalid(CodecError::Malformed(e.to_string())))?;
-    let too_large = || {
-        invalid(CodecError::TooLarge {
-            size: body.len() as u64,
-            max,
-        })
-    };
-    if body.len() > max {
-        return Err(too_large());
-    }
-    let prefix = u32::try_from(body.len()).map_err(|_| too_large())?;
-    io.write_all(&prefix.to_be_bytes()).await?;
-    io.write_all(&body).await?;
-    io.flush().await
+    write_frame(io, &[&body], max)
+        .await
+        .map_err(|e| refused(e, max))
 }
 
 #[cfg(test)]
