@@ -438,3 +438,17 @@ async fn a_static_peer_given_by_host_name_is_resolved_and_connected() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_node_with_the_smallest_message_limit_starts_and_connects() {
+    let small = || config().with_max_message_size(1024);
+    let a = TestNode::spawn(identity("fisco-2.5/node0"), small()).await;
+    let mut b = TestNode::spawn(
+        identity("fisco-2.5/node1"),
+        small().with_peer(a.addr.clone()),
+    )
+    .await;
+    b.wait_connected(a.node_id()).await;
+    a.shutdown().await;
+    b.shutdown().await;
+}

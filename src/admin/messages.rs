@@ -1,6 +1,6 @@
 //! The messaging routes: request, send-topic, multicast, broadcast, subscribe, unsubscribe.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::{body::Bytes, extract::rejection::BytesRejection, extract::State as Extract, Json};
 use serde::{Deserialize, Serialize};
@@ -12,7 +12,7 @@ use super::{
     routes::State,
     DEFAULT_MODULE,
 };
-use crate::{identity::NodeId, metrics::RequestKind};
+use crate::identity::NodeId;
 
 /// Longest per-request timeout a body may ask for.
 const MAX_TIMEOUT_MS: u64 = 10 * 60 * 1000;
@@ -53,7 +53,6 @@ pub(super) async fn request(
         }
         other => other.map(Duration::from_millis),
     };
-    let started = Instant::now();
     let result = match timeout {
         Some(timeout) => {
             state
@@ -63,7 +62,6 @@ pub(super) async fn request(
         }
         None => state.handle.request(to, module, payload).await,
     };
-    record(&state, RequestKind::Node, started, result.is_ok());
     let reply = result?;
     Ok(Json(ReplyJson {
         from: to,
@@ -97,9 +95,7 @@ pub(super) async fn send_topic(
     body: Body,
 ) -> Result<Json<ReplyJson>, ApiError> {
     let (topic, module, payload) = TopicBody::parse(body)?;
-    let started = Instant::now();
     let result = state.handle.send_to_topic(topic, module, payload).await;
-    record(&state, RequestKind::Topic, started, result.is_ok());
     let (from, reply) = result?;
     Ok(Json(ReplyJson {
         from,
@@ -160,10 +156,4 @@ pub(super) async fn unsubscribe(
     let SubscribeBody { topic } = body::json(body)?;
     let changed = state.handle.unsubscribe(topic.clone()).await?;
     Ok(Json(json!({ "topic": topic, "changed": changed })))
-}
-
-fn record(state: &State, kind: RequestKind, started: Instant, replied: bool) {
-    if let Some(metrics) = &state.metrics {
-        metrics.request_finished(kind, started.elapsed(), replied);
-    }
 }

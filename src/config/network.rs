@@ -27,7 +27,7 @@ pub const MAX_NETWORK_NODES: usize = 1000;
 /// Name of the configuration file written into each node directory.
 pub const NODE_TOML_FILE: &str = "node.toml";
 
-/// What network to make; see the [module docs](self) for the layout.
+/// What network to make: `out/ca`, `out/agency` and `out/node{i}` node directories.
 #[derive(Debug, Clone)]
 pub struct NetworkSpec {
     out: PathBuf,

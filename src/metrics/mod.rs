@@ -4,10 +4,10 @@
 //! - the node's event loop, when the node was given the metrics with
 //!   [`node::Config::with_metrics`](crate::node::Config::with_metrics): every event it emits
 //!   (connections, disconnections by reason, refusals by reason, state updates), every message
-//!   it sends and delivers (count and payload bytes, by kind), and its swarm events, which
-//!   libp2p's own metrics (`libp2p_*`: connection durations, dial errors...) count;
-//! - the admin API: the latency of the requests it sends ([`Metrics::request_finished`]), and at
-//!   each scrape the node's view of the network ([`Metrics::observe`]): its seq, and how many
+//!   it sends and delivers (count and payload bytes, by kind), the latency of every request it
+//!   sends ([`Metrics::request_finished`]), and its swarm events, which libp2p's own metrics
+//!   (`libp2p_*`: connection durations, dial errors...) count;
+//! - the admin API: at each scrape the node's view of the network ([`Metrics::observe`]): its seq, and how many
 //!   nodes it knows, how many are online and connected, which shows state sync converging.
 //!
 //! Every name starts with `fisco_p2p_` (ours) or `libp2p_` (libp2p's).

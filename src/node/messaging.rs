@@ -14,7 +14,10 @@ use super::{
     inbox::{IncomingRequest, Message, Responder, Undeliverable},
     CallError, Event, PeerInfo, SendError, TopicError,
 };
-use crate::{identity::NodeId, metrics::MessageKind};
+use crate::{
+    identity::NodeId,
+    metrics::{MessageKind, RequestKind},
+};
 
 /// Longest topic name accepted.
 const MAX_TOPIC_LEN: usize = 256;
@@ -24,6 +27,7 @@ pub(super) enum PendingRequest {
     /// [`Handle::request`](super::Handle::request): one node.
     Call {
         node: NodeId,
+        sent: std::time::Instant,
         reply: Reply<Result<Bytes, CallError>>,
     },
     /// [`Handle::send_to_topic`](super::Handle::send_to_topic): one follower at a time.
@@ -52,6 +56,7 @@ pub(super) struct TopicSend {
     /// Followers already tried: never tried again for this send.
     tried: HashSet<PeerId>,
     failures: Vec<(NodeId, RequestError)>,
+    started: std::time::Instant,
     reply: Reply<Result<(NodeId, Bytes), TopicError>>,
 }
 
@@ -84,6 +89,13 @@ fn refused(error: fisco_p2p_unicast::Error) -> SendError {
 }
 
 impl EventLoop {
+    /// Records how long a request took, for the latency histogram.
+    fn request_done(&self, kind: RequestKind, started: std::time::Instant, replied: bool) {
+        if let Some(metrics) = &self.config.metrics {
+            metrics.request_finished(kind, started.elapsed(), replied);
+        }
+    }
+
     /// Refuses payloads over the configured maximum (the protocols allow room for framing).
     pub(super) fn check_size(&self, payload: &Bytes) -> Result<(), SendError> {
         let max = self.config.max_message_size;
@@ -128,6 +140,7 @@ impl EventLoop {
                     payload,
                     tried: HashSet::new(),
                     failures: Vec::new(),
+                    started: std::time::Instant::now(),
                     reply,
                 };
                 self.try_next_follower(send);
@@ -248,8 +261,9 @@ impl EventLoop {
     ) {
         match self.send_unicast(node.to_peer_id(), module, payload, timeout) {
             Ok(id) => {
+                let sent = std::time::Instant::now();
                 self.requests
-                    .insert(id, PendingRequest::Call { node, reply });
+                    .insert(id, PendingRequest::Call { node, sent, reply });
             }
             Err(e) => {
                 let _ = reply.send(Err(e.into()));
@@ -324,6 +338,9 @@ impl EventLoop {
             .collect();
         candidates.shuffle(&mut rand::thread_rng());
         let Some(peer) = candidates.pop() else {
+            if !send.failures.is_empty() {
+                self.request_done(RequestKind::Topic, send.started, false);
+            }
             let error = if send.failures.is_empty() {
                 TopicError::NoFollower { topic: send.topic }
             } else {
@@ -361,7 +378,8 @@ impl EventLoop {
                 peer,
                 result,
             } => match self.requests.remove(&request_id) {
-                Some(PendingRequest::Call { node, reply }) => {
+                Some(PendingRequest::Call { node, sent, reply }) => {
+                    self.request_done(RequestKind::Node, sent, result.is_ok());
                     let _ = reply.send(result.map_err(|error| CallError::Failed { node, error }));
                 }
                 Some(PendingRequest::Topic(mut send)) => {
@@ -370,6 +388,7 @@ impl EventLoop {
                     };
                     match result {
                         Ok(bytes) => {
+                            self.request_done(RequestKind::Topic, send.started, true);
                             let _ = send.reply.send(Ok((node, bytes)));
                         }
                         Err(error) => {

@@ -66,9 +66,10 @@ fn behaviour(
         .with_max_backoff(config.redial_max)
         .with_heartbeat_interval(config.heartbeat_interval)
         .with_heartbeat_timeout(config.heartbeat_timeout);
-    let mut sync = fisco_p2p_sync::Config::default()
-        .with_announce_interval(config.announce_interval)
-        .with_max_message_size(config.max_message_size.min(16 * 1024 * 1024));
+    // Sync keeps its own message limit: its records are bounded by their own size limit, not by
+    // the application's payload size.
+    let mut sync =
+        fisco_p2p_sync::Config::default().with_announce_interval(config.announce_interval);
     if let (Some(offline), Some(forget)) = (config.offline_after, config.forget_after) {
         sync = sync.with_offline_after(offline).with_forget_after(forget);
     }
