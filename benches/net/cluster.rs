@@ -29,6 +29,12 @@ pub(crate) struct Cluster {
     views: Vec<HashMap<usize, (BTreeSet<String>, Instant)>>,
     /// Keyed by `(multicast, tag)`.
     delivered: HashMap<(bool, u64), Deliveries>,
+    /// Sync record updates reported so far, all nodes together.
+    updates: usize,
+    /// Of those, updates whose seq was not above the one the node had reported before.
+    stale_updates: usize,
+    /// `seqs[node][owner]`: the last seq `node` reported for `owner`.
+    seqs: Vec<HashMap<usize, u64>>,
 }
 
 /// The outcome of one message.
@@ -65,7 +71,20 @@ impl Cluster {
             connected: vec![0; n],
             views: vec![HashMap::new(); n],
             delivered: HashMap::new(),
+            updates: 0,
+            stale_updates: 0,
+            seqs: vec![HashMap::new(); n],
         })
+    }
+
+    /// Sync record updates (`RecordUpdated`) all nodes reported so far.
+    pub(crate) fn record_updates(&self) -> usize {
+        self.updates
+    }
+
+    /// Sync record updates whose seq was not above the one reported before for that record.
+    pub(crate) fn stale_record_updates(&self) -> usize {
+        self.stale_updates
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -109,10 +128,16 @@ impl Cluster {
             Observed::Learned {
                 node,
                 owner,
+                seq,
                 topics,
                 at,
             } => {
+                self.updates += 1;
                 if let Some(&owner) = self.index.get(&owner) {
+                    let last = self.seqs[node].insert(owner, seq);
+                    if last.is_some_and(|last| last >= seq) {
+                        self.stale_updates += 1;
+                    }
                     self.views[node].insert(owner, (topics.into_iter().collect(), at));
                 }
             }
@@ -245,10 +270,12 @@ impl Cluster {
         }
     }
 
-    /// Drains observations for `quiet`, then counts deliveries beyond the first per node and
+    /// Drains observations until none came for `quiet` (at most `4 * quiet`, as other
+    /// behaviours may keep reporting), then counts deliveries beyond the first per node and
     /// message, over every message so far.
     pub(crate) async fn duplicates(&mut self, multicast: bool, quiet: Duration) -> usize {
-        while self.pump(Instant::now() + quiet).await {}
+        let end = Instant::now() + quiet * 4;
+        while self.pump((Instant::now() + quiet).min(end)).await {}
         self.delivered
             .iter()
             .filter(|((m, _), _)| *m == multicast)

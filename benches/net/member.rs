@@ -108,6 +108,7 @@ pub(crate) enum Observed {
     Learned {
         node: usize,
         owner: PeerId,
+        seq: u64,
         topics: Vec<String>,
         at: Instant,
     },
@@ -237,6 +238,7 @@ fn observe(node: usize, event: SwarmEvent<MeshEvent>) -> Option<Observed> {
             Some(Observed::Learned {
                 node,
                 owner: peer,
+                seq: record.seq(),
                 topics,
                 at,
             })
