@@ -31,10 +31,6 @@ pub(crate) struct Cluster {
     delivered: HashMap<(bool, u64), Deliveries>,
     /// Sync record updates reported so far, all nodes together.
     updates: usize,
-    /// Of those, updates whose seq was not above the one the node had reported before.
-    stale_updates: usize,
-    /// `seqs[node][owner]`: the last seq `node` reported for `owner`.
-    seqs: Vec<HashMap<usize, u64>>,
 }
 
 /// The outcome of one message.
@@ -72,19 +68,12 @@ impl Cluster {
             views: vec![HashMap::new(); n],
             delivered: HashMap::new(),
             updates: 0,
-            stale_updates: 0,
-            seqs: vec![HashMap::new(); n],
         })
     }
 
     /// Sync record updates (`RecordUpdated`) all nodes reported so far.
     pub(crate) fn record_updates(&self) -> usize {
         self.updates
-    }
-
-    /// Sync record updates whose seq was not above the one reported before for that record.
-    pub(crate) fn stale_record_updates(&self) -> usize {
-        self.stale_updates
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -128,16 +117,11 @@ impl Cluster {
             Observed::Learned {
                 node,
                 owner,
-                seq,
                 topics,
                 at,
             } => {
                 self.updates += 1;
                 if let Some(&owner) = self.index.get(&owner) {
-                    let last = self.seqs[node].insert(owner, seq);
-                    if last.is_some_and(|last| last >= seq) {
-                        self.stale_updates += 1;
-                    }
                     self.views[node].insert(owner, (topics.into_iter().collect(), at));
                 }
             }

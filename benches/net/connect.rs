@@ -33,6 +33,7 @@ use crate::{
 };
 
 /// How one stack dials; the listener side runs in [`Server`] tasks kept beside.
+#[allow(clippy::large_enum_variant)] // five long-lived values
 enum Dialer {
     Tcp(std::net::SocketAddr),
     Rustls(std::net::SocketAddr, TlsConnector),

@@ -202,7 +202,10 @@ pub(crate) async fn convergence(
                 &Samples::millis(&times),
             )
             .with_note(format!(
-                "sync defaults; all records known {initial:.1?} after connecting"
+                "sync defaults; all records known {initial:.1?} after connecting; \
+                 {} record updates reported (one per node and record: {})",
+                cluster.record_updates(),
+                n * (n - 1)
             )),
         );
     }

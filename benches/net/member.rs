@@ -27,6 +27,7 @@ pub(crate) const TOPIC: &str = "bench";
 const MODULE: u16 = 7;
 
 /// Which transport a node uses.
+#[allow(clippy::large_enum_variant)] // a handful per run, moved once
 pub(crate) enum Transport {
     /// Ours: TCP + `/fisco-tls` + yamux, with this node identity.
     Ours(NodeIdentity),
@@ -108,7 +109,6 @@ pub(crate) enum Observed {
     Learned {
         node: usize,
         owner: PeerId,
-        seq: u64,
         topics: Vec<String>,
         at: Instant,
     },
@@ -238,7 +238,6 @@ fn observe(node: usize, event: SwarmEvent<MeshEvent>) -> Option<Observed> {
             Some(Observed::Learned {
                 node,
                 owner: peer,
-                seq: record.seq(),
                 topics,
                 at,
             })

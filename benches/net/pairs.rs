@@ -38,6 +38,7 @@ pub(crate) struct Pair {
     _server: Server,
 }
 
+#[allow(clippy::large_enum_variant)] // four long-lived values
 enum Client {
     Tcp(frames::Client<TcpStream>),
     Rustls(frames::Client<TlsStream<TcpStream>>),
