@@ -1,4 +1,4 @@
-//! `cargo bench --bench net [-- --quick] [-- --only 1,3]`: our stack side by side with raw TCP,
+//! `cargo bench --bench net [-- --quick] [--only 1,3] [--stack ours,libp2p]`: our stack side by side with raw TCP,
 //! plain rustls and stock rust-libp2p, all on 127.0.0.1 in one process run.
 //!
 //! Prints one table and writes `target/bench/net.json` (every figure and the ratios
@@ -42,6 +42,9 @@ pub(crate) struct Settings {
     pub(crate) quick: bool,
     /// Scenario numbers to run; empty: all.
     only: BTreeSet<String>,
+    /// Stacks scenarios 1 and 2 run (labels: `ours`, `libp2p`, `rustls`, `tcp`); empty: all.
+    /// For profiling one stack alone.
+    pub(crate) stacks: BTreeSet<String>,
 }
 
 impl Settings {
@@ -62,6 +65,7 @@ impl Settings {
         let mut settings = Settings {
             quick: false,
             only: BTreeSet::new(),
+            stacks: BTreeSet::new(),
         };
         let mut args = args.iter();
         while let Some(arg) = args.next() {
@@ -70,6 +74,12 @@ impl Settings {
                 "--only" => {
                     let list = args.next().context("--only needs a list such as 1,3")?;
                     settings.only = list.split(',').map(|s| s.trim().to_owned()).collect();
+                }
+                "--stack" => {
+                    let list = args
+                        .next()
+                        .context("--stack needs a list such as ours,libp2p")?;
+                    settings.stacks = list.split(',').map(|s| s.trim().to_owned()).collect();
                 }
                 // cargo bench passes --bench; libtest-style filters are not supported.
                 _ => {}

@@ -2,7 +2,7 @@
 //! same way: raw TCP and rustls with length-prefixed frames, stock libp2p and ours with their
 //! request/response behaviours.
 
-use std::sync::Arc;
+use std::{collections::BTreeSet, sync::Arc};
 
 use anyhow::Context as _;
 use bytes::Bytes;
@@ -80,18 +80,29 @@ impl Pair {
     }
 }
 
-/// The four stacks, each connected once, servers answering with `reply`.
+/// The four stacks (or those named in `wanted`: `tcp`, `rustls`, `libp2p`, `ours`), each
+/// connected once, servers answering with `reply`.
 pub(crate) async fn all(
     chain: &mut Chain,
     tls: &RustlsPair,
     reply: &Bytes,
+    wanted: &BTreeSet<String>,
 ) -> anyhow::Result<Vec<Pair>> {
-    Ok(vec![
-        tcp(reply).await?,
-        rustls(tls, reply).await?,
-        libp2p(reply).await?,
-        ours(chain, reply).await?,
-    ])
+    let want = |name: &str| wanted.is_empty() || wanted.contains(name);
+    let mut pairs = Vec::new();
+    if want("tcp") {
+        pairs.push(tcp(reply).await?);
+    }
+    if want("rustls") {
+        pairs.push(rustls(tls, reply).await?);
+    }
+    if want("libp2p") {
+        pairs.push(libp2p(reply).await?);
+    }
+    if want("ours") {
+        pairs.push(ours(chain, reply).await?);
+    }
+    Ok(pairs)
 }
 
 /// A raw TCP listener on 127.0.0.1 port 0 that serves one connection with `serve`.

@@ -155,7 +155,7 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "{:<3} {:<26} {:<16} {:<18} {:>12} {:>12} {:<9} {:>6} {:>11}  note",
+            "{:<3} {:<28} {:<16} {:<18} {:>10} {:>10} {:<5} {:>6} {:>9}  note",
             "#", "case", "stack", "metric", "median", "p99", "unit", "n", "ours/this"
         );
         for row in &self.rows {
@@ -169,7 +169,7 @@ impl Report {
             let p99 = row.p99.map(fmt_num).unwrap_or_else(|| "-".into());
             let _ = writeln!(
                 out,
-                "{:<3} {:<26} {:<16} {:<18} {:>12} {:>12} {:<9} {:>6} {:>11}  {}",
+                "{:<3} {:<28} {:<16} {:<18} {:>10} {:>10} {:<5} {:>6} {:>9}  {}",
                 row.scenario,
                 row.case,
                 row.stack.label(),

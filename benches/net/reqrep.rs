@@ -76,7 +76,7 @@ pub(crate) async fn round_trips(
     figures: &mut Vec<Figure>,
 ) -> anyhow::Result<()> {
     let payload = Bytes::from(vec![0x5a; 256]);
-    let mut pairs = pairs::all(chain, tls, &payload).await?;
+    let mut pairs = pairs::all(chain, tls, &payload, &settings.stacks).await?;
     for in_flight in [1, 64] {
         let plan = Plan {
             count: settings.pick(200, if in_flight == 1 { 3000 } else { 20_000 }),
@@ -135,7 +135,7 @@ pub(crate) async fn bulk(
 ) -> anyhow::Result<()> {
     const MIB: usize = 1024 * 1024;
     let payload = Bytes::from(vec![0xa5; MIB]);
-    let mut pairs = pairs::all(chain, tls, &Bytes::new()).await?;
+    let mut pairs = pairs::all(chain, tls, &Bytes::new(), &settings.stacks).await?;
     let plan = Plan {
         count: settings.pick(16, 200),
         in_flight: 8,
