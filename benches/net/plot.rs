@@ -50,7 +50,7 @@ pub(crate) fn write(dir: &Path, figure: &Figure) -> anyhow::Result<()> {
         .draw()
         .map_err(|e| draw(&e))?;
     for (i, (label, samples)) in series.into_iter().enumerate() {
-        let color = Palette99::pick(i).to_rgba();
+        let color = color_of(label, i);
         let sorted = samples.sorted();
         let step = (sorted.len() / POINTS).max(1);
         let n = sorted.len() as f64;
@@ -76,4 +76,23 @@ pub(crate) fn write(dir: &Path, figure: &Figure) -> anyhow::Result<()> {
         .map_err(|e| draw(&e))?;
     root.present().map_err(|e| draw(&e))?;
     Ok(())
+}
+
+/// The same colour for a stack in every plot: ours blue, gossipsub over our TLS green, stock
+/// libp2p orange, rustls purple, raw TCP grey.
+fn color_of(label: &str, index: usize) -> RGBAColor {
+    let rgb = if label.contains("our TLS") {
+        RGBColor(44, 160, 44)
+    } else if label.starts_with("ours") {
+        RGBColor(31, 119, 180)
+    } else if label.contains("noise") {
+        RGBColor(255, 127, 14)
+    } else if label.contains("rustls") {
+        RGBColor(148, 103, 189)
+    } else if label.contains("TCP") {
+        RGBColor(110, 110, 110)
+    } else {
+        return Palette99::pick(index).to_rgba();
+    };
+    rgb.to_rgba()
 }
