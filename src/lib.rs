@@ -1,19 +1,85 @@
 //! fisco-p2p: the P2P network of FISCO BCOS on rust-libp2p.
 //!
-//! Nodes are named by their secp256k1 public key (the [`identity::NodeId`]), authenticate each other
-//! with CA-issued certificates in FISCO's file layout, and talk over long-lived connections.
+//! Nodes are named by their secp256k1 public key (the [`identity::NodeId`], exactly what FISCO's
+//! tooling writes to `node.nodeid`), authenticate each other with CA-issued certificates in
+//! FISCO's file layout (`node.key`, `node.crt`, `ca.crt`), and keep long-lived, self-healing
+//! connections. Over them a node can
+//! - send a **request** to one node by node ID and get its reply ([`node::Handle::request`]), even
+//!   when that node is not a neighbour;
+//! - send to **one follower** of a topic, failing over to the others
+//!   ([`node::Handle::send_to_topic`], FISCO's AMOP unicast);
+//! - **multicast** to every follower of a topic ([`node::Handle::multicast`]);
+//! - **broadcast** to every node ([`node::Handle::broadcast`]);
+//! - share a small **state** with every node through seq-numbered, signed records
+//!   ([`node::Handle::set_state`], [`node::Handle::peers`]).
+//!
+//! Unlike FISCO 2.x, every kind of message reaches its targets in any connected topology (a
+//! line, a ring, a partial mesh), each target exactly once.
+//!
+//! # Example
+//! ```no_run
+//! use bytes::Bytes;
+//! use fisco_p2p::{identity::NodeIdentity, node::{Config, Message, Node}};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! // A node directory as FISCO's build_chain makes it: node.key, node.crt, ca.crt.
+//! let identity = NodeIdentity::load_dir("nodes/127.0.0.1/node0/conf")?;
+//! let config = Config::default()
+//!     .with_listen("/ip4/0.0.0.0/tcp/30300".parse()?)
+//!     .with_peer(fisco_p2p::node::parse_address("127.0.0.1:30301")?);
+//! let (handle, mut events) = Node::spawn(identity, config).await?;
+//!
+//! // Serve module 1: answer every request.
+//! let mut inbox = handle.register(1).await?;
+//! tokio::spawn(async move {
+//!     while let Some(Message::Request(request)) = inbox.next().await {
+//!         let _ = request.responder.reply(Bytes::from_static(b"pong")).await;
+//!     }
+//! });
+//!
+//! // Watch connections come and go.
+//! while let Some(event) = events.next().await {
+//!     println!("{event:?}");
+//! }
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! # Layout
 //! - [`identity`]: node IDs, node keys, loading and checking a node's certificate files;
 //! - [`certs`]: generating FISCO-style CA, agency and node certificates (also `fisco-p2p certs`);
+//! - [`config`]: the operator's `node.toml`, FISCO `config.ini` and `nodes.json`; whole local networks;
 //! - [`tls`]: the CA-verified secp256k1 TLS 1.3 security upgrade, with access lists;
-//! - [`node`]: a running node: the task that owns the Swarm, its [`node::Handle`] and events;
-//! - `behaviour`: the composed libp2p behaviour (static peers, heartbeat, limits).
+//! - [`node`]: a running node: the task that owns the Swarm, its [`node::Handle`], events and
+//!   module inboxes;
+//! - `behaviour`: the composed libp2p behaviour, one field per protocol crate:
+//!   `fisco-p2p-peers` (static peers, heartbeat, one connection per pair), `fisco-p2p-sync`
+//!   (seq state sync), `fisco-p2p-unicast` (requests), `fisco-p2p-broadcast` (flood), and
+//!   gossipsub (multicast);
+//! - [`admin`]: the local HTTP/JSON admin API with live events (`fisco-p2p run`), and its client
+//!   (`fisco-p2p ctl`);
+//! - [`metrics`]: Prometheus metrics of a node, served by the admin API.
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod certs;
+pub mod config;
 pub mod identity;
+pub mod metrics;
 pub mod node;
 pub mod tls;
 
 mod behaviour;
+
+/// The protocol crates, for applications that compose their own behaviour.
+pub mod protocols {
+    pub use fisco_p2p_broadcast as broadcast;
+    pub use fisco_p2p_peers as peers;
+    pub use fisco_p2p_sync as sync;
+    pub use fisco_p2p_unicast as unicast;
+}
+
+// The README's code blocks compile as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -1,5 +1,7 @@
 //! Connections between real nodes: TCP + TLS on 127.0.0.1, FISCO-made fixture certificates.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::{Duration, Instant};
@@ -423,4 +425,30 @@ async fn a_graceful_shutdown_tells_peers() {
         "{reason:?}"
     );
     a.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_static_peer_given_by_host_name_is_resolved_and_connected() {
+    let a = TestNode::spawn(identity("fisco-2.5/node0"), config()).await;
+    let port = socket_addr(&a.addr).port();
+    let by_name = fisco_p2p::node::parse_address(&format!("localhost:{port}")).unwrap();
+    assert_eq!(by_name.to_string(), format!("/dns/localhost/tcp/{port}"));
+    let mut b = TestNode::spawn(identity("fisco-2.5/node1"), config().with_peer(by_name)).await;
+    b.wait_connected(a.node_id()).await;
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_node_with_the_smallest_message_limit_starts_and_connects() {
+    let small = || config().with_max_message_size(1024);
+    let a = TestNode::spawn(identity("fisco-2.5/node0"), small()).await;
+    let mut b = TestNode::spawn(
+        identity("fisco-2.5/node1"),
+        small().with_peer(a.addr.clone()),
+    )
+    .await;
+    b.wait_connected(a.node_id()).await;
+    a.shutdown().await;
+    b.shutdown().await;
 }

@@ -86,6 +86,25 @@ async fn the_swarm_must_run_on_the_node_key() {
 }
 
 #[tokio::test]
+async fn a_closure_returning_the_config_is_accepted_as_the_security_upgrade() {
+    let identity = identity("fisco-2.5/node0");
+    let config = tls::Config::new(&identity, AccessList::new()).expect("config");
+    // Neither the argument lifetime nor the error type can be inferred: name both.
+    let swarm = libp2p::SwarmBuilder::with_existing_identity(identity.keypair().clone())
+        .with_tokio()
+        .with_tcp(
+            libp2p::tcp::Config::default(),
+            |_: &libp2p::identity::Keypair| Ok::<_, TlsError>(config.clone()),
+            libp2p::yamux::Config::default,
+        )
+        .expect("transport")
+        .with_behaviour(|_| libp2p::swarm::dummy::Behaviour)
+        .expect("behaviour")
+        .build();
+    assert_eq!(*swarm.local_peer_id(), identity.node_id().to_peer_id());
+}
+
+#[tokio::test]
 #[allow(clippy::print_stdout)] // the figure is the point of this test; run with --nocapture
 async fn handshake_time_on_loopback_is_reported() {
     const ROUNDS: usize = 21;

@@ -1,11 +1,13 @@
-//! `fisco-p2p certs ca|agency|node`: make certificates as FISCO's build_chain does.
+//! `fisco-p2p certs ca|agency|node|network`: make certificates as FISCO's build_chain does.
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use fisco_p2p::certs::{
     write_agency_dir, write_ca_dir, write_node_dir, CertSpec, Role, DEFAULT_DAYS,
 };
+use fisco_p2p::config::{write_network, NetworkSpec};
 
 /// The `certs` subcommands.
 #[derive(Debug, Subcommand)]
@@ -17,6 +19,10 @@ pub(crate) enum CertsCommand {
     /// Make a node issued by an agency (or directly by the CA): node.key (PKCS#8), node.crt
     /// (node, agency, CA), ca.crt and node.nodeid.
     Node(NodeArgs),
+    /// Make a whole local network: DIR/ca, DIR/agency and DIR/node0..node{N-1}, each node
+    /// directory with its certificates and a node.toml listing the other nodes as peers.
+    /// Node i listens on LISTEN_IP:(BASE_PORT + i), its admin API on 127.0.0.1:(BASE_PORT + 1000 + i).
+    Network(NetworkArgs),
 }
 
 /// Options every `certs` subcommand takes.
@@ -72,6 +78,63 @@ pub(crate) struct NodeArgs {
     name: String,
 }
 
+/// Arguments of `certs network`.
+#[derive(Debug, Args)]
+pub(crate) struct NetworkArgs {
+    /// Number of nodes.
+    #[arg(long, value_name = "N")]
+    nodes: usize,
+    /// Directory to write into; must be empty or missing unless --force.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Listen port of node0; node i listens on BASE_PORT + i.
+    #[arg(long, default_value_t = 30300)]
+    base_port: u16,
+    /// IP the nodes listen on and dial each other at.
+    #[arg(long, default_value = "127.0.0.1")]
+    listen_ip: IpAddr,
+    /// Validity in days, from now.
+    #[arg(long, default_value_t = DEFAULT_DAYS)]
+    days: u32,
+    /// Write into a non-empty directory, replacing keys and files of the same names.
+    #[arg(long)]
+    force: bool,
+}
+
+impl NetworkArgs {
+    #[allow(clippy::print_stdout)]
+    fn run(self) -> anyhow::Result<()> {
+        let spec = NetworkSpec::new(&self.out, self.nodes)
+            .with_base_port(self.base_port)
+            .with_listen_ip(self.listen_ip)
+            .with_days(self.days)
+            .with_force(self.force);
+        let nodes = write_network(&spec)?;
+        println!(
+            "network of {} nodes written to {}",
+            nodes.len(),
+            self.out.display()
+        );
+        println!("{:<8} {:<24} {:<24} node ID", "node", "listen", "admin");
+        for node in &nodes {
+            println!(
+                "{:<8} {:<24} {:<24} {}",
+                node.name(),
+                node.listen().to_string(),
+                node.admin().to_string(),
+                node.node_id()
+            );
+        }
+        if let Some(first) = nodes.first() {
+            println!(
+                "start a node with: fisco-p2p run --config {}",
+                first.config_path().display()
+            );
+        }
+        Ok(())
+    }
+}
+
 impl CertsCommand {
     /// Writes the certificate directory and says what it wrote.
     #[allow(clippy::print_stdout)]
@@ -107,6 +170,7 @@ impl CertsCommand {
                 );
                 println!("node ID {id}");
             }
+            CertsCommand::Network(args) => args.run()?,
         }
         Ok(())
     }

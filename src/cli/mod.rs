@@ -1,8 +1,10 @@
 //! The `fisco-p2p` command line: one subcommand per job, each with its own `--help`.
 
 mod certs;
+mod ctl;
 mod demo;
 mod id;
+mod run;
 
 use clap::{Parser, Subcommand};
 
@@ -32,6 +34,10 @@ pub(crate) enum Command {
     Id(id::IdArgs),
     /// Run a local demo network on 127.0.0.1 and show, step by step, what it does.
     Demo(demo::DemoArgs),
+    /// Run a node from its configuration file and flags, with its admin API.
+    Run(run::RunArgs),
+    /// Watch and drive a running node through its admin API.
+    Ctl(ctl::CtlArgs),
 }
 
 impl Command {
@@ -41,6 +47,8 @@ impl Command {
             Command::Certs(command) => command.run(),
             Command::Id(args) => args.run(),
             Command::Demo(args) => args.run(),
+            Command::Run(args) => args.run(),
+            Command::Ctl(args) => args.run(),
         }
     }
 }

@@ -1,21 +1,60 @@
 //! Requests from a [`Handle`](super::Handle) to the event loop, each with its own reply channel.
 
+use std::time::Duration;
+
+use bytes::Bytes;
+use fisco_p2p_unicast::ResponseChannel;
 use libp2p::Multiaddr;
 use tokio::sync::oneshot;
 
-use super::{ConnectedPeer, StaticPeer};
+use super::{
+    CallError, ConnectedPeer, Inbox, MulticastError, PeerInfo, SendError, StaticPeer, Status,
+    TopicError,
+};
 use crate::identity::NodeId;
+
+pub(crate) type Reply<T> = oneshot::Sender<T>;
 
 /// One request to the event loop.
 #[derive(Debug)]
 pub(crate) enum Command {
-    ListenAddrs(oneshot::Sender<Vec<Multiaddr>>),
-    ConnectedPeers(oneshot::Sender<Vec<ConnectedPeer>>),
-    AddPeer(Multiaddr, oneshot::Sender<bool>),
-    RemovePeer(Multiaddr, oneshot::Sender<bool>),
-    StaticPeers(oneshot::Sender<Vec<StaticPeer>>),
-    SetBlacklist(Vec<NodeId>, oneshot::Sender<Vec<NodeId>>),
-    SetWhitelist(Vec<NodeId>, oneshot::Sender<Vec<NodeId>>),
-    Disconnect(NodeId, oneshot::Sender<bool>),
-    Shutdown(oneshot::Sender<()>),
+    Status(Reply<Status>),
+    ConnectedPeers(Reply<Vec<ConnectedPeer>>),
+    Peers(Reply<Vec<PeerInfo>>),
+    AddPeer(Multiaddr, Reply<bool>),
+    RemovePeer(Multiaddr, Reply<bool>),
+    StaticPeers(Reply<Vec<StaticPeer>>),
+    SetBlacklist(Vec<NodeId>, Reply<Vec<NodeId>>),
+    SetWhitelist(Vec<NodeId>, Reply<Vec<NodeId>>),
+    Disconnect(NodeId, Reply<bool>),
+    Register(u16, Reply<Inbox>),
+    Request {
+        node: NodeId,
+        module: u16,
+        payload: Bytes,
+        timeout: Option<Duration>,
+        reply: Reply<Result<Bytes, CallError>>,
+    },
+    SendToTopic {
+        topic: String,
+        module: u16,
+        payload: Bytes,
+        reply: Reply<Result<(NodeId, Bytes), TopicError>>,
+    },
+    Multicast {
+        topic: String,
+        module: u16,
+        payload: Bytes,
+        reply: Reply<Result<usize, MulticastError>>,
+    },
+    Broadcast {
+        module: u16,
+        payload: Bytes,
+        reply: Reply<Result<(), SendError>>,
+    },
+    Subscribe(String, Reply<Result<bool, SendError>>),
+    Unsubscribe(String, Reply<Result<bool, SendError>>),
+    SetState(String, Option<Bytes>, Reply<Result<bool, SendError>>),
+    Respond(ResponseChannel, Result<Bytes, String>),
+    Shutdown(Reply<()>),
 }

@@ -1,10 +1,10 @@
 //! Node configuration.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use libp2p::Multiaddr;
 
-use crate::identity::NodeId;
+use crate::{identity::NodeId, metrics::Metrics};
 
 /// Configuration of a [`Node`](super::Node). Every field has a default suited to a consortium
 /// chain of tens of nodes; see [`Config::default`].
@@ -23,6 +23,17 @@ pub struct Config {
     pub(crate) max_pending_incoming: u32,
     pub(crate) command_capacity: usize,
     pub(crate) event_capacity: usize,
+    pub(crate) max_message_size: usize,
+    pub(crate) request_timeout: Duration,
+    pub(crate) announce_interval: Duration,
+    pub(crate) offline_after: Option<Duration>,
+    pub(crate) forget_after: Option<Duration>,
+    pub(crate) inbox_capacity: usize,
+    pub(crate) max_topics: usize,
+    pub(crate) multicast_wait: Duration,
+    pub(crate) broadcast_hop_limit: u8,
+    pub(crate) topics: Vec<String>,
+    pub(crate) metrics: Option<Arc<Metrics>>,
 }
 
 impl Default for Config {
@@ -33,7 +44,15 @@ impl Default for Config {
     /// - TLS handshake timeout: 10 s;
     /// - redial backoff: from 100 ms, doubling, capped at 10 s (FISCO's fixed redial period);
     /// - at most 256 established connections and 64 handshakes in progress;
-    /// - 64 queued commands from handles, 1024 buffered events per event stream.
+    /// - 64 queued commands from handles, 1024 buffered events per event stream;
+    /// - messages of at most 32 MiB (FISCO 3.x), requests time out after 10 s;
+    /// - state sync announces every 2 s (FISCO 3.x's beacon); a node unheard of for 30 s is
+    ///   marked offline, after 5 min it is forgotten;
+    /// - 1024 messages queued per module inbox; at most 1024 topics per node;
+    /// - a multicast waits up to 5 s for connections to the topic's followers;
+    /// - a broadcast crosses at most 16 links;
+    /// - no topics followed at start;
+    /// - no metrics.
     fn default() -> Self {
         Self {
             listen: Vec::new(),
@@ -49,6 +68,17 @@ impl Default for Config {
             max_pending_incoming: 64,
             command_capacity: 64,
             event_capacity: 1024,
+            max_message_size: 32 * 1024 * 1024,
+            request_timeout: Duration::from_secs(10),
+            announce_interval: Duration::from_secs(2),
+            offline_after: None,
+            forget_after: None,
+            inbox_capacity: 1024,
+            max_topics: 1024,
+            multicast_wait: Duration::from_secs(5),
+            broadcast_hop_limit: 16,
+            topics: Vec::new(),
+            metrics: None,
         }
     }
 }
@@ -122,10 +152,74 @@ impl Config {
         self
     }
 
+    /// Largest message payload any protocol sends or accepts; a peer announcing a larger frame
+    /// is refused before anything is allocated. Use the same value on every node.
+    pub fn with_max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes.max(1024);
+        self
+    }
+
+    /// Default timeout of a request ([`Handle::request`](super::Handle::request)).
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// How often state sync announces the records this node holds to its neighbours.
+    pub fn with_announce_interval(mut self, interval: Duration) -> Self {
+        self.announce_interval = interval;
+        self
+    }
+
+    /// After how long without news a node is marked offline, and after how long it is forgotten.
+    pub fn with_liveness(mut self, offline_after: Duration, forget_after: Duration) -> Self {
+        self.offline_after = Some(offline_after);
+        self.forget_after = Some(forget_after.max(offline_after));
+        self
+    }
+
+    /// Messages queued per module inbox before new requests are answered "busy" and new
+    /// multicasts and broadcasts are dropped (and logged).
+    pub fn with_inbox_capacity(mut self, capacity: usize) -> Self {
+        self.inbox_capacity = capacity.max(1);
+        self
+    }
+
+    /// Most topics this node follows, and accepts from each peer.
+    pub fn with_max_topics(mut self, max: usize) -> Self {
+        self.max_topics = max.max(1);
+        self
+    }
+
+    /// How long a multicast waits for connections to followers it is not yet connected to.
+    pub fn with_multicast_wait(mut self, wait: Duration) -> Self {
+        self.multicast_wait = wait;
+        self
+    }
+
+    /// Most links a broadcast crosses; bounds the flood in a misconfigured network.
+    pub fn with_broadcast_hop_limit(mut self, hops: u8) -> Self {
+        self.broadcast_hop_limit = hops.max(1);
+        self
+    }
+
+    /// A topic to follow from the start.
+    pub fn with_topic(mut self, topic: impl Into<String>) -> Self {
+        self.topics.push(topic.into());
+        self
+    }
+
     /// Events buffered per event stream; a stream that falls further behind skips the oldest
     /// events and is told how many it missed.
     pub fn with_event_capacity(mut self, capacity: usize) -> Self {
         self.event_capacity = capacity.max(1);
+        self
+    }
+
+    /// Metrics the node feeds: its events, the messages it sends and delivers, and libp2p's
+    /// swarm metrics (see [`crate::metrics`]).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
         self
     }
 }

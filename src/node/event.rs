@@ -121,4 +121,38 @@ pub enum Event {
         /// The address.
         address: Multiaddr,
     },
+    /// State sync brought a node's new state (first seen, or a higher seq).
+    PeerStateChanged {
+        /// The node.
+        node_id: NodeId,
+        /// The seq of its new state.
+        seq: u64,
+        /// The topics it follows now.
+        topics: Vec<String>,
+    },
+    /// A node marked offline was heard of again.
+    PeerOnline {
+        /// The node.
+        node_id: NodeId,
+    },
+    /// A node was not heard of, directly or through others, for the offline time.
+    PeerOffline {
+        /// The node.
+        node_id: NodeId,
+    },
+    /// A node was not heard of for the forget time; its state was dropped.
+    PeerForgotten {
+        /// The node.
+        node_id: NodeId,
+    },
+    /// A neighbour sent something that was refused (forged or altered record or broadcast,
+    /// oversize or malformed frame); it was dropped and the connection kept.
+    InvalidMessage {
+        /// The neighbour that sent it.
+        node_id: NodeId,
+        /// The protocol it came over (`sync`, `broadcast`, ...).
+        protocol: &'static str,
+        /// What was wrong.
+        reason: String,
+    },
 }

@@ -19,7 +19,11 @@ use libp2p::{
 use tokio::sync::{broadcast, mpsc};
 
 use super::{
-    command::Command, ConnectedPeer, Direction, DisconnectReason, Event, Refusal, StaticPeer,
+    command::Command,
+    inbox::Modules,
+    messaging::{AwaitingAddress, PendingRequest},
+    multicast::PendingMulticast,
+    ConnectedPeer, Direction, DisconnectReason, Event, Refusal, StaticPeer, Status,
 };
 use crate::{
     behaviour::{Behaviour, BehaviourEvent},
@@ -30,49 +34,83 @@ use crate::{
 /// How long a shutdown waits for connections to close before it gives up on them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
-struct Connected {
+pub(super) struct Connected {
     address: Multiaddr,
     direction: Direction,
     connections: u32,
 }
 
+/// Settings the event loop itself needs (the protocols got theirs when the swarm was built).
+pub(crate) struct LoopConfig {
+    pub(crate) node_id: NodeId,
+    pub(crate) request_timeout: Duration,
+    pub(crate) multicast_wait: Duration,
+    pub(crate) max_message_size: usize,
+    pub(crate) max_topics: usize,
+    pub(crate) metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
+}
+
 pub(crate) struct EventLoop {
-    swarm: Swarm<Behaviour>,
+    pub(super) swarm: Swarm<Behaviour>,
     commands: mpsc::Receiver<Command>,
+    /// For the responders handed to the application; weak so that the node stops once every
+    /// handle is gone.
+    pub(super) command_sender: mpsc::WeakSender<Command>,
     events: broadcast::Sender<Event>,
     access: AccessList,
+    pub(super) config: LoopConfig,
     listen_addrs: Vec<Multiaddr>,
     listeners: Vec<ListenerId>,
     /// Each connected peer: the address and direction of its first connection, and how many
     /// connections are open.
-    connected: HashMap<PeerId, Connected>,
+    pub(super) connected: HashMap<PeerId, Connected>,
     /// Why this node is closing its connections to a peer, reported when the last one closes.
     closing: HashMap<PeerId, DisconnectReason>,
+    /// The application's module inboxes.
+    pub(super) modules: Modules,
+    /// Requests sent, by their unicast request ID.
+    pub(super) requests: HashMap<fisco_p2p_unicast::RequestId, PendingRequest>,
+    /// Multicasts waiting for connections to followers.
+    pub(super) multicasts: Vec<PendingMulticast>,
+    /// Requests waiting for their target's address through state sync.
+    pub(super) awaiting_address: Vec<AwaitingAddress>,
 }
 
 impl EventLoop {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         swarm: Swarm<Behaviour>,
         commands: mpsc::Receiver<Command>,
+        command_sender: mpsc::WeakSender<Command>,
         events: broadcast::Sender<Event>,
         access: AccessList,
-        listen_addrs: Vec<Multiaddr>,
-        listeners: Vec<ListenerId>,
+        config: LoopConfig,
+        inbox_capacity: usize,
+        listeners: (Vec<Multiaddr>, Vec<ListenerId>),
     ) -> Self {
         Self {
             swarm,
             commands,
+            command_sender,
             events,
             access,
-            listen_addrs,
-            listeners,
+            config,
+            listen_addrs: listeners.0,
+            listeners: listeners.1,
             connected: HashMap::new(),
             closing: HashMap::new(),
+            modules: Modules::new(inbox_capacity),
+            requests: HashMap::new(),
+            multicasts: Vec::new(),
+            awaiting_address: Vec::new(),
         }
     }
 
     /// Runs until a handle asks for shutdown or every handle is gone.
     pub(crate) async fn run(mut self) {
+        // Expires multicasts that waited too long for their followers, and notices dropped inboxes.
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let done = loop {
             tokio::select! {
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
@@ -81,6 +119,7 @@ impl EventLoop {
                     Some(command) => self.on_command(command),
                     None => break None,
                 },
+                _ = tick.tick() => self.on_tick(Instant::now()),
             }
         };
         self.shutdown().await;
@@ -89,15 +128,25 @@ impl EventLoop {
         }
     }
 
-    fn emit(&self, event: Event) {
+    pub(super) fn emit(&self, event: Event) {
+        if let Some(m) = &self.config.metrics {
+            m.record_event(&event)
+        }
         // No subscriber is fine: events are a view, not a queue of work.
         let _ = self.events.send(event);
     }
 
     fn on_command(&mut self, command: Command) {
         match command {
-            Command::ListenAddrs(reply) => {
-                let _ = reply.send(self.listen_addrs.clone());
+            Command::Status(reply) => {
+                let record = self.swarm.behaviour().sync.local_record();
+                let _ = reply.send(Status {
+                    node_id: self.config.node_id,
+                    listen: self.listen_addrs.clone(),
+                    seq: record.seq(),
+                    topics: record.topics().iter().cloned().collect(),
+                    connected: self.connected.len(),
+                });
             }
             Command::ConnectedPeers(reply) => {
                 let peers = self
@@ -170,6 +219,7 @@ impl EventLoop {
                 let _ = reply.send(connected);
             }
             Command::Shutdown(_) => unreachable!("handled by run"),
+            other => self.on_message_command(other),
         }
     }
 
@@ -197,16 +247,21 @@ impl EventLoop {
     }
 
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        if let Some(m) = &self.config.metrics {
+            m.record_swarm_event(&event)
+        }
         match event {
             SwarmEvent::NewListenAddr { address, .. } => {
                 tracing::info!(%address, "listening");
                 if !self.listen_addrs.contains(&address) {
                     self.listen_addrs.push(address.clone());
+                    self.advertise_addrs();
                 }
                 self.emit(Event::Listening { address });
             }
             SwarmEvent::ExpiredListenAddr { address, .. } => {
                 self.listen_addrs.retain(|a| *a != address);
+                self.advertise_addrs();
             }
             SwarmEvent::ConnectionEstablished {
                 peer_id,
@@ -231,6 +286,14 @@ impl EventLoop {
             }
             SwarmEvent::Behaviour(BehaviourEvent::Peers(event)) => self.on_peers_event(event),
             SwarmEvent::Behaviour(BehaviourEvent::Limits(event)) => match event {},
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync_event(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Unicast(event)) => self.on_unicast_event(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Broadcast(event)) => {
+                self.on_broadcast_event(event)
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Multicast(event)) => {
+                self.on_multicast_event(event)
+            }
             SwarmEvent::ListenerError { error, .. } => {
                 tracing::warn!(%error, "listener error");
             }
@@ -259,6 +322,7 @@ impl EventLoop {
             }
         };
         tracing::info!(node = %node_id, %address, ?direction, "peer connected");
+        self.release_awaiting(Instant::now());
         self.closing.remove(&peer);
         self.connected.insert(
             peer,
@@ -327,6 +391,9 @@ impl EventLoop {
     }
 
     fn on_outgoing_error(&mut self, peer: Option<PeerId>, error: &DialError) {
+        if let Some(peer) = peer {
+            self.multicast_peer_unreachable(peer);
+        }
         let node_id = peer.and_then(|p| NodeId::from_peer_id(&p).ok());
         let failures: Vec<(Option<Multiaddr>, Refusal)> = match error {
             DialError::Transport(errors) => errors
@@ -350,7 +417,16 @@ impl EventLoop {
             | DialError::Aborted => return,
         };
         for (address, reason) in failures {
-            tracing::debug!(?address, %reason, "outbound connection failed");
+            match reason {
+                // A refusal is news for the operator; an unreachable static peer is retried and
+                // reported as an event each time, so it stays out of the log's warnings.
+                Refusal::Tls(_) | Refusal::ConnectionLimit(_) => {
+                    tracing::warn!(?address, node = ?node_id, %reason, "outbound connection refused")
+                }
+                Refusal::Timeout | Refusal::Unreachable(_) => {
+                    tracing::debug!(?address, %reason, "outbound connection failed")
+                }
+            }
             self.emit(Event::ConnectionRefused {
                 node_id,
                 address,
@@ -385,6 +461,22 @@ impl EventLoop {
                 }
             }
             fisco_p2p_peers::Event::DuplicateClosed { .. } => {}
+        }
+    }
+
+    /// Tells state sync where this node can be reached.
+    fn advertise_addrs(&mut self) {
+        let addrs = self.listen_addrs.clone();
+        if let Err(error) = self.swarm.behaviour_mut().sync.set_listen_addrs(addrs) {
+            tracing::warn!(%error, "cannot advertise the listen addresses");
+        }
+    }
+
+    fn on_tick(&mut self, now: Instant) {
+        self.expire_multicasts(now);
+        self.release_awaiting(now);
+        for module in self.modules.prune() {
+            self.swarm.behaviour_mut().unicast.unregister_module(module);
         }
     }
 

@@ -1,10 +1,49 @@
 //! The application's side of a node: a cloneable [`Handle`] and an [`Events`] stream.
 
+use std::{collections::BTreeMap, time::Duration};
+
+use bytes::Bytes;
 use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use super::{command::Command, Event, NodeError};
+use super::{
+    command::Command, CallError, Event, Inbox, MulticastError, NodeError, SendError, TopicError,
+};
 use crate::identity::NodeId;
+
+/// What a node knows of another node, through state sync and its own connections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// Its node ID.
+    pub node_id: NodeId,
+    /// Whether this node has a connection to it.
+    pub connected: bool,
+    /// Whether it was heard of recently, directly or through other nodes.
+    pub online: bool,
+    /// The addresses it listens on, as it announced them.
+    pub addrs: Vec<Multiaddr>,
+    /// The topics it follows.
+    pub topics: Vec<String>,
+    /// The seq of its state (0 if no record of it has arrived yet).
+    pub seq: u64,
+    /// Its application state (see [`Handle::set_state`]).
+    pub state: BTreeMap<String, Bytes>,
+}
+
+/// This node's own standing, as [`Handle::status`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    /// Its node ID.
+    pub node_id: NodeId,
+    /// The addresses it listens on.
+    pub listen: Vec<Multiaddr>,
+    /// The seq of its state record.
+    pub seq: u64,
+    /// The topics it follows.
+    pub topics: Vec<String>,
+    /// How many nodes it is connected to.
+    pub connected: usize,
+}
 
 /// A connected node, as [`Handle::connected_peers`] lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,7 +114,139 @@ impl Handle {
 
     /// The addresses the node listens on.
     pub async fn listen_addrs(&self) -> Result<Vec<Multiaddr>, NodeError> {
-        self.call(Command::ListenAddrs).await
+        Ok(self.status().await?.listen)
+    }
+
+    /// This node's listen addresses, seq, topics and number of connected nodes.
+    pub async fn status(&self) -> Result<Status, NodeError> {
+        self.call(Command::Status).await
+    }
+
+    /// Every node known, connected or not: through state sync, every node of the network.
+    pub async fn peers(&self) -> Result<Vec<PeerInfo>, NodeError> {
+        self.call(Command::Peers).await
+    }
+
+    /// Registers application module `module` and returns its inbox: the requests, multicasts and
+    /// broadcasts sent to this module. Registering a module again replaces its inbox; dropping
+    /// the inbox unregisters it, and requests for it are then answered "unknown module".
+    pub async fn register(&self, module: u16) -> Result<Inbox, NodeError> {
+        self.call(|reply| Command::Register(module, reply)).await
+    }
+
+    /// Sends a request to `node` for `module` and waits for its reply, for at most the
+    /// configured request timeout. The node need not be a neighbour: if it is not connected it
+    /// is dialled at the addresses state sync learned for it.
+    pub async fn request(
+        &self,
+        node: NodeId,
+        module: u16,
+        payload: Bytes,
+    ) -> Result<Bytes, CallError> {
+        self.request_inner(node, module, payload, None).await
+    }
+
+    /// Like [`request`](Self::request) with its own timeout.
+    pub async fn request_with_timeout(
+        &self,
+        node: NodeId,
+        module: u16,
+        payload: Bytes,
+        timeout: Duration,
+    ) -> Result<Bytes, CallError> {
+        self.request_inner(node, module, payload, Some(timeout))
+            .await
+    }
+
+    async fn request_inner(
+        &self,
+        node: NodeId,
+        module: u16,
+        payload: Bytes,
+        timeout: Option<Duration>,
+    ) -> Result<Bytes, CallError> {
+        self.call_fallible(|reply| Command::Request {
+            node,
+            module,
+            payload,
+            timeout,
+            reply,
+        })
+        .await
+    }
+
+    /// Sends a request to one follower of `topic`, chosen at random (FISCO AMOP unicast). If it
+    /// fails or times out, another follower that has not failed yet is tried, until one replies
+    /// or none is left. Returns the follower that replied and its reply.
+    pub async fn send_to_topic(
+        &self,
+        topic: impl Into<String>,
+        module: u16,
+        payload: Bytes,
+    ) -> Result<(NodeId, Bytes), TopicError> {
+        let topic = topic.into();
+        self.call_fallible(|reply| Command::SendToTopic {
+            topic,
+            module,
+            payload,
+            reply,
+        })
+        .await
+    }
+
+    /// Sends `payload` to every node following `topic`, each receiving it once, whether or not
+    /// this node follows it. Returns how many followers it was sent to.
+    pub async fn multicast(
+        &self,
+        topic: impl Into<String>,
+        module: u16,
+        payload: Bytes,
+    ) -> Result<usize, MulticastError> {
+        let topic = topic.into();
+        self.call_fallible(|reply| Command::Multicast {
+            topic,
+            module,
+            payload,
+            reply,
+        })
+        .await
+    }
+
+    /// Sends `payload` to every other node of the network; each delivers it once.
+    pub async fn broadcast(&self, module: u16, payload: Bytes) -> Result<(), SendError> {
+        self.call_fallible(|reply| Command::Broadcast {
+            module,
+            payload,
+            reply,
+        })
+        .await
+    }
+
+    /// Follows `topic`: its multicasts reach this node, and every node learns through state sync
+    /// that this node follows it. Returns `false` if it already did.
+    pub async fn subscribe(&self, topic: impl Into<String>) -> Result<bool, SendError> {
+        let topic = topic.into();
+        self.call_fallible(|reply| Command::Subscribe(topic, reply))
+            .await
+    }
+
+    /// Stops following `topic`. Returns `false` if it did not.
+    pub async fn unsubscribe(&self, topic: impl Into<String>) -> Result<bool, SendError> {
+        let topic = topic.into();
+        self.call_fallible(|reply| Command::Unsubscribe(topic, reply))
+            .await
+    }
+
+    /// Sets (or with `None` removes) a key of this node's application state; every node learns
+    /// the change through state sync. Returns `false` if nothing changed.
+    pub async fn set_state(
+        &self,
+        key: impl Into<String>,
+        value: Option<Bytes>,
+    ) -> Result<bool, SendError> {
+        let key = key.into();
+        self.call_fallible(|reply| Command::SetState(key, value, reply))
+            .await
     }
 
     /// The nodes connected now.
@@ -127,6 +298,17 @@ impl Handle {
     /// Closes all connections and listeners and stops the node; returns once it has stopped.
     pub async fn shutdown(&self) -> Result<(), NodeError> {
         self.call(Command::Shutdown).await
+    }
+
+    /// [`call`](Self::call) for commands whose reply is itself a result, whose error type can
+    /// say that the node has stopped.
+    async fn call_fallible<T, E: From<SendError>>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<Result<T, E>>) -> Command,
+    ) -> Result<T, E> {
+        self.call(command)
+            .await
+            .map_err(|_| E::from(SendError::Stopped))?
     }
 
     async fn call<T>(

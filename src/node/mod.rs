@@ -10,52 +10,31 @@
 mod address;
 mod command;
 mod config;
+mod error;
 mod event;
 mod event_loop;
 mod handle;
+mod inbox;
+mod messaging;
+mod multicast;
+mod swarm;
 
-use std::{convert::Infallible, time::Duration};
+use std::time::Duration;
 
-use libp2p::{
-    connection_limits, core::transport::ListenerId, swarm::SwarmEvent, tcp, yamux, Multiaddr,
-};
+use libp2p::{core::transport::ListenerId, swarm::SwarmEvent, Multiaddr};
 use tokio::sync::{broadcast, mpsc};
 
 pub use address::{parse_address, AddressError};
 pub use config::Config;
+pub use error::{CallError, MulticastError, NodeError, RequestError, SendError, TopicError};
 pub use event::{Direction, DisconnectReason, Event, Refusal};
-pub use handle::{ConnectedPeer, Events, Handle, StaticPeer};
+pub use handle::{ConnectedPeer, Events, Handle, PeerInfo, StaticPeer, Status};
+pub use inbox::{Inbox, IncomingRequest, Message, Responder};
 
-use crate::{
-    behaviour::Behaviour,
-    identity::NodeIdentity,
-    tls::{self, AccessList},
-};
+use crate::{behaviour::Behaviour, identity::NodeIdentity, tls::AccessList};
 
 /// How long [`Node::spawn`] waits for each listener to report its address.
 const LISTEN_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Why a node could not start or a call to it failed.
-#[derive(Debug, thiserror::Error)]
-pub enum NodeError {
-    /// The node has stopped (shut down, or all handles were dropped); start a new one.
-    #[error("the node has stopped")]
-    Stopped,
-    /// The TLS configuration could not be built from the node's key and certificates.
-    #[error("cannot set up TLS: {0}")]
-    Tls(Box<tls::TlsError>),
-    /// The node could not listen on an address (in use, not local, or not TCP).
-    #[error("cannot listen on {address}: {reason}; pick another address or free the port")]
-    Listen {
-        /// The address.
-        address: Multiaddr,
-        /// What the transport said.
-        reason: String,
-    },
-    /// The libp2p transport could not be built.
-    #[error("cannot build the transport: {0}")]
-    Transport(String),
-}
 
 /// Starts nodes. See the [module docs](self).
 #[derive(Debug)]
@@ -73,7 +52,19 @@ impl Node {
         let access = AccessList::new();
         access.set_blacklist(config.blacklist.iter().copied());
         access.set_whitelist(config.whitelist.iter().copied());
-        let mut swarm = build_swarm(&identity, &config, access.clone())?;
+        let mut swarm = swarm::build(&identity, &config, access.clone())?;
+        for topic in &config.topics {
+            messaging::check_topic(topic).map_err(|e| NodeError::Setup(e.to_string()))?;
+            let behaviour = swarm.behaviour_mut();
+            behaviour
+                .multicast
+                .subscribe(&libp2p::gossipsub::IdentTopic::new(topic))
+                .map_err(|e| NodeError::Setup(format!("cannot follow topic {topic:?}: {e}")))?;
+            behaviour
+                .sync
+                .follow(topic.clone())
+                .map_err(|e| NodeError::Setup(format!("cannot follow topic {topic:?}: {e}")))?;
+        }
 
         let (event_tx, _) = broadcast::channel(config.event_capacity);
         let events = Events::from_receiver(event_tx.subscribe());
@@ -99,63 +90,37 @@ impl Node {
         }
 
         let (command_tx, command_rx) = mpsc::channel(config.command_capacity);
-        let handle = Handle::new(identity.node_id(), command_tx, &event_tx);
+        if let Err(error) = swarm
+            .behaviour_mut()
+            .sync
+            .set_listen_addrs(listen_addrs.clone())
+        {
+            tracing::warn!(%error, "cannot advertise the listen addresses");
+        }
+        let loop_config = event_loop::LoopConfig {
+            node_id: identity.node_id(),
+            request_timeout: config.request_timeout,
+            multicast_wait: config.multicast_wait,
+            max_message_size: config.max_message_size,
+            max_topics: config.max_topics,
+            metrics: config.metrics.clone(),
+        };
         let event_loop = event_loop::EventLoop::new(
             swarm,
             command_rx,
-            event_tx,
+            command_tx.downgrade(),
+            event_tx.clone(),
             access,
-            listen_addrs,
-            listeners,
+            loop_config,
+            config.inbox_capacity,
+            (listen_addrs, listeners),
         );
+        let handle = Handle::new(identity.node_id(), command_tx, &event_tx);
+        drop(event_tx);
         tokio::spawn(event_loop.run());
         tracing::info!(node = %identity.node_id(), "node started");
         Ok((handle, events))
     }
-}
-
-fn build_swarm(
-    identity: &NodeIdentity,
-    config: &Config,
-    access: AccessList,
-) -> Result<libp2p::Swarm<Behaviour>, NodeError> {
-    let tls = tls::Config::new(identity, access)
-        .map_err(|e| NodeError::Tls(Box::new(e)))?
-        .with_handshake_timeout(config.handshake_timeout);
-    let limits = connection_limits::ConnectionLimits::default()
-        .with_max_established(Some(config.max_connections))
-        .with_max_pending_incoming(Some(config.max_pending_incoming))
-        // Two, not one: when two nodes dial each other at once both connections must exist for a
-        // moment so that the peers behaviour can keep the same one on both sides.
-        .with_max_established_per_peer(Some(2));
-    let peers = fisco_p2p_peers::Config::default()
-        .with_initial_backoff(config.redial_initial)
-        .with_max_backoff(config.redial_max)
-        .with_heartbeat_interval(config.heartbeat_interval)
-        .with_heartbeat_timeout(config.heartbeat_timeout);
-    let swarm = libp2p::SwarmBuilder::with_existing_identity(identity.keypair().clone())
-        .with_tokio()
-        .with_tcp(
-            tcp::Config::default().nodelay(true),
-            move |_: &libp2p::identity::Keypair| Ok::<_, Infallible>(tls),
-            yamux::Config::default,
-        )
-        .map_err(|e| NodeError::Transport(e.to_string()))?
-        .with_dns()
-        .map_err(|e| NodeError::Transport(e.to_string()))?
-        .with_behaviour(|key| Behaviour {
-            limits: connection_limits::Behaviour::new(limits),
-            peers: fisco_p2p_peers::Behaviour::new(key.public().to_peer_id(), peers),
-        })
-        .map_err(|e| NodeError::Transport(e.to_string()))?
-        // The peers behaviour keeps connections alive; this only bounds connections that no
-        // behaviour needs any more.
-        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
-        // Bounds a whole connection attempt; longer than the TLS timeout so that a stalled TLS
-        // handshake is reported as such, with the peer's node ID when known.
-        .with_connection_timeout(config.handshake_timeout + Duration::from_secs(5))
-        .build();
-    Ok(swarm)
 }
 
 /// Waits until listener `id` reports its address (port 0 resolved) or fails.

@@ -13,8 +13,9 @@ use rustls::{
 };
 
 use super::{
+    chain::Trust,
     provider::{crypto_provider, NodeSigningKey},
-    verifier::{PeerVerifier, Trust, Verdict},
+    verifier::{PeerVerifier, Verdict},
     AccessList, TlsError,
 };
 use crate::identity::{inspect_certificate, NodeIdentity};
@@ -33,9 +34,10 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The `/fisco-tls` security upgrade of one node: its certificate and key, the CAs it trusts, its
 /// access lists. Cheap to clone (everything is shared).
 ///
-/// Plug it into libp2p as the security upgrade of `SwarmBuilder::with_tcp`, either as
-/// `|_| Ok(config.clone())` or with [`Config::into_security_upgrade`], which also checks that the
-/// swarm's keypair is the node key.
+/// Plug it into libp2p as the security upgrade of `SwarmBuilder::with_tcp`, either with
+/// [`Config::into_security_upgrade`], which also checks that the swarm's keypair is the node key,
+/// or as a closure `|_: &Keypair| Ok::<_, TlsError>(config.clone())` (annotated: Rust infers
+/// neither the argument's lifetime nor the error type here). The swarm's keypair must be `NodeIdentity::keypair()`.
 #[derive(Clone)]
 pub struct Config {
     pub(crate) trust: Arc<Trust>,

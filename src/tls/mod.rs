@@ -7,18 +7,40 @@
 //! node ID from the node certificate's public key, and consults its [`AccessList`]. The upgrade
 //! yields the peer's libp2p `PeerId`, which is its node ID in libp2p form.
 //!
-//! rustls, webpki and ring know nothing of secp256k1, so [`provider`] adds it: a private-use TLS
+//! rustls, webpki and ring know nothing of secp256k1, so `provider.rs` adds it: a private-use TLS
 //! signature scheme signed through libsecp256k1, and a webpki verification algorithm for chains.
 //!
 //! Every refusal names its reason ([`RefusalReason`]) on both sides: the refusing side logs it and
 //! returns [`UpgradeError::Refused`]; the refused side reads it from the TLS alert and returns
 //! [`UpgradeError::RefusedByPeer`]. [`refusal_reason`] digs it out of a swarm's connection error.
 //!
-//! Layout: `config.rs` ([`Config`]), `upgrade.rs` (the libp2p upgrade), `verifier.rs` (chain and
-//! signature checks), `provider.rs` (secp256k1 for rustls), `access.rs` ([`AccessList`]),
-//! `error.rs` (reasons and errors).
+//! # Example
+//!
+//! ```
+//! use fisco_p2p::{identity::NodeIdentity, tls};
+//! use libp2p::{swarm::dummy, tcp, yamux, SwarmBuilder};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/certs/fisco-2.5/node0");
+//! let identity = NodeIdentity::load_dir(dir)?;
+//! let access = tls::AccessList::new(); // keep a clone to change the lists at runtime
+//! let config = tls::Config::new(&identity, access.clone())?;
+//! let swarm = SwarmBuilder::with_existing_identity(identity.keypair().clone())
+//!     .with_tokio()
+//!     .with_tcp(tcp::Config::default(), config.into_security_upgrade(), yamux::Config::default)?
+//!     .with_behaviour(|_| dummy::Behaviour)?
+//!     .build();
+//! assert_eq!(*swarm.local_peer_id(), identity.node_id().to_peer_id());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Layout: `config.rs` ([`Config`]); `upgrade.rs`, the libp2p upgrade; `verifier.rs`, the rustls
+//! verifiers and handshake signatures; `chain.rs`, the certificate chain check; `provider.rs`,
+//! secp256k1 for rustls; `access.rs` ([`AccessList`]); `error.rs`, reasons and errors.
 
 mod access;
+mod chain;
 mod config;
 mod error;
 mod provider;

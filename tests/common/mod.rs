@@ -3,6 +3,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod network;
+
 use std::{
     path::PathBuf,
     sync::{

@@ -89,7 +89,8 @@ async fn a_stock_tls_client_with_a_p256_certificate_is_refused_as_not_secp256k1(
     let dir = fixture("bad/p256-leaf");
     let chain = pem_certificates(&dir.join("node.crt"));
     let key = PrivateKeyDer::from_pem_file(dir.join("node.key")).expect("P-256 key");
-    let client = tokio::task::spawn_blocking(move || raw::stock_rustls_client(addr, chain, key));
+    let client =
+        tokio::task::spawn_blocking(move || raw::stock_rustls_client(addr, Some((chain, key))));
     let seen = next_outcome(&mut node.swarm).await;
     assert_eq!(
         seen.refusal(),
@@ -106,6 +107,30 @@ async fn a_stock_tls_client_with_a_p256_certificate_is_refused_as_not_secp256k1(
             AlertDescription::UnsupportedCertificate
         )),
         "the client learns the reason from the alert"
+    );
+    assert_serves_a_good_peer(&mut node).await;
+}
+
+#[tokio::test]
+async fn a_tls_client_without_a_certificate_is_refused_as_no_certificate() {
+    let mut node = Node::start(&identity("fisco-2.5/node0")).await;
+    let addr = socket_addr(&node.addr);
+    let client = tokio::task::spawn_blocking(move || raw::stock_rustls_client(addr, None));
+    let seen = next_outcome(&mut node.swarm).await;
+    assert_eq!(
+        seen.refusal(),
+        (Some(RefusalReason::NoCertificate), Some(false)),
+        "{seen:?}"
+    );
+    let client_result = tokio::time::timeout(WAIT, client)
+        .await
+        .expect("client done")
+        .expect("client");
+    assert_eq!(
+        client_result,
+        Err(rustls::Error::AlertReceived(
+            AlertDescription::CertificateRequired
+        ))
     );
     assert_serves_a_good_peer(&mut node).await;
 }

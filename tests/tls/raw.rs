@@ -58,12 +58,12 @@ fn read_frame(stream: &mut TcpStream) -> io::Result<String> {
     Ok(String::from_utf8_lossy(&body).trim_end().to_owned())
 }
 
-/// Negotiates `/fisco-tls/1.0.0`, handshakes with stock rustls (ring) presenting `chain` and
-/// `key`, and waits for the listener's acceptance byte. Returns the TLS error that ended it, if any.
+/// Negotiates `/fisco-tls/1.0.0`, handshakes with stock rustls (ring) presenting `credentials`
+/// (a chain and its key; none: no client certificate), and waits for the listener's acceptance
+/// byte. Returns the TLS error that ended it, if any.
 pub(crate) fn stock_rustls_client(
     addr: SocketAddr,
-    chain: Vec<CertificateDer<'static>>,
-    key: PrivateKeyDer<'static>,
+    credentials: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
 ) -> Result<(), rustls::Error> {
     let mut tcp = tcp(addr);
     assert!(
@@ -71,11 +71,14 @@ pub(crate) fn stock_rustls_client(
         "protocol refused"
     );
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ClientConfig::builder_with_provider(provider)
+    let builder = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AcceptAnyServer))
-        .with_client_auth_cert(chain, key)?;
+        .with_custom_certificate_verifier(Arc::new(AcceptAnyServer));
+    let config = match credentials {
+        Some((chain, key)) => builder.with_client_auth_cert(chain, key)?,
+        None => builder.with_no_client_auth(),
+    };
     let server_name = ServerName::try_from("node").expect("name");
     let connection = ClientConnection::new(Arc::new(config), server_name)?;
     let mut stream = StreamOwned::new(connection, tcp);

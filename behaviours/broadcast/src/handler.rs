@@ -12,6 +12,7 @@ use std::{
 };
 
 use bytes::Bytes;
+use fisco_p2p_framing::FrameError;
 use futures::{future::BoxFuture, FutureExt};
 use libp2p::{
     core::upgrade::ReadyUpgrade,
@@ -24,7 +25,7 @@ use libp2p::{
 };
 
 use crate::{
-    codec::{self, FrameError},
+    codec::{self, ReadError},
     protocol::{self, MessageId, SignedMessage},
     InvalidReason, PROTOCOL_NAME,
 };
@@ -57,7 +58,7 @@ pub(crate) enum ToBehaviour {
     Dropped { count: u64 },
 }
 
-type ReadFuture = BoxFuture<'static, (Stream, Result<Option<(u8, Bytes)>, FrameError>)>;
+type ReadFuture = BoxFuture<'static, (Stream, Result<Option<(u8, Bytes)>, ReadError>)>;
 type WriteFuture = BoxFuture<'static, std::io::Result<Stream>>;
 
 enum Outbound {
@@ -171,13 +172,13 @@ impl Handler {
             // The peer closed its side: it will open a new substream if it has more to say.
             Ok(None) => None,
             // Dropping `stream` here resets it, telling the peer its frame was refused.
-            Err(FrameError::TooLarge { len, max }) => {
+            Err(ReadError::Frame(FrameError::TooLarge { len, max })) => {
                 Some(ToBehaviour::Invalid(InvalidReason::TooLarge { len, max }))
             }
-            Err(FrameError::Empty) => Some(ToBehaviour::Invalid(InvalidReason::Malformed(
+            Err(ReadError::Empty) => Some(ToBehaviour::Invalid(InvalidReason::Malformed(
                 "empty frame".into(),
             ))),
-            Err(FrameError::Io(error)) => {
+            Err(ReadError::Frame(error)) => {
                 tracing::debug!(%error, "broadcast inbound substream ended");
                 None
             }

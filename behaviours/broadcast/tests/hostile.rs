@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use cbor4ii::core::{enc::Encode, types, utils::BufWriter};
-use common::{connect, idle_node, memory_swarm, raw_peer_connected_to, start, within, Node};
+use common::{idle_node, raw_peer_connected_to, start, Node};
 use fisco_p2p_broadcast::{self as broadcast, Event, InvalidReason};
+use fisco_p2p_testkit::{connect, memory_swarm};
 use futures::StreamExt;
 use libp2p::{
     identity::{Keypair, PublicKey},
@@ -81,13 +82,13 @@ async fn a_correctly_signed_raw_frame_is_delivered_and_forwarded() {
         .sign(&signed_bytes(&key, id, MODULE, b"genuine"))
         .expect("signs");
     raw.write(frame(&key, id, b"genuine", &signature)).await;
-    match within("delivery", v.next_event(common::STEP)).await {
-        Some(Event::Received {
+    match v.next_event().await {
+        Event::Received {
             origin,
             from,
             payload,
             ..
-        }) => {
+        } => {
             assert_eq!((origin, from), (raw.peer_id, raw.peer_id));
             assert_eq!(&payload[..], b"genuine");
         }
@@ -111,11 +112,11 @@ async fn a_forged_origin_is_refused_naming_the_sender_and_not_forwarded() {
         .sign(&signed_bytes(&claimed, id, MODULE, b"forged"))
         .expect("signs");
     raw.write(frame(&claimed, id, b"forged", &signature)).await;
-    match within("refusal", v.next_event(common::STEP)).await {
-        Some(Event::Invalid {
+    match v.next_event().await {
+        Event::Invalid {
             from,
             reason: InvalidReason::BadSignature { origin },
-        }) => {
+        } => {
             assert_eq!(from, raw.peer_id);
             assert_eq!(origin, claimed.to_peer_id());
         }
@@ -146,14 +147,14 @@ async fn an_altered_payload_is_refused() {
         .sign(&signed_bytes(&key, id, MODULE, b"pay 1"))
         .expect("signs");
     raw.write(frame(&key, id, b"pay 9", &signature)).await;
-    let event = within("refusal", v.next_event(common::STEP)).await;
+    let event = v.next_event().await;
     assert!(
         matches!(
             event,
-            Some(Event::Invalid {
+            Event::Invalid {
                 reason: InvalidReason::BadSignature { .. },
                 ..
-            })
+            }
         ),
         "{event:?}"
     );
@@ -164,11 +165,11 @@ async fn a_forged_length_prefix_is_refused_and_the_node_keeps_serving() {
     let (mut v, w, raw) = victim_with_neighbour_and_raw_peer(Default::default()).await;
     // Announces a 4 GiB frame, then sends a few bytes and waits.
     raw.write(vec![0xff, 0xff, 0xff, 0xff, 1, 2, 3]).await;
-    match within("refusal", v.next_event(common::STEP)).await {
-        Some(Event::Invalid {
+    match v.next_event().await {
+        Event::Invalid {
             from,
             reason: InvalidReason::TooLarge { len, max },
-        }) => {
+        } => {
             assert_eq!(from, raw.peer_id);
             assert_eq!(len, u64::from(u32::MAX));
             assert_eq!(max, 32 * 1024 * 1024);
@@ -194,11 +195,11 @@ async fn an_oversize_frame_from_a_peer_with_a_larger_limit_is_refused_and_the_li
     big.broadcast(MODULE, vec![7u8; 100 * 1024])
         .await
         .expect("fits the sender's limit");
-    match within("refusal", small.next_event(common::STEP)).await {
-        Some(Event::Invalid {
+    match small.next_event().await {
+        Event::Invalid {
             from,
             reason: InvalidReason::TooLarge { len, max },
-        }) => {
+        } => {
             assert_eq!(from, big.peer_id);
             assert!(len > 100 * 1024 && max == 64 * 1024, "len {len}, max {max}");
         }
@@ -275,11 +276,7 @@ async fn a_slow_peer_loses_frames_from_its_full_queue_without_holding_back_other
         request_response::Config::default().with_request_timeout(Duration::from_secs(120)),
     );
     let mut slow = memory_swarm(Keypair::generate_secp256k1(), stalling);
-    within(
-        "slow peer connects",
-        libp2p_swarm_test::SwarmExt::connect(&mut slow, &mut v),
-    )
-    .await;
+    connect(&mut slow, &mut v).await;
     let slow_task = tokio::spawn(async move { while slow.next().await.is_some() {} });
     let (v, mut w) = (start(v), start(w));
 

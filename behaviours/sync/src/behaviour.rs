@@ -7,7 +7,7 @@
 
 use std::{
     collections::{HashMap, VecDeque},
-    task::{Context, Poll, Waker},
+    task::{Context, Waker},
     time::{Instant, SystemTime, UNIX_EPOCH},
 };
 
@@ -15,24 +15,24 @@ use bytes::Bytes;
 use futures::FutureExt;
 use futures_timer::Delay;
 use libp2p::{
-    core::{transport::PortUse, Endpoint},
     identity::Keypair,
     request_response::{self, OutboundRequestId, ProtocolSupport},
-    swarm::{
-        ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour, THandler, THandlerInEvent,
-        THandlerOutEvent, ToSwarm,
-    },
     Multiaddr, PeerId, StreamProtocol,
 };
 
 use crate::{
-    codec::{codec_error, Codec},
+    codec::{codec_error, Codec, Inbound},
     message::Response,
     state::{Entry, FetchId, Output, State},
-    Config, Error, Event, Record, PROTOCOL_NAME,
+    CodecError, Config, Error, Event, Record, PROTOCOL_NAME,
 };
 
 type Inner = request_response::Behaviour<Codec>;
+
+/// Concurrent sync streams per connection, both directions together. Honest peers need about
+/// four (an announcement and a fetch each way, sometimes a timed-out fetch winding down); the
+/// bound caps what a flood of fetches can cost (each answer is at most 64 records).
+const MAX_STREAMS_PER_CONNECTION: usize = 16;
 
 /// What an outbound request was for.
 #[derive(Debug, Clone, Copy)]
@@ -41,10 +41,11 @@ enum Pending {
     Fetch(FetchId),
 }
 
-/// The sync protocol as a [`NetworkBehaviour`]. See the [crate docs](crate).
+/// The sync protocol as a [`NetworkBehaviour`](libp2p::swarm::NetworkBehaviour). See the
+/// [crate docs](crate).
 ///
 /// Methods are synchronous: changes to the local record are signed at once and announced by
-/// [`NetworkBehaviour::poll`], which also yields the [`Event`]s.
+/// [`poll`](libp2p::swarm::NetworkBehaviour::poll), which also yields the [`Event`]s.
 pub struct Behaviour {
     inner: Inner,
     state: State,
@@ -69,8 +70,9 @@ impl Behaviour {
             .unwrap_or(0);
         let codec = Codec::new(config.max_message_size());
         let protocols = [(StreamProtocol::new(PROTOCOL_NAME), ProtocolSupport::Full)];
-        let transport_config =
-            request_response::Config::default().with_request_timeout(config.fetch_timeout());
+        let transport_config = request_response::Config::default()
+            .with_request_timeout(config.fetch_timeout())
+            .with_max_concurrent_streams(MAX_STREAMS_PER_CONNECTION);
         let state = State::new(keypair, config, start_seq, Instant::now())?;
         Ok(Self {
             inner: Inner::with_codec(codec, protocols, transport_config),
@@ -151,15 +153,21 @@ impl Behaviour {
         Ok(changed)
     }
 
-    fn on_transport_event(
-        &mut self,
-        event: request_response::Event<crate::message::Request, Response>,
-    ) {
+    fn on_transport_event(&mut self, event: request_response::Event<Inbound, Response>) {
         let now = Instant::now();
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request {
-                    request, channel, ..
+                    request: Err(error),
+                    ..
+                } => {
+                    // Dropping the channel unanswered resets the stream.
+                    self.report_invalid_message(peer, error);
+                }
+                request_response::Message::Request {
+                    request: Ok(request),
+                    channel,
+                    ..
                 } => {
                     let response = self.state.on_request(peer, request, now);
                     if self.inner.send_response(channel, response).is_err() {
@@ -178,7 +186,7 @@ impl Behaviour {
                 ..
             } => self.on_outbound_failure(peer, request_id, error, now),
             request_response::Event::InboundFailure { peer, error, .. } => {
-                self.on_stream_error(peer, error.to_string(), io_error_of_inbound(&error));
+                tracing::debug!(%peer, %error, "inbound sync stream failed");
             }
             request_response::Event::ResponseSent { .. } => {}
         }
@@ -192,7 +200,7 @@ impl Behaviour {
         now: Instant,
     ) {
         match (self.in_flight.remove(&request_id), response) {
-            (Some((_, Pending::Announce)), _) => self.state.on_announce_done(peer),
+            (Some((_, Pending::Announce)), _) => self.state.on_announce_done(peer, now),
             (Some((_, Pending::Fetch(id))), Response::Records(envelopes)) => {
                 self.state.on_fetch_response(peer, id, envelopes, now)
             }
@@ -215,7 +223,7 @@ impl Behaviour {
             return;
         };
         match pending {
-            Pending::Announce => self.state.on_announce_done(peer),
+            Pending::Announce => self.state.on_announce_done(peer, now),
             Pending::Fetch(id) => self.state.on_fetch_failed(peer, id, now),
         }
         if let request_response::OutboundFailure::UnsupportedProtocols = error {
@@ -234,15 +242,15 @@ impl Behaviour {
     /// connections) is routine and only logged.
     fn on_stream_error(&mut self, peer: PeerId, error: String, io: Option<&std::io::Error>) {
         match io.and_then(codec_error) {
-            Some(codec_error) => {
-                tracing::warn!(%peer, error = %codec_error, "refused a sync frame");
-                self.events.push_back(Event::InvalidMessage {
-                    from: peer,
-                    error: codec_error.clone(),
-                });
-            }
+            Some(codec_error) => self.report_invalid_message(peer, codec_error.clone()),
             None => tracing::debug!(%peer, %error, "sync stream failed"),
         }
+    }
+
+    fn report_invalid_message(&mut self, peer: PeerId, error: CodecError) {
+        tracing::warn!(%peer, %error, "refused a sync frame");
+        self.events
+            .push_back(Event::InvalidMessage { from: peer, error });
     }
 
     /// Turns state outputs into requests; returns the first event found.
@@ -251,11 +259,11 @@ impl Behaviour {
             match output {
                 Output::Event(event) => return Some(event),
                 Output::Announce { peer, request } => {
-                    let id = self.inner.send_request(&peer, request);
+                    let id = self.inner.send_request(&peer, Ok(request));
                     self.in_flight.insert(id, (peer, Pending::Announce));
                 }
                 Output::Fetch { peer, id, request } => {
-                    let request_id = self.inner.send_request(&peer, request);
+                    let request_id = self.inner.send_request(&peer, Ok(request));
                     self.in_flight
                         .insert(request_id, (peer, Pending::Fetch(id)));
                 }
@@ -282,127 +290,4 @@ impl Behaviour {
     }
 }
 
-fn io_error_of_inbound(error: &request_response::InboundFailure) -> Option<&std::io::Error> {
-    match error {
-        request_response::InboundFailure::Io(e) => Some(e),
-        _ => None,
-    }
-}
-
-impl NetworkBehaviour for Behaviour {
-    type ConnectionHandler = THandler<Inner>;
-    type ToSwarm = Event;
-
-    fn handle_pending_inbound_connection(
-        &mut self,
-        connection_id: ConnectionId,
-        local_addr: &Multiaddr,
-        remote_addr: &Multiaddr,
-    ) -> Result<(), ConnectionDenied> {
-        self.inner
-            .handle_pending_inbound_connection(connection_id, local_addr, remote_addr)
-    }
-
-    fn handle_established_inbound_connection(
-        &mut self,
-        connection_id: ConnectionId,
-        peer: PeerId,
-        local_addr: &Multiaddr,
-        remote_addr: &Multiaddr,
-    ) -> Result<THandler<Self>, ConnectionDenied> {
-        self.inner.handle_established_inbound_connection(
-            connection_id,
-            peer,
-            local_addr,
-            remote_addr,
-        )
-    }
-
-    fn handle_pending_outbound_connection(
-        &mut self,
-        connection_id: ConnectionId,
-        maybe_peer: Option<PeerId>,
-        addresses: &[Multiaddr],
-        effective_role: Endpoint,
-    ) -> Result<Vec<Multiaddr>, ConnectionDenied> {
-        self.inner.handle_pending_outbound_connection(
-            connection_id,
-            maybe_peer,
-            addresses,
-            effective_role,
-        )
-    }
-
-    fn handle_established_outbound_connection(
-        &mut self,
-        connection_id: ConnectionId,
-        peer: PeerId,
-        addr: &Multiaddr,
-        role_override: Endpoint,
-        port_use: PortUse,
-    ) -> Result<THandler<Self>, ConnectionDenied> {
-        self.inner.handle_established_outbound_connection(
-            connection_id,
-            peer,
-            addr,
-            role_override,
-            port_use,
-        )
-    }
-
-    fn on_swarm_event(&mut self, event: FromSwarm<'_>) {
-        self.inner.on_swarm_event(event);
-        let now = Instant::now();
-        match event {
-            FromSwarm::ConnectionEstablished(e) if e.other_established == 0 => {
-                self.state.on_connected(e.peer_id, now);
-            }
-            FromSwarm::ConnectionClosed(e) if e.remaining_established == 0 => {
-                self.state.on_disconnected(e.peer_id, now);
-            }
-            _ => return,
-        }
-        if let Some(waker) = self.waker.take() {
-            waker.wake();
-        }
-    }
-
-    fn on_connection_handler_event(
-        &mut self,
-        peer: PeerId,
-        connection_id: ConnectionId,
-        event: THandlerOutEvent<Self>,
-    ) {
-        self.inner
-            .on_connection_handler_event(peer, connection_id, event);
-    }
-
-    fn poll(
-        &mut self,
-        cx: &mut Context<'_>,
-    ) -> Poll<ToSwarm<Self::ToSwarm, THandlerInEvent<Self>>> {
-        loop {
-            if let Some(event) = self.events.pop_front().or_else(|| self.drain_outputs()) {
-                return Poll::Ready(ToSwarm::GenerateEvent(event));
-            }
-            match self.inner.poll(cx) {
-                Poll::Ready(ToSwarm::GenerateEvent(event)) => {
-                    self.on_transport_event(event);
-                    continue;
-                }
-                Poll::Ready(other) => {
-                    // Dials, handler notifications and the like pass through untouched; events
-                    // were matched in the arm above, so the closure never runs.
-                    return Poll::Ready(other.map_out(|_| unreachable!("matched above")));
-                }
-                Poll::Pending => {}
-            }
-            if self.poll_timer(cx) {
-                self.state.tick(Instant::now());
-                continue;
-            }
-            self.waker = Some(cx.waker().clone());
-            return Poll::Pending;
-        }
-    }
-}
+mod swarm;

@@ -1,14 +1,21 @@
 //! Framing of sync messages for libp2p `request_response`: a 4-byte big-endian length, then that
 //! many bytes of CBOR.
 //!
-//! The length is checked against the configured maximum **before** anything is allocated, and the
-//! body is read incrementally, so a forged length costs the reader nothing beyond the bytes the
-//! peer really sends. A refused frame becomes an `io::Error` of kind `InvalidData` carrying a
-//! [`CodecError`]; `request_response` then drops (resets) the stream and the connection lives on.
+//! The frames are `fisco_p2p_framing`'s: the length is checked against the configured maximum
+//! **before** anything is allocated, and the body is read incrementally, so a forged length costs
+//! the reader nothing beyond the bytes the peer really sends.
+//!
+//! A refused response becomes an `io::Error` of kind `InvalidData` carrying a [`CodecError`],
+//! which `request_response` reports with the peer. A refused *request* cannot go that way:
+//! `request_response` swallows `read_request` errors (it only logs them at debug level, without
+//! the peer). So an inbound request is read as an [`Inbound`], `Err(CodecError)` for a refused
+//! frame; the behaviour reports the sender and drops the request unanswered, which resets the
+//! stream. Either way the connection lives on.
 
 use std::io;
 
-use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use fisco_p2p_framing::{read_frame, write_frame, FrameError};
+use futures::{AsyncRead, AsyncWrite};
 use libp2p::{request_response, StreamProtocol};
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -17,10 +24,12 @@ use crate::{
     message::{Request, Response},
 };
 
+/// A request as read off a stream: the message, or why its frame was refused.
+pub(crate) type Inbound = Result<Request, CodecError>;
+
 /// The sync protocol's `request_response` codec.
 #[derive(Debug, Clone)]
-// `pub` only because `request_response` exposes it in the connection handler's type; it is
-// not reachable from the crate root and not part of the API.
+// `pub` only because the connection handler's type names it; not part of the API.
 #[allow(unreachable_pub)]
 pub struct Codec {
     max_message_size: usize,
@@ -34,33 +43,40 @@ impl Codec {
 
 impl request_response::Codec for Codec {
     type Protocol = StreamProtocol;
-    type Request = Request;
+    type Request = Inbound;
     type Response = Response;
 
-    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Request>
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Inbound>
     where
         T: AsyncRead + Unpin + Send,
     {
-        read_frame(io, self.max_message_size).await
+        match read_message(io, self.max_message_size).await {
+            Ok(request) => Ok(Ok(request)),
+            Err(error) => match codec_error(&error) {
+                Some(refused) => Ok(Err(refused.clone())),
+                None => Err(error),
+            },
+        }
     }
 
     async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Response>
     where
         T: AsyncRead + Unpin + Send,
     {
-        read_frame(io, self.max_message_size).await
+        read_message(io, self.max_message_size).await
     }
 
     async fn write_request<T>(
         &mut self,
         _: &StreamProtocol,
         io: &mut T,
-        request: Request,
+        request: Inbound,
     ) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {
-        write_frame(io, &request, self.max_message_size).await
+        let request = request.map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        write_message(io, &request, self.max_message_size).await
     }
 
     async fn write_response<T>(
@@ -72,7 +88,7 @@ impl request_response::Codec for Codec {
     where
         T: AsyncWrite + Unpin + Send,
     {
-        write_frame(io, &response, self.max_message_size).await
+        write_message(io, &response, self.max_message_size).await
     }
 }
 
@@ -85,46 +101,33 @@ fn invalid(error: CodecError) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, error)
 }
 
-async fn read_frame<T, M>(io: &mut T, max: usize) -> io::Result<M>
+/// A refused frame as a [`CodecError`] reported against our configured `max`.
+fn refused(error: FrameError, max: usize) -> io::Error {
+    match error {
+        FrameError::TooLarge { len, .. } => invalid(CodecError::TooLarge { size: len, max }),
+        other => other.into(),
+    }
+}
+
+async fn read_message<T, M>(io: &mut T, max: usize) -> io::Result<M>
 where
     T: AsyncRead + Unpin + Send,
     M: DeserializeOwned,
 {
-    let mut prefix = [0u8; 4];
-    io.read_exact(&mut prefix).await?;
-    let size = u64::from(u32::from_be_bytes(prefix));
-    if size > max as u64 {
-        return Err(invalid(CodecError::TooLarge { size, max }));
-    }
-    // No `with_capacity(size)`: memory follows the bytes that actually arrive.
-    let mut body = Vec::new();
-    io.take(size).read_to_end(&mut body).await?;
-    if (body.len() as u64) < size {
-        return Err(io::ErrorKind::UnexpectedEof.into());
-    }
+    let body = read_frame(io, max).await.map_err(|e| refused(e, max))?;
     cbor4ii::serde::from_slice(&body).map_err(|e| invalid(CodecError::Malformed(e.to_string())))
 }
 
-async fn write_frame<T, M>(io: &mut T, message: &M, max: usize) -> io::Result<()>
+async fn write_message<T, M>(io: &mut T, message: &M, max: usize) -> io::Result<()>
 where
     T: AsyncWrite + Unpin + Send,
     M: Serialize,
 {
     let body = cbor4ii::serde::to_vec(Vec::new(), message)
         .map_err(|e| invalid(CodecError::Malformed(e.to_string())))?;
-    let too_large = || {
-        invalid(CodecError::TooLarge {
-            size: body.len() as u64,
-            max,
-        })
-    };
-    if body.len() > max {
-        return Err(too_large());
-    }
-    let prefix = u32::try_from(body.len()).map_err(|_| too_large())?;
-    io.write_all(&prefix.to_be_bytes()).await?;
-    io.write_all(&body).await?;
-    io.flush().await
+    write_frame(io, &[&body], max)
+        .await
+        .map_err(|e| refused(e, max))
 }
 
 #[cfg(test)]
@@ -158,22 +161,21 @@ mod tests {
             &protocol(),
             &mut wire,
         ));
-        assert_eq!(read.unwrap(), request);
+        assert_eq!(read.unwrap(), Ok(request));
     }
 
     #[test]
     fn a_forged_length_is_refused_before_reading_the_body() {
         // Claims 4 GiB but sends nothing more: must fail on the prefix alone.
         let mut wire = Cursor::new(u32::MAX.to_be_bytes().to_vec());
-        let error = block_on(request_response::Codec::read_request(
+        let read = block_on(request_response::Codec::read_request(
             &mut Codec::new(1024),
             &protocol(),
             &mut wire,
-        ))
-        .unwrap_err();
+        ));
         assert_eq!(
-            codec_error(&error),
-            Some(&CodecError::TooLarge {
+            read.unwrap(),
+            Err(CodecError::TooLarge {
                 size: u64::from(u32::MAX),
                 max: 1024
             })
@@ -216,13 +218,35 @@ mod tests {
         assert!(wire.get_ref().is_empty());
     }
 
+    #[test]
+    fn a_full_digest_of_max_records_fits_the_message_size() {
+        let config = crate::Config::default().with_max_message_size(64 * 1024);
+        let owner = libp2p::identity::Keypair::generate_secp256k1()
+            .public()
+            .to_peer_id();
+        let entry = DigestEntry {
+            owner: WirePeer(owner),
+            seq: u64::MAX,
+            age_ms: u64::MAX,
+        };
+        let request = Request::Announce {
+            full: true,
+            entries: vec![entry; config.max_records()],
+        };
+        assert!(config.max_records() >= 400, "{}", config.max_records());
+        let mut wire = Cursor::new(Vec::new());
+        let max = config.max_message_size();
+        block_on(Codec::new(max).write_request_to(&mut wire, request)).unwrap();
+        assert!(wire.get_ref().len() <= max);
+    }
+
     impl Codec {
         async fn write_request_to(
             &mut self,
             io: &mut Cursor<Vec<u8>>,
             request: Request,
         ) -> io::Result<()> {
-            request_response::Codec::write_request(self, &protocol(), io, request).await
+            request_response::Codec::write_request(self, &protocol(), io, Ok(request)).await
         }
     }
 }

@@ -5,6 +5,12 @@ use std::time::Duration;
 /// Durations are capped here so that `Instant + duration` can never overflow (and panic).
 const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 
+/// Upper bound of one digest line on the wire (a 38-byte PeerId, two u64 and CBOR map keys).
+pub(crate) const DIGEST_ENTRY_SIZE: usize = 128;
+
+/// Room kept in a message for everything around the records or digest lines it carries.
+pub(crate) const MESSAGE_OVERHEAD: usize = 1024;
+
 /// Configuration of the sync [`Behaviour`](crate::Behaviour).
 ///
 /// Build it with [`Config::default`] and the consuming `with_*` setters. The defaults suit a network
@@ -78,13 +84,15 @@ impl Config {
     }
 
     /// The most records (including the local one) a node holds; records of further nodes are
-    /// ignored until others are forgotten.
+    /// ignored until others are forgotten. Capped so that a full digest fits one message:
+    /// at most `max_message_size / 128`.
     pub fn with_max_records(mut self, max: usize) -> Self {
         self.max_records = max;
         self
     }
 
-    /// The largest encoded record accepted from the network or built locally.
+    /// The largest encoded record accepted from the network or built locally. Capped at
+    /// `max_message_size` less 1 KiB, so that any record can be served.
     pub fn with_max_record_size(mut self, max: usize) -> Self {
         self.max_record_size = max;
         self
@@ -127,11 +135,13 @@ impl Config {
     }
 
     pub(crate) fn max_records(&self) -> usize {
-        self.max_records.max(1)
+        let fit = self.max_message_size.saturating_sub(MESSAGE_OVERHEAD) / DIGEST_ENTRY_SIZE;
+        self.max_records.min(fit).max(1)
     }
 
     pub(crate) fn max_record_size(&self) -> usize {
-        self.max_record_size
+        let fit = self.max_message_size.saturating_sub(MESSAGE_OVERHEAD);
+        self.max_record_size.min(fit)
     }
 
     pub(crate) fn max_message_size(&self) -> usize {

@@ -23,18 +23,21 @@
 //!   [offline](Event::PeerOffline) after `offline_after` and [forgotten](Event::PeerForgotten)
 //!   after `forget_after`. Details and limits in `state/liveness.rs`.
 //! - **Restarts.** A node starts its seq at the wall-clock time in milliseconds, so after a
-//!   restart its new record outranks the old one. If the network still holds an own record with a
+//!   restart its new record outranks the old one. If a neighbour announces our own record at a
 //!   seq at or above the current one (clock stepped back, or more than 1000 changes a second),
-//!   the node jumps above it and announces again.
+//!   the node fetches it, and if it really carries our signature, jumps above it and announces
+//!   again. A digest line alone never moves our seq, so no peer can push it to `u64::MAX`.
 //! - **Bounds.** At most `max_records` records, each at most `max_record_size`; frames at most
 //!   `max_message_size`, checked on the length prefix before allocating; one announcement and one
 //!   fetch in flight per neighbour; at most 64 records per fetch.
 //!
 //! # Layout
 //! - `lib.rs`: this overview, [`Event`], [`PROTOCOL_NAME`].
-//! - `behaviour.rs`: [`Behaviour`], the `NetworkBehaviour` that drives the state machine.
-//! - `state/`: the sans-I/O protocol core (fetching, liveness, queries), and `sim.rs`, the
-//!   deterministic network simulator its property tests run on.
+//! - `behaviour.rs`: [`Behaviour`], its API and the glue between transport, timer and state;
+//!   `behaviour/swarm.rs`: its `NetworkBehaviour` implementation.
+//! - `state/`: the sans-I/O protocol core (`fetch.rs`, `liveness.rs`, `view.rs`) and its tests;
+//!   `sim.rs` (with `sim/mallory.rs`, a forger): the deterministic network simulator the property
+//!   tests run on.
 //! - `record.rs`: [`Record`], signing and verification. `message.rs` and `codec.rs`: the wire.
 //! - `config.rs`, `error.rs`: [`Config`] and the error types.
 //!
@@ -52,7 +55,8 @@
 //! ```
 //! Put the behaviour in the node's `#[derive(NetworkBehaviour)]`, call
 //! [`Behaviour::set_listen_addrs`] with the dialable addresses, and react to its [`Event`]s.
-//! Connections must outlive the announce interval (raise the swarm's idle connection timeout).
+//! The periodic announcements keep connections open as long as the swarm's idle connection
+//! timeout (10 s by default) is longer than `announce_interval`.
 
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -61,6 +65,7 @@ mod behaviour;
 mod codec;
 mod config;
 mod error;
+#[allow(unreachable_pub)] // see the module docs
 mod message;
 mod record;
 #[cfg(test)]

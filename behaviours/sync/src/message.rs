@@ -6,6 +6,10 @@
 //!   it only tells the announcer the stream is done, so announcements never pile up.
 //! - `Fetch(owners)` -> `Records(envelopes)`: "send me your records of these owners". The answer
 //!   holds the signed envelopes the responder has, as many as fit the message size.
+//!
+//! These types are `pub` rather than `pub(crate)` only because `request_response` names them in
+//! the connection handler's type, which the behaviour exposes; they are not reachable from the
+//! crate root and not part of the API (hence `unreachable_pub` is allowed on this module).
 
 use bytes::Bytes;
 use libp2p::PeerId;
@@ -15,9 +19,6 @@ use crate::record::Envelope;
 
 /// A request on a sync stream.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-// `pub` only because `request_response` exposes it in the connection handler's type; it is
-// not reachable from the crate root and not part of the API.
-#[allow(unreachable_pub)]
 pub enum Request {
     /// The sender's digest: of every record it holds (`full`, sent periodically and to a new
     /// neighbour) or only of those that changed since its previous announcement.
@@ -33,9 +34,6 @@ pub enum Request {
 
 /// The answer to a [`Request`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-// `pub` only because `request_response` exposes it in the connection handler's type; it is
-// not reachable from the crate root and not part of the API.
-#[allow(unreachable_pub)]
 pub enum Response {
     /// An announcement was received.
     Ack,
@@ -46,9 +44,6 @@ pub enum Response {
 /// One line of a digest: the announcer holds `owner`'s record at `seq`, and last had fresh evidence
 /// that `owner` is alive `age_ms` milliseconds ago (0 for itself and its direct neighbours).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-// `pub` only because `request_response` exposes it in the connection handler's type; it is
-// not reachable from the crate root and not part of the API.
-#[allow(unreachable_pub)]
 pub struct DigestEntry {
     pub(crate) owner: WirePeer,
     pub(crate) seq: u64,
@@ -57,9 +52,6 @@ pub struct DigestEntry {
 
 /// A PeerId encoded as its bytes; a frame carrying an invalid one is refused as a whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-// `pub` only because `request_response` exposes it in the connection handler's type; it is
-// not reachable from the crate root and not part of the API.
-#[allow(unreachable_pub)]
 pub struct WirePeer(pub(crate) PeerId);
 
 impl Serialize for WirePeer {

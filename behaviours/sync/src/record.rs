@@ -133,8 +133,7 @@ impl Body {
 
 /// A record as it travels: the owner's encoded bytes and its signature over them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-// `pub` only because `request_response` exposes it in the connection handler's type; it is
-// not reachable from the crate root and not part of the API.
+// `pub` only because the connection handler's type names it; not part of the API.
 #[allow(unreachable_pub)]
 pub struct Envelope {
     pub(crate) body: Bytes,

@@ -1,20 +1,19 @@
 //! Framing and the `request_response` codec: each message is `[length: u32 big-endian][body]`.
 //!
-//! The length is checked against the configured maximum **before** anything is allocated; the
-//! body is then read in chunks, so memory follows the bytes actually received. A frame over
-//! the maximum fails the read, `request_response` drops the substream, and yamux resets it: the
-//! peer learns its message was refused, the connection and the node carry on.
+//! The frames are `fisco_p2p_framing`'s: the length is checked against the configured maximum
+//! **before** anything is allocated; the body is then read in chunks, so memory follows the bytes
+//! actually received. A frame over the maximum fails the read, `request_response` drops the
+//! substream, and yamux resets it: the peer learns its message was refused, the connection and
+//! the node carry on.
 
 use std::io;
 
 use bytes::Bytes;
-use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use fisco_p2p_framing::{read_frame, write_frame, FrameError};
+use futures::{AsyncRead, AsyncWrite};
 use libp2p::{request_response, StreamProtocol};
 
 use crate::protocol::{self, Encoded, Request, Response};
-
-/// Bytes read at a time while a frame arrives.
-const READ_CHUNK: usize = 64 * 1024;
 
 /// The unicast codec: CBOR bodies in length-prefixed frames of at most `max` bytes.
 #[derive(Debug, Clone)]
@@ -27,58 +26,32 @@ impl Codec {
         Codec { max }
     }
 
+    /// Reads a frame; one over the maximum is `InvalidData`, which the behaviour tells apart
+    /// from a stream failure.
     async fn read<S: AsyncRead + Unpin>(&self, io: &mut S) -> io::Result<Bytes> {
-        let mut prefix = [0u8; 4];
-        io.read_exact(&mut prefix).await?;
-        let len = u32::from_be_bytes(prefix) as usize;
-        if len > self.max {
-            tracing::warn!(
-                len,
-                max = self.max,
-                "unicast frame over the maximum size refused; substream reset"
-            );
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "frame of {len} bytes announced, the maximum is {}",
-                    self.max
-                ),
-            ));
-        }
-        read_exact_growing(io, len).await
+        let frame = read_frame(io, self.max).await.inspect_err(|error| {
+            if let FrameError::TooLarge { len, max } = error {
+                tracing::warn!(
+                    len,
+                    max,
+                    "unicast frame over the maximum size refused; substream reset"
+                );
+            }
+        })?;
+        Ok(Bytes::from(frame))
     }
 
+    /// Writes a frame; one over the maximum is refused as `InvalidInput` (our own mistake, not
+    /// the peer's), before anything is sent.
     async fn write<S: AsyncWrite + Unpin>(&self, io: &mut S, encoded: Encoded) -> io::Result<()> {
-        let len = encoded.len();
-        if len > self.max {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("frame of {len} bytes exceeds the maximum of {}", self.max),
-            ));
-        }
-        let prefix = u32::try_from(len)
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "frame over 4 GiB"))?;
-        io.write_all(&prefix.to_be_bytes()).await?;
-        io.write_all(&encoded.header).await?;
-        io.write_all(&encoded.payload).await?;
-        io.flush().await
+        let parts: [&[u8]; 2] = [&encoded.header, &encoded.payload];
+        write_frame(io, &parts, self.max)
+            .await
+            .map_err(|error| match error {
+                FrameError::Io(error) => error,
+                refused => io::Error::new(io::ErrorKind::InvalidInput, refused),
+            })
     }
-}
-
-/// Reads exactly `len` bytes, growing the buffer only as data arrives (doubling, capped at `len`).
-async fn read_exact_growing<S: AsyncRead + Unpin>(io: &mut S, len: usize) -> io::Result<Bytes> {
-    let mut buf = Vec::with_capacity(len.min(READ_CHUNK));
-    while buf.len() < len {
-        let start = buf.len();
-        let end = len.min(start + READ_CHUNK);
-        if buf.capacity() < end {
-            let target = len.min(end.max(buf.capacity() * 2));
-            buf.reserve_exact(target - start);
-        }
-        buf.resize(end, 0);
-        io.read_exact(&mut buf[start..end]).await?;
-    }
-    Ok(Bytes::from(buf))
 }
 
 fn invalid(reason: String) -> io::Error {
@@ -131,35 +104,12 @@ impl request_response::Codec for Codec {
 
 #[cfg(test)]
 mod tests {
-    use std::{
-        pin::Pin,
-        task::{Context, Poll},
-    };
-
     use futures::{executor::block_on, io::Cursor};
     use request_response::Codec as _;
 
     use super::*;
 
     const PROTOCOL: StreamProtocol = crate::PROTOCOL_NAME;
-
-    /// Serves `data`, and fails the test if asked for anything past it.
-    struct NoMoreThan(Cursor<Vec<u8>>);
-
-    impl AsyncRead for NoMoreThan {
-        fn poll_read(
-            mut self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-            buf: &mut [u8],
-        ) -> Poll<io::Result<usize>> {
-            let cursor = &self.0;
-            assert!(
-                (cursor.position() as usize) < cursor.get_ref().len(),
-                "read past the length prefix"
-            );
-            Pin::new(&mut self.0).poll_read(cx, buf)
-        }
-    }
 
     fn request(payload: &'static [u8]) -> Request {
         Request {
@@ -183,9 +133,9 @@ mod tests {
     }
 
     #[test]
-    fn a_forged_length_is_refused_without_reading_past_the_prefix() {
+    fn a_forged_length_is_refused_as_invalid_data() {
         let mut codec = Codec::new(32 * 1024 * 1024);
-        let mut reader = NoMoreThan(Cursor::new(u32::MAX.to_be_bytes().to_vec()));
+        let mut reader = Cursor::new([0xff, 0xff, 0xff, 0xff, 0xa2, 0x01].to_vec());
         let err = block_on(codec.read_request(&PROTOCOL, &mut reader)).expect_err("refused");
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
         assert!(err.to_string().contains("4294967295"), "{err}");

@@ -42,12 +42,6 @@ pub(crate) struct Encoded {
     pub(crate) payload: Bytes,
 }
 
-impl Encoded {
-    pub(crate) fn len(&self) -> usize {
-        self.header.len() + self.payload.len()
-    }
-}
-
 type EncodeResult = Result<(), cbor4ii::core::enc::Error<std::collections::TryReserveError>>;
 
 fn encoded(build: impl FnOnce(&mut BufWriter) -> EncodeResult, payload: Bytes) -> Encoded {

@@ -5,10 +5,12 @@ mod common;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{connect, idle_node, memory_swarm, pair, start, within};
+use common::{idle_node, pair, start};
+use fisco_p2p_testkit::{connect, memory_swarm, within, RawWriter};
 use fisco_p2p_unicast::{self as unicast, RequestError};
-use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
+use futures::StreamExt;
 use libp2p::{
+    identity::Keypair,
     request_response::{self, ProtocolSupport},
     swarm::SwarmEvent,
 };
@@ -89,61 +91,6 @@ async fn a_reply_over_the_maximum_reaches_the_requester_as_too_large() {
     assert_eq!(result, Err(expected));
 }
 
-/// Writes its request bytes verbatim on a unicast substream, then reads whatever comes back.
-#[derive(Clone, Default)]
-struct RawWriter;
-
-impl request_response::Codec for RawWriter {
-    type Protocol = libp2p::StreamProtocol;
-    type Request = Vec<u8>;
-    type Response = Vec<u8>;
-
-    async fn read_request<T>(&mut self, _: &Self::Protocol, _: &mut T) -> std::io::Result<Vec<u8>>
-    where
-        T: futures::AsyncRead + Unpin + Send,
-    {
-        Err(std::io::ErrorKind::Unsupported.into())
-    }
-
-    async fn read_response<T>(&mut self, _: &Self::Protocol, io: &mut T) -> std::io::Result<Vec<u8>>
-    where
-        T: futures::AsyncRead + Unpin + Send,
-    {
-        let mut out = Vec::new();
-        io.take(1024).read_to_end(&mut out).await?;
-        if out.is_empty() {
-            // The server closed the substream without writing anything back.
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        Ok(out)
-    }
-
-    async fn write_request<T>(
-        &mut self,
-        _: &Self::Protocol,
-        io: &mut T,
-        bytes: Vec<u8>,
-    ) -> std::io::Result<()>
-    where
-        T: futures::AsyncWrite + Unpin + Send,
-    {
-        io.write_all(&bytes).await?;
-        io.flush().await
-    }
-
-    async fn write_response<T>(
-        &mut self,
-        _: &Self::Protocol,
-        _: &mut T,
-        _: Vec<u8>,
-    ) -> std::io::Result<()>
-    where
-        T: futures::AsyncWrite + Unpin + Send,
-    {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn a_forged_length_prefix_is_refused_and_the_node_keeps_serving() {
     let mut server = idle_node(unicast::Config::default(), &[MODULE]).await;
@@ -151,7 +98,7 @@ async fn a_forged_length_prefix_is_refused_and_the_node_keeps_serving() {
         [(unicast::PROTOCOL_NAME, ProtocolSupport::Outbound)],
         request_response::Config::default(),
     );
-    let mut raw = memory_swarm(raw_behaviour);
+    let mut raw = memory_swarm(Keypair::generate_secp256k1(), raw_behaviour);
     connect(&mut raw, &mut server).await;
     let mut honest = idle_node(unicast::Config::default(), &[]).await;
     connect(&mut honest, &mut server).await;

@@ -21,7 +21,7 @@ use super::certificates;
 use crate::{
     identity::{NodeId, NodeKey},
     tls::{
-        verifier::{Refusal, Trust},
+        chain::{Refusal, Trust},
         AccessList, RefusalReason, TlsError,
     },
 };

@@ -15,6 +15,7 @@ use libp2p::PeerId;
 
 use super::{FetchId, Known, Output, State};
 use crate::{
+    config::MESSAGE_OVERHEAD,
     error::RecordError,
     message::{DigestEntry, Request, WirePeer},
     record::{Envelope, SignedRecord},
@@ -24,8 +25,6 @@ use crate::{
 /// The most owners asked for (and served) in one fetch.
 pub(crate) const MAX_FETCH_BATCH: usize = 64;
 
-/// Room left for the CBOR framing around the envelopes of a fetch response.
-const RESPONSE_OVERHEAD: usize = 64;
 /// CBOR header bytes per envelope in a fetch response (array, map and byte-string headers).
 const ENVELOPE_OVERHEAD: usize = 32;
 
@@ -72,12 +71,6 @@ impl State {
             age_ms,
         } in entries.into_iter().take(max)
         {
-            if owner == self.local_id() {
-                if seq >= self.local.record.seq() {
-                    self.overtake_own_record(seq, now);
-                }
-                continue;
-            }
             let evidence = if self.neighbours.contains_key(&owner) {
                 Some(now)
             } else {
@@ -86,12 +79,11 @@ impl State {
             if let Some(evidence) = evidence {
                 self.heard(owner, evidence, now);
             }
-            let newer = match self.records.get(&owner) {
-                Some(known) => seq > known.signed.record.seq(),
-                None => evidence.is_some_and(|e| self.is_fresh(e, now)),
-            };
-            if newer && (wanted.len() < max || wanted.contains_key(&owner)) {
-                wanted.insert(owner, Wanted { seq, evidence });
+            let w = Wanted { seq, evidence };
+            if self.is_wanted(&owner, &w, now)
+                && (wanted.len() < max || wanted.contains_key(&owner))
+            {
+                wanted.insert(owner, w);
             }
         }
         if let Some(neighbour) = self.neighbours.get_mut(&peer) {
@@ -105,7 +97,7 @@ impl State {
         let unknown_in_flight = self
             .fetching
             .keys()
-            .filter(|owner| !self.records.contains_key(owner))
+            .filter(|owner| self.is_new(owner))
             .count();
         let mut room = self
             .config
@@ -125,7 +117,7 @@ impl State {
             else {
                 continue;
             };
-            wanted.retain(|owner, w| self.still_wanted(owner, w, now));
+            wanted.retain(|owner, w| self.is_wanted(owner, w, now));
             let mut asked = Vec::new();
             for (owner, w) in &wanted {
                 if asked.len() == MAX_FETCH_BATCH {
@@ -134,7 +126,7 @@ impl State {
                 if self.fetching.contains_key(owner) {
                     continue;
                 }
-                if !self.records.contains_key(owner) {
+                if self.is_new(owner) {
                     if room == 0 {
                         continue;
                     }
@@ -149,11 +141,28 @@ impl State {
         }
     }
 
-    fn still_wanted(&self, owner: &PeerId, wanted: &Wanted, now: Instant) -> bool {
+    /// Whether a record announced as `wanted` is worth fetching: newer than ours, or of an
+    /// unknown owner that is alive.
+    ///
+    /// Our own record is wanted at a higher seq (a previous run of this node got further) and,
+    /// once per seq, at an equal one (a previous run may have signed other content at this very
+    /// seq, and the digest cannot tell). We fetch it rather than trust the digest, so that only a
+    /// record we really signed can move our seq (a digest line alone could push it to
+    /// `u64::MAX`).
+    fn is_wanted(&self, owner: &PeerId, wanted: &Wanted, now: Instant) -> bool {
+        if *owner == self.local_id() {
+            let ours = self.local.record.seq();
+            return wanted.seq > ours || (wanted.seq == ours && self.own_confirmed != ours);
+        }
         match self.records.get(owner) {
             Some(known) => wanted.seq > known.signed.record.seq(),
             None => wanted.evidence.is_some_and(|e| self.is_fresh(e, now)),
         }
+    }
+
+    /// Whether accepting `owner`'s record would take one more place in the view.
+    fn is_new(&self, owner: &PeerId) -> bool {
+        *owner != self.local_id() && !self.records.contains_key(owner)
     }
 
     fn send_fetch(
@@ -266,6 +275,15 @@ impl State {
     /// Keeps a verified record if it is newer than what we hold (or new and still alive).
     fn accept(&mut self, signed: SignedRecord, evidence: Option<Instant>, now: Instant) {
         let owner = signed.record.owner();
+        if owner == self.local_id() {
+            let (seen, ours) = (signed.record.seq(), self.local.record.seq());
+            if seen == ours && signed.envelope.body == self.local.envelope.body {
+                self.own_confirmed = ours;
+            } else if seen >= ours {
+                self.overtake_own_record(seen, now);
+            }
+            return;
+        }
         let evidence = if self.neighbours.contains_key(&owner) {
             Some(now)
         } else {
@@ -310,7 +328,7 @@ impl State {
         let budget = self
             .config
             .max_message_size()
-            .saturating_sub(RESPONSE_OVERHEAD);
+            .saturating_sub(MESSAGE_OVERHEAD);
         let mut used = 0;
         let mut envelopes = Vec::new();
         for WirePeer(owner) in owners.iter().take(MAX_FETCH_BATCH) {

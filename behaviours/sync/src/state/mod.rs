@@ -64,6 +64,8 @@ struct Known {
 #[derive(Debug, Default)]
 struct Neighbour {
     announce_in_flight: bool,
+    /// An announcement was due while one was in flight.
+    announce_skipped: bool,
     fetch: Option<fetch::InFlight>,
     /// Records this neighbour announced at a higher seq than we hold.
     wanted: BTreeMap<PeerId, fetch::Wanted>,
@@ -75,6 +77,8 @@ pub(crate) struct State {
     keypair: Keypair,
     config: Config,
     local: SignedRecord,
+    /// The seq at which a neighbour was seen holding exactly our current record.
+    own_confirmed: u64,
     records: BTreeMap<PeerId, Known>,
     neighbours: BTreeMap<PeerId, Neighbour>,
     /// Owners being fetched, and from whom: one fetch per owner at a time.
@@ -111,6 +115,7 @@ impl State {
         Ok(Self {
             keypair,
             local,
+            own_confirmed: 0,
             records: BTreeMap::new(),
             neighbours: BTreeMap::new(),
             fetching: BTreeMap::new(),
@@ -203,10 +208,19 @@ impl State {
         }
     }
 
-    /// The announcement to `peer` was acknowledged or failed: the next one may go.
-    pub(crate) fn on_announce_done(&mut self, peer: PeerId) {
-        if let Some(neighbour) = self.neighbours.get_mut(&peer) {
-            neighbour.announce_in_flight = false;
+    /// The announcement to `peer` was acknowledged or failed: the next one may go, and goes at
+    /// once (in full) if one was skipped meanwhile.
+    pub(crate) fn on_announce_done(&mut self, peer: PeerId, now: Instant) {
+        let Some(neighbour) = self.neighbours.get_mut(&peer) else {
+            return;
+        };
+        neighbour.announce_in_flight = false;
+        if std::mem::take(&mut neighbour.announce_skipped) {
+            let request = Request::Announce {
+                full: true,
+                entries: self.digest(true, now),
+            };
+            self.send_announce(peer, request);
         }
     }
 
@@ -224,7 +238,8 @@ impl State {
         self.announce_soon = Some(self.announce_soon.map_or(soon, |s| s.min(soon)));
     }
 
-    /// Sends a digest to every neighbour that has no announcement in flight.
+    /// Sends a digest to every neighbour that has no announcement in flight (and notes the
+    /// others, which get a full digest as soon as theirs is done).
     ///
     /// A periodic (`full`) digest lists every record; an early one only what changed since.
     fn announce_to_all(&mut self, full: bool, now: Instant) {
@@ -234,12 +249,16 @@ impl State {
         if full {
             self.next_announce = now + self.config.announce_interval();
         }
-        let idle: Vec<PeerId> = self
-            .neighbours
-            .iter()
-            .filter(|(_, n)| !n.announce_in_flight)
-            .map(|(peer, _)| *peer)
-            .collect();
+        let mut idle = Vec::new();
+        for (peer, neighbour) in &mut self.neighbours {
+            if neighbour.announce_in_flight {
+                // One announcement per neighbour at a time; this one follows when it is done,
+                // so news is delayed by a round trip, not by a whole interval.
+                neighbour.announce_skipped = true;
+            } else {
+                idle.push(*peer);
+            }
+        }
         for peer in idle {
             let request = Request::Announce {
                 full,
@@ -300,9 +319,10 @@ impl State {
         Ok(true)
     }
 
-    /// The network holds our own record at `seen` >= our seq (a previous run of this node got
-    /// further than our clock-based start): jump above it so peers accept our current state.
-    fn overtake_own_record(&mut self, seen: u64, now: Instant) {
+    /// A neighbour served our own record, signed by us, at `seen` >= our seq (a previous run of
+    /// this node got further than our clock-based start): jump above it so peers accept our
+    /// current state.
+    pub(super) fn overtake_own_record(&mut self, seen: u64, now: Instant) {
         let mut record = self.local.record.clone();
         record.set_seq(seen.saturating_add(1));
         match SignedRecord::sign(record, &self.keypair, self.config.max_record_size()) {

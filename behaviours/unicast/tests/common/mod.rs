@@ -1,66 +1,18 @@
 //! Unicast nodes over libp2p's in-memory transport, one tokio task per node, driven by commands.
 #![allow(dead_code)] // Each test binary uses a different part of this module.
 
-use std::{future::Future, time::Duration};
+use std::{
+    ops::{Deref, DerefMut},
+    time::Duration,
+};
 
 use bytes::Bytes;
+use fisco_p2p_testkit::{connect, listen, memory_swarm, Running};
 use fisco_p2p_unicast::{self as unicast, ReplyError, RequestId, ResponseChannel};
-use futures::StreamExt;
-use libp2p::{
-    core::{multiaddr::Protocol, transport::MemoryTransport, upgrade::Version, Transport},
-    identity::Keypair,
-    swarm::{NetworkBehaviour, SwarmEvent},
-    Multiaddr, PeerId, Swarm,
-};
-use libp2p_swarm_test::SwarmExt;
-use tokio::sync::{mpsc, oneshot};
+use libp2p::{identity::Keypair, Multiaddr, PeerId, Swarm};
+use tokio::sync::oneshot;
 
-/// Upper bound for any single step of a test.
-pub(crate) const STEP: Duration = Duration::from_secs(10);
-
-/// Awaits `future`, failing the test if it takes longer than [`STEP`].
-pub(crate) async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
-    tokio::time::timeout(STEP, future)
-        .await
-        .unwrap_or_else(|_| panic!("timed out: {what}"))
-}
-
-/// A swarm over the in-memory transport, identified by a secp256k1 key like a FISCO node.
-pub(crate) fn memory_swarm<B: NetworkBehaviour>(behaviour: B) -> Swarm<B> {
-    let keypair = Keypair::generate_secp256k1();
-    let transport = MemoryTransport::default()
-        .upgrade(Version::V1)
-        .authenticate(libp2p::plaintext::Config::new(&keypair))
-        .multiplex(libp2p::yamux::Config::default())
-        .timeout(Duration::from_secs(20))
-        .boxed();
-    let config = libp2p::swarm::Config::with_tokio_executor()
-        .with_idle_connection_timeout(Duration::from_secs(60));
-    Swarm::new(transport, behaviour, keypair.public().to_peer_id(), config)
-}
-
-/// Starts listening on a fresh memory address and announces it as external.
-pub(crate) async fn listen<B>(swarm: &mut Swarm<B>) -> Multiaddr
-where
-    B: NetworkBehaviour + Send,
-    B::ToSwarm: std::fmt::Debug,
-{
-    swarm
-        .listen_on(Protocol::Memory(0).into())
-        .expect("memory transport listens");
-    let address = within("listening", async {
-        loop {
-            if let SwarmEvent::NewListenAddr { address, .. } = swarm.select_next_some().await {
-                break address;
-            }
-        }
-    })
-    .await;
-    swarm.add_external_address(address.clone());
-    address
-}
-
-enum Command {
+pub(crate) enum Command {
     Send {
         peer: PeerId,
         module: u16,
@@ -78,29 +30,26 @@ enum Command {
 
 /// A running unicast node: commands in, behaviour events out.
 pub(crate) struct Node {
-    pub(crate) peer_id: PeerId,
+    running: Running<Command, unicast::Event>,
+    /// The address it listens on.
     pub(crate) address: Multiaddr,
-    commands: mpsc::Sender<Command>,
-    events: mpsc::Receiver<unicast::Event>,
-    task: tokio::task::JoinHandle<()>,
 }
 
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.task.abort();
+impl Deref for Node {
+    type Target = Running<Command, unicast::Event>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.running
+    }
+}
+
+impl DerefMut for Node {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.running
     }
 }
 
 impl Node {
-    async fn command<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> T {
-        let (reply, answer) = oneshot::channel();
-        within("node command", async {
-            self.commands.send(make(reply)).await.expect("node runs");
-            answer.await.expect("node answers")
-        })
-        .await
-    }
-
     /// Sends a request with the node's configured default timeout.
     pub(crate) async fn request(
         &self,
@@ -122,7 +71,7 @@ impl Node {
         addresses: Vec<Multiaddr>,
     ) -> Result<RequestId, unicast::Error> {
         let payload = payload.into();
-        self.command(|reply| Command::Send {
+        self.ask(|reply| Command::Send {
             peer,
             module,
             payload,
@@ -138,27 +87,12 @@ impl Node {
         channel: ResponseChannel,
         response: Result<Bytes, ReplyError>,
     ) -> Result<(), unicast::Error> {
-        self.command(|reply| Command::Respond {
+        self.ask(|reply| Command::Respond {
             channel,
             response,
             reply,
         })
         .await
-    }
-
-    /// The next event, failing the test if none comes within [`STEP`].
-    pub(crate) async fn next_event(&mut self) -> unicast::Event {
-        within("next event", self.events.recv())
-            .await
-            .expect("node runs")
-    }
-
-    /// The next event if one comes within `wait`.
-    pub(crate) async fn event_within(&mut self, wait: Duration) -> Option<unicast::Event> {
-        tokio::time::timeout(wait, self.events.recv())
-            .await
-            .ok()
-            .flatten()
     }
 
     /// The next request, failing the test on anything else.
@@ -199,20 +133,9 @@ pub(crate) async fn idle_node(
     for module in modules {
         behaviour.register_module(*module);
     }
-    let mut swarm = memory_swarm(behaviour);
+    let mut swarm = memory_swarm(Keypair::generate_secp256k1(), behaviour);
     listen(&mut swarm).await;
     swarm
-}
-
-/// Connects two not yet started swarms.
-pub(crate) async fn connect<A, B>(a: &mut Swarm<A>, b: &mut Swarm<B>)
-where
-    A: NetworkBehaviour + Send,
-    A::ToSwarm: std::fmt::Debug,
-    B: NetworkBehaviour + Send,
-    B::ToSwarm: std::fmt::Debug,
-{
-    within("connecting", a.connect(b)).await;
 }
 
 /// Two connected nodes: a client serving nothing and a server serving `modules`.
@@ -228,38 +151,15 @@ pub(crate) async fn pair(
 }
 
 /// Runs a swarm in its own task.
-pub(crate) fn start(mut swarm: Swarm<unicast::Behaviour>) -> Node {
-    let (command_tx, mut commands) = mpsc::channel(16);
-    let (events_tx, events) = mpsc::channel(1024);
-    let peer_id = *swarm.local_peer_id();
+pub(crate) fn start(swarm: Swarm<unicast::Behaviour>) -> Node {
     let address = swarm
         .external_addresses()
         .next()
         .cloned()
         .expect("node listens");
-    let task = tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                command = commands.recv() => match command {
-                    None => break,
-                    Some(command) => execute(&mut swarm, command),
-                },
-                event = swarm.select_next_some() => {
-                    if let SwarmEvent::Behaviour(event) = event {
-                        if events_tx.send(event).await.is_err() {
-                            break;
-                        }
-                    }
-                }
-            }
-        }
-    });
     Node {
-        peer_id,
+        running: Running::spawn(swarm, 1024, execute),
         address,
-        commands: command_tx,
-        events,
-        task,
     }
 }
 

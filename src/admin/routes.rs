@@ -1,0 +1,205 @@
+//! The router, and the routes that look at the node: status, peers, static peers, events,
+//! metrics. The messaging routes are in `messages.rs`.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use axum::{
+    body::Bytes,
+    extract::{rejection::BytesRejection, DefaultBodyLimit, State as Extract},
+    http::{header, StatusCode},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+    Json, Router,
+};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, watch};
+
+use super::{body, error::ApiError, feed, messages};
+use crate::{
+    identity::NodeId,
+    metrics::Metrics,
+    node::{parse_address, Handle, PeerInfo},
+};
+
+/// What every route can reach.
+#[derive(Clone)]
+pub(super) struct State {
+    pub(super) handle: Handle,
+    pub(super) feed: broadcast::WeakSender<feed::ApiEvent>,
+    pub(super) metrics: Option<Arc<Metrics>>,
+    /// Becomes true when the server shuts down; ends the event streams.
+    pub(super) stopped: watch::Receiver<bool>,
+}
+
+/// Every route of the API; bodies over `max_body` bytes are refused with 413.
+pub(super) fn router(state: State, max_body: usize) -> Router {
+    Router::new()
+        .route("/v1/status", get(status))
+        .route("/v1/peers", get(peers).post(add_peer).delete(remove_peer))
+        .route("/v1/static-peers", get(static_peers))
+        .route("/v1/request", post(messages::request))
+        .route("/v1/send-topic", post(messages::send_topic))
+        .route("/v1/multicast", post(messages::multicast))
+        .route("/v1/broadcast", post(messages::broadcast))
+        .route("/v1/subscribe", post(messages::subscribe))
+        .route("/v1/unsubscribe", post(messages::unsubscribe))
+        .route("/v1/events", get(events))
+        .route("/metrics", get(metrics))
+        .fallback(|| async {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no such route; see docs/admin-api.md",
+            )
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed on this route",
+            )
+        })
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(state)
+}
+
+#[derive(Serialize)]
+struct StatusJson {
+    node_id: NodeId,
+    listen: Vec<String>,
+    seq: u64,
+    topics: Vec<String>,
+    connected: usize,
+}
+
+async fn status(Extract(state): Extract<State>) -> Result<Json<StatusJson>, ApiError> {
+    let status = state.handle.status().await?;
+    Ok(Json(StatusJson {
+        node_id: status.node_id,
+        listen: status.listen.iter().map(ToString::to_string).collect(),
+        seq: status.seq,
+        topics: status.topics,
+        connected: status.connected,
+    }))
+}
+
+/// A known node. State values that are UTF-8 text are in `state`, the others, in base64, in
+/// `state_base64` (present only when there are any).
+#[derive(Serialize)]
+struct PeerJson {
+    node_id: NodeId,
+    connected: bool,
+    online: bool,
+    addrs: Vec<String>,
+    topics: Vec<String>,
+    seq: u64,
+    state: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    state_base64: BTreeMap<String, String>,
+}
+
+impl From<PeerInfo> for PeerJson {
+    fn from(peer: PeerInfo) -> Self {
+        use base64::{engine::general_purpose::STANDARD, Engine as _};
+        let mut state = BTreeMap::new();
+        let mut state_base64 = BTreeMap::new();
+        for (key, value) in peer.state {
+            match String::from_utf8(value.to_vec()) {
+                Ok(text) => state.insert(key, text),
+                Err(_) => state_base64.insert(key, STANDARD.encode(&value)),
+            };
+        }
+        Self {
+            node_id: peer.node_id,
+            connected: peer.connected,
+            online: peer.online,
+            addrs: peer.addrs.iter().map(ToString::to_string).collect(),
+            topics: peer.topics,
+            seq: peer.seq,
+            state,
+            state_base64,
+        }
+    }
+}
+
+async fn peers(Extract(state): Extract<State>) -> Result<Json<Vec<PeerJson>>, ApiError> {
+    let peers = state.handle.peers().await?;
+    Ok(Json(peers.into_iter().map(PeerJson::from).collect()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddrBody {
+    addr: String,
+}
+
+fn address(body: Result<Bytes, BytesRejection>) -> Result<(String, libp2p::Multiaddr), ApiError> {
+    let AddrBody { addr } = body::json(body)?;
+    let multiaddr = parse_address(&addr).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok((addr, multiaddr))
+}
+
+async fn add_peer(
+    Extract(state): Extract<State>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (addr, multiaddr) = address(body)?;
+    let added = state.handle.add_peer(multiaddr).await?;
+    Ok(Json(serde_json::json!({ "addr": addr, "added": added })))
+}
+
+async fn remove_peer(
+    Extract(state): Extract<State>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (addr, multiaddr) = address(body)?;
+    let removed = state.handle.remove_peer(multiaddr).await?;
+    Ok(Json(
+        serde_json::json!({ "addr": addr, "removed": removed }),
+    ))
+}
+
+#[derive(Serialize)]
+struct StaticPeerJson {
+    addr: String,
+    connected: Option<NodeId>,
+    own_address: bool,
+}
+
+async fn static_peers(
+    Extract(state): Extract<State>,
+) -> Result<Json<Vec<StaticPeerJson>>, ApiError> {
+    let peers = state.handle.static_peers().await?;
+    Ok(Json(
+        peers
+            .into_iter()
+            .map(|p| StaticPeerJson {
+                addr: p.address.to_string(),
+                connected: p.connected,
+                own_address: p.own_address,
+            })
+            .collect(),
+    ))
+}
+
+async fn events(Extract(state): Extract<State>) -> Result<Response, ApiError> {
+    let sender = state
+        .feed
+        .upgrade()
+        .ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the node has stopped"))?;
+    Ok(feed::sse(sender.subscribe(), state.stopped.clone()).into_response())
+}
+
+/// The content type of the OpenMetrics text that prometheus-client writes.
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+async fn metrics(Extract(state): Extract<State>) -> Result<Response, ApiError> {
+    let metrics = state.metrics.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "metrics are not enabled on this node",
+        )
+    })?;
+    let status = state.handle.status().await?;
+    let peers = state.handle.peers().await?;
+    metrics.observe(&status, &peers);
+    Ok(([(header::CONTENT_TYPE, OPENMETRICS)], metrics.encode()).into_response())
+}

@@ -1,0 +1,231 @@
+//! `fisco-p2p ctl`: a thin client of a running node's admin API. Readable output by default,
+//! the API's JSON with `--json`; any failure is one line on stderr and a non-zero exit.
+
+mod show;
+
+use std::{net::SocketAddr, time::Duration};
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use fisco_p2p::admin::client::Client;
+use serde_json::{json, Map, Value};
+
+/// Arguments of `fisco-p2p ctl`.
+#[derive(Debug, Args)]
+pub(crate) struct CtlArgs {
+    /// Address of the node's admin API (`admin` in node.toml; node0 of `certs network` uses
+    /// 127.0.0.1:31300).
+    #[arg(
+        long,
+        global = true,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:31300"
+    )]
+    admin: SocketAddr,
+    /// Print the API's JSON (one object per line for `events`) instead of readable text.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Give up on a call after this many seconds (`events` waits for events as long as needed).
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 30)]
+    timeout: u64,
+    /// What to ask.
+    #[command(subcommand)]
+    command: CtlCommand,
+}
+
+/// A message payload given on the command line.
+#[derive(Debug, Args)]
+struct PayloadArgs {
+    /// The data: UTF-8 text, or base64 with --base64.
+    data: String,
+    /// DATA is base64 (for binary payloads).
+    #[arg(long)]
+    base64: bool,
+    /// Application module (default 0, which `run` daemons answer by echoing).
+    #[arg(long)]
+    module: Option<u16>,
+}
+
+impl PayloadArgs {
+    /// The body fields: `data` or `data_base64`, and `module` when given.
+    fn fields(&self) -> Map<String, Value> {
+        let mut fields = Map::new();
+        let key = if self.base64 { "data_base64" } else { "data" };
+        fields.insert(key.into(), Value::String(self.data.clone()));
+        if let Some(module) = self.module {
+            fields.insert("module".into(), json!(module));
+        }
+        fields
+    }
+}
+
+/// The `ctl` subcommands.
+#[derive(Debug, Subcommand)]
+enum CtlCommand {
+    /// The node's ID, listen addresses, seq, topics and number of connected nodes.
+    Status,
+    /// Every node known (connected or not); with --static, the static peer list.
+    Peers {
+        /// Show the static peers and who is connected at each address.
+        #[arg(long = "static")]
+        static_peers: bool,
+    },
+    /// Send a request to one node and print its reply.
+    Request {
+        /// The node ID (128 hex characters).
+        node: String,
+        #[command(flatten)]
+        payload: PayloadArgs,
+        /// Timeout of this request in milliseconds (default: the node's).
+        #[arg(long, value_name = "MS")]
+        timeout_ms: Option<u64>,
+    },
+    /// Send a request to one follower of a topic (another on failure) and print the reply.
+    SendTopic {
+        /// The topic.
+        topic: String,
+        #[command(flatten)]
+        payload: PayloadArgs,
+    },
+    /// Send a message to every follower of a topic.
+    Multicast {
+        /// The topic.
+        topic: String,
+        #[command(flatten)]
+        payload: PayloadArgs,
+    },
+    /// Send a message to every node.
+    Broadcast {
+        #[command(flatten)]
+        payload: PayloadArgs,
+    },
+    /// Follow a topic.
+    Subscribe {
+        /// The topic.
+        topic: String,
+    },
+    /// Stop following a topic.
+    Unsubscribe {
+        /// The topic.
+        topic: String,
+    },
+    /// Add a static peer (ip:port, [v6]:port, host:port or a multiaddr).
+    AddPeer {
+        /// The address.
+        addr: String,
+    },
+    /// Remove a static peer and disconnect the node there.
+    RemovePeer {
+        /// The address.
+        addr: String,
+    },
+    /// Print the node's events as they happen (Ctrl-C to stop).
+    Events {
+        /// Exit after this many events.
+        #[arg(long, value_name = "N")]
+        count: Option<usize>,
+        /// Only events of this type (peer_connected, peer_disconnected, connection_refused,
+        /// message, peer_state); repeat for several.
+        #[arg(long = "type", value_name = "TYPE")]
+        types: Vec<String>,
+    },
+}
+
+impl CtlArgs {
+    pub(crate) fn run(self) -> anyhow::Result<()> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        runtime.block_on(self.run_async())
+    }
+
+    async fn run_async(self) -> anyhow::Result<()> {
+        let client = Client::new(self.admin).with_timeout(Duration::from_secs(self.timeout));
+        let out = show::Output::new(self.json);
+        match self.command {
+            CtlCommand::Status => out.status(&client.get("/v1/status").await?),
+            CtlCommand::Peers { static_peers: true } => {
+                out.static_peers(&client.get("/v1/static-peers").await?)
+            }
+            CtlCommand::Peers {
+                static_peers: false,
+            } => out.peers(&client.get("/v1/peers").await?),
+            CtlCommand::Request {
+                node,
+                payload,
+                timeout_ms,
+            } => {
+                let mut body = payload.fields();
+                body.insert("to".into(), Value::String(node));
+                if let Some(ms) = timeout_ms {
+                    body.insert("timeout_ms".into(), json!(ms));
+                }
+                out.reply(&client.post("/v1/request", &Value::Object(body)).await?)
+            }
+            CtlCommand::SendTopic { topic, payload } => {
+                let body = with_topic(payload.fields(), topic);
+                out.reply(&client.post("/v1/send-topic", &body).await?)
+            }
+            CtlCommand::Multicast { topic, payload } => {
+                let body = with_topic(payload.fields(), topic);
+                out.multicast(&client.post("/v1/multicast", &body).await?)
+            }
+            CtlCommand::Broadcast { payload } => {
+                let body = Value::Object(payload.fields());
+                out.broadcast(&client.post("/v1/broadcast", &body).await?)
+            }
+            CtlCommand::Subscribe { topic } => {
+                let answer = client
+                    .post("/v1/subscribe", &json!({ "topic": topic }))
+                    .await?;
+                out.subscription(&answer, true)
+            }
+            CtlCommand::Unsubscribe { topic } => {
+                let answer = client
+                    .post("/v1/unsubscribe", &json!({ "topic": topic }))
+                    .await?;
+                out.subscription(&answer, false)
+            }
+            CtlCommand::AddPeer { addr } => {
+                out.peer_change(&client.post("/v1/peers", &json!({ "addr": addr })).await?)
+            }
+            CtlCommand::RemovePeer { addr } => {
+                out.peer_change(&client.delete("/v1/peers", &json!({ "addr": addr })).await?)
+            }
+            CtlCommand::Events { count, types } => events(&client, &out, count, &types).await?,
+        }
+        Ok(())
+    }
+}
+
+fn with_topic(mut fields: Map<String, Value>, topic: String) -> Value {
+    fields.insert("topic".into(), Value::String(topic));
+    Value::Object(fields)
+}
+
+/// Prints events until `count` have been printed, the stream ends, or Ctrl-C.
+async fn events(
+    client: &Client,
+    out: &show::Output,
+    count: Option<usize>,
+    types: &[String],
+) -> anyhow::Result<()> {
+    let mut stream = client.events().await?;
+    let mut printed = 0;
+    while count.is_none_or(|count| printed < count) {
+        let next = tokio::select! {
+            next = stream.next() => next?,
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        };
+        let Some(event) = next else {
+            anyhow::bail!("the event stream ended: the node or its admin API stopped");
+        };
+        let kind = event["type"].as_str().unwrap_or_default();
+        if types.is_empty() || types.iter().any(|t| t == kind) {
+            out.event(&event);
+            printed += 1;
+        }
+    }
+    Ok(())
+}

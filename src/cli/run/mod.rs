@@ -1,0 +1,269 @@
+//! `fisco-p2p run`: run one node from a configuration file and flags, with its admin API.
+//!
+//! Logs go to stderr (`RUST_LOG`, default `info`). Stdout gets exactly one line once the node
+//! is up, for scripts: `node <ID> listening on <ADDR>[,<ADDR>...] admin <ADDR|off>`.
+//! SIGINT and SIGTERM stop the node gracefully; SIGHUP re-reads the configuration file and
+//! applies its static peers and black/white lists (peers given with `--peer` stay as given).
+
+#![allow(clippy::print_stdout)]
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
+
+use anyhow::{bail, Context as _};
+use clap::Args;
+use fisco_p2p::{
+    admin,
+    config::{self, Address, NodeFile, NODE_TOML_FILE},
+    identity::NodeIdentity,
+    metrics::Metrics,
+    node::{Handle, Node},
+};
+use tokio::sync::oneshot;
+
+mod signals;
+
+/// How long the admin API and the node each get to stop before the process exits anyway.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// Arguments of `fisco-p2p run`.
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// Configuration file: a node.toml, a FISCO 2.x config.ini, or a FISCO 3.x nodes.json (peers
+    /// only). Without it, NODEDIR/node.toml is read when it exists.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Node directory holding node.key, node.crt and ca.crt (overrides the file's `dir`).
+    #[arg(long, value_name = "NODEDIR")]
+    dir: Option<PathBuf>,
+    /// Address to listen on: ip:port, [v6]:port, host:port or a multiaddr; repeat for several.
+    /// Replaces the file's `listen`.
+    #[arg(long = "listen", value_name = "ADDR")]
+    listen: Vec<Address>,
+    /// Static peer, in the same forms; repeat for several. Replaces the file's `peers`.
+    #[arg(long = "peer", value_name = "ADDR")]
+    peers: Vec<Address>,
+    /// Address of the admin API, ip:port (port 0 picks one). Overrides the file's `admin`.
+    #[arg(long, value_name = "ADDR")]
+    admin: Option<SocketAddr>,
+    /// Allow the admin API on a non-loopback address.
+    #[arg(long)]
+    admin_public: bool,
+    /// Topic to follow from the start; repeat for several. Replaces the file's `topics`.
+    #[arg(long = "topic", value_name = "TOPIC")]
+    topics: Vec<String>,
+}
+
+impl RunArgs {
+    pub(crate) fn run(self) -> anyhow::Result<()> {
+        init_logs();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        runtime.block_on(self.run_async())
+    }
+
+    /// The configuration file to read: `--config`, else NODEDIR/node.toml when it exists.
+    fn config_path(&self) -> Option<PathBuf> {
+        self.config.clone().or_else(|| {
+            let candidate = self.dir.as_ref()?.join(NODE_TOML_FILE);
+            candidate.is_file().then_some(candidate)
+        })
+    }
+
+    /// The file's settings with the flags applied over them.
+    fn settings(&self, path: Option<&Path>) -> anyhow::Result<NodeFile> {
+        let mut file = match path {
+            Some(path) => config::load(path)?,
+            None => NodeFile::default(),
+        };
+        if let Some(dir) = &self.dir {
+            file = file.with_dir(dir);
+        }
+        if !self.listen.is_empty() {
+            file = file.with_listen(self.listen.clone());
+        }
+        if !self.peers.is_empty() {
+            file = file.with_peers(self.peers.clone());
+        }
+        if self.admin.is_some() {
+            file = file.with_admin(self.admin);
+        }
+        if self.admin_public {
+            file = file.with_admin_public(true);
+        }
+        if !self.topics.is_empty() {
+            file = file.with_topics(self.topics.clone());
+        }
+        Ok(file)
+    }
+
+    async fn run_async(self) -> anyhow::Result<()> {
+        let path = self.config_path();
+        let settings = self.settings(path.as_deref())?;
+        let Some(dir) = settings.dir() else {
+            bail!("no node directory: give --dir NODEDIR, or a configuration file with `dir`");
+        };
+        let identity = NodeIdentity::load_dir(dir)
+            .with_context(|| format!("cannot load the node directory {}", dir.display()))?;
+        let metrics = Arc::new(Metrics::new());
+        let (handle, _) = Node::spawn(identity, node_config(&settings, &metrics))
+            .await
+            .context("cannot start the node")?;
+        let admin_config = admin::Config::default()
+            .with_max_message_size(settings.limits().max_message_size())
+            .with_metrics(metrics);
+        // The service echoes the default module whether or not the API is served.
+        let service = admin::Service::start(handle.clone(), admin_config).await?;
+        let listener = match settings.admin() {
+            Some(address) => Some(admin::bind(address, settings.admin_public()).await?),
+            None => None,
+        };
+        announce(&handle, listener.as_ref()).await?;
+        let (stop_admin, admin_stopped) = oneshot::channel::<()>();
+        // Without an admin API the service stays here, echoing, until the node stops.
+        let (server, _service) = match listener {
+            Some(listener) => {
+                let stopped = async {
+                    let _ = admin_stopped.await;
+                };
+                (Some(tokio::spawn(service.serve(listener, stopped))), None)
+            }
+            None => (None, Some(service)),
+        };
+        let outcome = self.wait(&handle, path.as_deref()).await;
+        let _ = stop_admin.send(());
+        if let Some(server) = server {
+            match tokio::time::timeout(STOP_GRACE, server).await {
+                Ok(Ok(Err(error))) => tracing::warn!(%error, "admin API"),
+                Err(_) => tracing::warn!("admin API did not stop in time"),
+                _ => {}
+            }
+        }
+        match tokio::time::timeout(STOP_GRACE, handle.shutdown()).await {
+            Ok(_) => tracing::info!("node stopped"),
+            Err(_) => tracing::warn!("node did not stop in time"),
+        }
+        outcome
+    }
+
+    /// Runs until SIGINT or SIGTERM, reloading the configuration on SIGHUP.
+    async fn wait(&self, handle: &Handle, path: Option<&Path>) -> anyhow::Result<()> {
+        let mut signals = signals::Signals::new()?;
+        loop {
+            match signals.next().await {
+                signals::Signal::Stop(name) => {
+                    tracing::info!(signal = name, "stopping");
+                    return Ok(());
+                }
+                signals::Signal::Reload => match path {
+                    Some(path) => {
+                        if let Err(error) = self.reload(handle, path).await {
+                            tracing::error!(
+                                "configuration not reloaded: {}",
+                                super::one_line(&error)
+                            );
+                        }
+                    }
+                    None => tracing::warn!("SIGHUP: no configuration file to reload"),
+                },
+            }
+        }
+    }
+
+    /// Applies the file's static peers (unless given as flags) and black/white lists.
+    async fn reload(&self, handle: &Handle, path: &Path) -> anyhow::Result<()> {
+        let settings = self.settings(Some(path))?;
+        let wanted: Vec<_> = settings
+            .peers()
+            .iter()
+            .map(|a| a.multiaddr().clone())
+            .collect();
+        let current: Vec<_> = handle
+            .static_peers()
+            .await?
+            .into_iter()
+            .map(|p| p.address)
+            .collect();
+        let mut added = 0;
+        let mut removed = 0;
+        for address in current.iter().filter(|a| !wanted.contains(a)) {
+            removed += usize::from(handle.remove_peer(address.clone()).await?);
+        }
+        for address in wanted.iter().filter(|a| !current.contains(a)) {
+            added += usize::from(handle.add_peer(address.clone()).await?);
+        }
+        let barred = handle
+            .set_blacklist(settings.blacklist().iter().copied())
+            .await?
+            .len()
+            + handle
+                .set_whitelist(settings.whitelist().iter().copied())
+                .await?
+                .len();
+        tracing::info!(
+            path = %path.display(),
+            added,
+            removed,
+            blacklist = settings.blacklist().len(),
+            whitelist = settings.whitelist().len(),
+            disconnected = barred,
+            "configuration reloaded"
+        );
+        Ok(())
+    }
+}
+
+/// The node configuration: what `NodeFile::to_node_config` gives, plus the settings the
+/// node reads elsewhere (topics, message size, announce period) and the metrics.
+fn node_config(settings: &NodeFile, metrics: &Arc<Metrics>) -> fisco_p2p::node::Config {
+    let mut config = settings
+        .to_node_config()
+        .with_max_message_size(settings.limits().max_message_size())
+        .with_announce_interval(settings.intervals().announce())
+        .with_metrics(metrics.clone());
+    for topic in settings.topics() {
+        config = config.with_topic(topic.clone());
+    }
+    config
+}
+
+/// Prints the one startup line on stdout.
+async fn announce(handle: &Handle, admin: Option<&tokio::net::TcpListener>) -> anyhow::Result<()> {
+    let listen: Vec<String> = handle
+        .listen_addrs()
+        .await?
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let admin = match admin.map(tokio::net::TcpListener::local_addr) {
+        Some(Ok(address)) => address.to_string(),
+        Some(Err(error)) => bail!("admin API address unknown: {error}"),
+        None => "off".to_owned(),
+    };
+    let listen = if listen.is_empty() {
+        "nothing".to_owned()
+    } else {
+        listen.join(",")
+    };
+    println!(
+        "node {} listening on {listen} admin {admin}",
+        handle.node_id()
+    );
+    Ok(())
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

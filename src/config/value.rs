@@ -1,0 +1,336 @@
+//! The values configuration files hold, parsed and checked the same way whatever the format:
+//! addresses, node IDs, durations, topics, the admin address. Each parser's error message says
+//! what to write instead; the format's reader adds the file and key.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+use std::time::Duration;
+
+use libp2p::{multiaddr::Protocol, Multiaddr};
+use serde::{Deserialize, Deserializer};
+
+use crate::identity::NodeId;
+use crate::node::{parse_address, AddressError};
+
+/// Longest topic name, in bytes.
+pub const MAX_TOPIC_LEN: usize = 255;
+
+/// A listen or peer address as the operator wrote it (`ip:port`, `[v6]:port`, `host:port` or a
+/// TCP multiaddr), with the multiaddr it stands for.
+///
+/// It displays (and is written back to files) as written, so `127.0.0.1:30300` stays readable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Address {
+    text: String,
+    multiaddr: Multiaddr,
+}
+
+impl Address {
+    /// The address as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The TCP multiaddr it stands for.
+    pub fn multiaddr(&self) -> &Multiaddr {
+        &self.multiaddr
+    }
+}
+
+impl FromStr for Address {
+    type Err = AddressError;
+
+    /// Parses any form [`parse_address`] accepts.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(Self {
+            multiaddr: parse_address(text)?,
+            text: text.trim().to_owned(),
+        })
+    }
+}
+
+impl From<SocketAddr> for Address {
+    /// The address of a socket, written `ip:port` or `[v6]:port`.
+    fn from(socket: SocketAddr) -> Self {
+        let ip = match socket.ip() {
+            IpAddr::V4(ip) => Protocol::Ip4(ip),
+            IpAddr::V6(ip) => Protocol::Ip6(ip),
+        };
+        Self {
+            text: socket.to_string(),
+            multiaddr: Multiaddr::empty()
+                .with(ip)
+                .with(Protocol::Tcp(socket.port())),
+        }
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Address {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        de::parsed(
+            deserializer,
+            "an address such as \"127.0.0.1:30300\"",
+            |text| text.parse().map_err(|e: AddressError| e.to_string()),
+        )
+    }
+}
+
+/// Parses a node ID, saying where to find a good one.
+pub(crate) fn parse_node_id(text: &str) -> Result<NodeId, String> {
+    text.trim().parse().map_err(|e| {
+        format!("{text:?} is not a node ID ({e}); write the 128 hex characters of the node's node.nodeid")
+    })
+}
+
+/// Parses a duration written like `5s`, `500ms`, `2m` or `1m 30s`; zero is refused because every
+/// duration configured is a period or a timeout.
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+    let hint = "write it like \"5s\", \"500ms\" or \"2m\"";
+    let duration = humantime::parse_duration(text.trim())
+        .map_err(|e| format!("{text:?} is not a duration ({e}); {hint}"))?;
+    if duration.is_zero() {
+        return Err(format!("{text:?} is zero, but it must be longer; {hint}"));
+    }
+    Ok(duration)
+}
+
+/// Formats a duration the way [`parse_duration`] reads it (`5s`, `500ms`, `1m 30s`).
+pub(crate) fn format_duration(duration: Duration) -> String {
+    humantime::format_duration(duration).to_string()
+}
+
+/// Checks a topic name: not blank, at most [`MAX_TOPIC_LEN`] bytes, no control characters.
+pub(crate) fn check_topic(topic: &str) -> Result<(), String> {
+    if topic.trim().is_empty() {
+        return Err("a topic name cannot be empty or blank; write a name like \"orders\"".into());
+    }
+    if topic.len() > MAX_TOPIC_LEN {
+        return Err(format!(
+            "topic {:?}... is {} bytes long; use at most {MAX_TOPIC_LEN}",
+            topic.chars().take(20).collect::<String>(),
+            topic.len()
+        ));
+    }
+    if topic.chars().any(char::is_control) {
+        return Err(format!(
+            "topic {topic:?} holds a control character; use printable characters"
+        ));
+    }
+    Ok(())
+}
+
+/// Parses the admin API address: an IP socket address, which the API binds as is.
+pub(crate) fn parse_admin(text: &str) -> Result<SocketAddr, String> {
+    text.trim().parse().map_err(|_| {
+        format!("{text:?} is not an IP address and port; write it like \"127.0.0.1:31300\" or \"[::1]:31300\"")
+    })
+}
+
+/// Serde adapters: the parsers above, for `#[serde(deserialize_with)]`.
+///
+/// Values are checked inside a visitor rather than after deserializing a `String`: the error
+/// then arises within the format's deserializer, which attaches the value's own line (TOML,
+/// JSON) and not that of the enclosing list. Lists deserialize their items one by one so that
+/// an error names the index (`blacklist[2]`).
+pub(crate) mod de {
+    use serde::de::{Error, Visitor};
+
+    use super::*;
+
+    /// Visits a string and parses it with `parse`.
+    struct Parsed<T> {
+        expecting: &'static str,
+        parse: fn(&str) -> Result<T, String>,
+    }
+
+    impl<T> Visitor<'_> for Parsed<T> {
+        type Value = T;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.expecting)
+        }
+
+        fn visit_str<E: Error>(self, text: &str) -> Result<T, E> {
+            (self.parse)(text).map_err(E::custom)
+        }
+    }
+
+    /// Deserializes a string and parses it, the error arising inside the deserializer.
+    pub(crate) fn parsed<'de, D: Deserializer<'de>, T>(
+        deserializer: D,
+        expecting: &'static str,
+        parse: fn(&str) -> Result<T, String>,
+    ) -> Result<T, D::Error> {
+        deserializer.deserialize_str(Parsed { expecting, parse })
+    }
+
+    /// Visits an integer and checks it with `check`.
+    struct Counted<T> {
+        check: fn(u64) -> Result<T, String>,
+    }
+
+    impl<T> Visitor<'_> for Counted<T> {
+        type Value = T;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a whole number")
+        }
+
+        fn visit_u64<E: Error>(self, value: u64) -> Result<T, E> {
+            (self.check)(value).map_err(E::custom)
+        }
+
+        fn visit_i64<E: Error>(self, value: i64) -> Result<T, E> {
+            match u64::try_from(value) {
+                Ok(value) => self.visit_u64(value),
+                Err(_) => Err(E::custom(format!(
+                    "{value} is negative; write a positive number"
+                ))),
+            }
+        }
+    }
+
+    /// Deserializes a non-negative integer and checks it.
+    pub(crate) fn counted<'de, D: Deserializer<'de>, T>(
+        deserializer: D,
+        check: fn(u64) -> Result<T, String>,
+    ) -> Result<T, D::Error> {
+        deserializer.deserialize_u64(Counted { check })
+    }
+
+    struct Listed<T>(T);
+
+    impl<'de> Deserialize<'de> for Listed<NodeId> {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            parsed(
+                deserializer,
+                "a node ID (128 hex characters)",
+                parse_node_id,
+            )
+            .map(Listed)
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Listed<String> {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            let topic = |text: &str| check_topic(text).map(|()| text.to_owned());
+            parsed(deserializer, "a topic name", topic).map(Listed)
+        }
+    }
+
+    pub(crate) fn node_ids<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<NodeId>, D::Error> {
+        let listed = Vec::<Listed<NodeId>>::deserialize(deserializer)?;
+        Ok(listed.into_iter().map(|l| l.0).collect())
+    }
+
+    pub(crate) fn topics<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<String>, D::Error> {
+        let listed = Vec::<Listed<String>>::deserialize(deserializer)?;
+        Ok(listed.into_iter().map(|l| l.0).collect())
+    }
+
+    pub(crate) fn duration<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Duration, D::Error> {
+        parsed(deserializer, "a duration such as \"5s\"", parse_duration)
+    }
+
+    pub(crate) fn admin<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<SocketAddr>, D::Error> {
+        parsed(
+            deserializer,
+            "an address such as \"127.0.0.1:31300\"",
+            parse_admin,
+        )
+        .map(Some)
+    }
+
+    /// A count that must be at least 1 (a limit of zero would stop the node from working).
+    pub(crate) fn positive_u32<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<u32, D::Error> {
+        counted(deserializer, |value| match u32::try_from(value) {
+            Ok(0) => Err("0 would refuse every connection; write a number of at least 1".into()),
+            Ok(value) => Ok(value),
+            Err(_) => Err(format!(
+                "{value} is too large; write a number up to {}",
+                u32::MAX
+            )),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_keep_their_text_and_know_their_multiaddr() {
+        let address: Address = " 127.0.0.1:30300 ".parse().unwrap();
+        assert_eq!(address.as_str(), "127.0.0.1:30300");
+        assert_eq!(address.multiaddr().to_string(), "/ip4/127.0.0.1/tcp/30300");
+        assert_eq!(address.to_string(), "127.0.0.1:30300");
+    }
+
+    #[test]
+    fn socket_addresses_convert_as_if_parsed() {
+        for text in ["127.0.0.1:30300", "[::1]:7"] {
+            let socket: SocketAddr = text.parse().unwrap();
+            assert_eq!(Address::from(socket), text.parse::<Address>().unwrap());
+        }
+    }
+
+    #[test]
+    fn durations_read_as_written_and_zero_is_refused() {
+        assert_eq!(parse_duration("5s").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("1m 30s").unwrap(), Duration::from_secs(90));
+        assert!(parse_duration("0s").unwrap_err().contains("zero"));
+        for bad in ["5", "five seconds", "5 parsecs", ""] {
+            let error = parse_duration(bad).unwrap_err();
+            assert!(error.contains("\"500ms\""), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn formatted_durations_parse_back_to_the_same_value() {
+        for millis in [1, 100, 999, 1000, 1500, 60_000, 90_500, 3_600_000] {
+            let duration = Duration::from_millis(millis);
+            assert_eq!(
+                parse_duration(&format_duration(duration)).unwrap(),
+                duration
+            );
+        }
+    }
+
+    #[test]
+    fn topics_must_be_short_printable_and_not_blank() {
+        assert!(check_topic("orders").is_ok());
+        assert!(check_topic("订单/2024").is_ok());
+        assert!(check_topic("  ").is_err());
+        assert!(check_topic("a\nb").is_err());
+        assert!(check_topic(&"x".repeat(MAX_TOPIC_LEN)).is_ok());
+        assert!(check_topic(&"x".repeat(MAX_TOPIC_LEN + 1)).is_err());
+    }
+
+    #[test]
+    fn admin_is_an_ip_and_port_not_a_host_name() {
+        assert_eq!(parse_admin("127.0.0.1:31300").unwrap().port(), 31300);
+        assert!(parse_admin("[::1]:1").unwrap().ip().is_loopback());
+        assert!(parse_admin("localhost:1")
+            .unwrap_err()
+            .contains("127.0.0.1:31300"));
+    }
+}

@@ -1,0 +1,371 @@
+//! Prometheus metrics of a node, served as text by the admin API at `GET /metrics`.
+//!
+//! One [`Metrics`] belongs to one node. Who feeds what:
+//! - the node's event loop, when the node was given the metrics with
+//!   [`node::Config::with_metrics`](crate::node::Config::with_metrics): every event it emits
+//!   (connections, disconnections by reason, refusals by reason, state updates), every message
+//!   it sends and delivers (count and payload bytes, by kind), the latency of every request it
+//!   sends ([`Metrics::request_finished`]), and its swarm events, which libp2p's own metrics
+//!   (`libp2p_*`: connection durations, dial errors...) count;
+//! - the admin API: at each scrape the node's view of the network ([`Metrics::observe`]): its seq, and how many
+//!   nodes it knows, how many are online and connected, which shows state sync converging.
+//!
+//! Every name starts with `fisco_p2p_` (ours) or `libp2p_` (libp2p's).
+
+pub mod labels;
+
+use std::{fmt, time::Duration};
+
+use prometheus_client::{
+    metrics::{
+        counter::Counter,
+        family::Family,
+        gauge::Gauge,
+        histogram::{exponential_buckets, Histogram},
+    },
+    registry::{Registry, Unit},
+};
+
+use crate::node::{Event, Message, PeerInfo, Status};
+pub use labels::{MessageKind, RequestKind};
+
+type Labels1 = [(&'static str, &'static str); 1];
+type Labels2 = [(&'static str, &'static str); 2];
+type Histograms = Family<Labels2, Histogram, fn() -> Histogram>;
+
+/// The metrics of one node; see the [module docs](self). Cheap to share behind an `Arc`: every
+/// method takes `&self`.
+pub struct Metrics {
+    registry: Registry,
+    libp2p: libp2p::metrics::Metrics,
+    connected: Gauge,
+    connections: Family<Labels1, Counter>,
+    disconnections: Family<Labels1, Counter>,
+    refusals: Family<Labels2, Counter>,
+    messages_sent: Family<Labels1, Counter>,
+    messages_received: Family<Labels1, Counter>,
+    bytes_sent: Family<Labels1, Counter>,
+    bytes_received: Family<Labels1, Counter>,
+    request_duration: Histograms,
+    local_seq: Gauge,
+    topics: Gauge,
+    known_nodes: Gauge,
+    online_nodes: Gauge,
+    state_updates: Counter,
+}
+
+impl fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Request latency buckets: 1 ms doubling up to about 16 s (beyond the default 10 s timeout).
+fn request_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 2.0, 15))
+}
+
+impl Metrics {
+    /// Metrics with every counter at zero.
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let libp2p = libp2p::metrics::Metrics::new(&mut registry);
+        let metrics = Self {
+            libp2p,
+            connected: Gauge::default(),
+            connections: Family::default(),
+            disconnections: Family::default(),
+            refusals: Family::default(),
+            messages_sent: Family::default(),
+            messages_received: Family::default(),
+            bytes_sent: Family::default(),
+            bytes_received: Family::default(),
+            request_duration: Family::new_with_constructor(request_histogram),
+            local_seq: Gauge::default(),
+            topics: Gauge::default(),
+            known_nodes: Gauge::default(),
+            online_nodes: Gauge::default(),
+            state_updates: Counter::default(),
+            registry: Registry::default(),
+        };
+        metrics.register(registry)
+    }
+
+    fn register(mut self, mut registry: Registry) -> Self {
+        let ours = registry.sub_registry_with_prefix("fisco_p2p");
+        ours.register(
+            "connected_peers",
+            "Nodes connected now",
+            self.connected.clone(),
+        );
+        ours.register(
+            "connections_established",
+            "Connections to a new peer, by who dialled (direction)",
+            self.connections.clone(),
+        );
+        ours.register(
+            "disconnections",
+            "Peers whose last connection closed, by reason",
+            self.disconnections.clone(),
+        );
+        ours.register(
+            "connection_refusals",
+            "Connection attempts that failed, by direction and reason",
+            self.refusals.clone(),
+        );
+        ours.register(
+            "messages_sent",
+            "Requests, multicasts and broadcasts this node sent, by kind (replies not counted)",
+            self.messages_sent.clone(),
+        );
+        ours.register(
+            "messages_received",
+            "Messages delivered to this node's modules, by kind",
+            self.messages_received.clone(),
+        );
+        ours.register_with_unit(
+            "payload_sent",
+            "Payload bytes of the messages sent, by kind",
+            Unit::Bytes,
+            self.bytes_sent.clone(),
+        );
+        ours.register_with_unit(
+            "payload_received",
+            "Payload bytes of the messages delivered, by kind",
+            Unit::Bytes,
+            self.bytes_received.clone(),
+        );
+        ours.register_with_unit(
+            "request_duration",
+            "Time from sending a request to its outcome, by target (node, topic) and outcome",
+            Unit::Seconds,
+            self.request_duration.clone(),
+        );
+        ours.register(
+            "local_seq",
+            "Seq of this node's own state record",
+            self.local_seq.clone(),
+        );
+        ours.register(
+            "followed_topics",
+            "Topics this node follows",
+            self.topics.clone(),
+        );
+        ours.register(
+            "known_nodes",
+            "Other nodes known through state sync or a connection",
+            self.known_nodes.clone(),
+        );
+        ours.register(
+            "online_nodes",
+            "Known nodes heard of recently, directly or through others",
+            self.online_nodes.clone(),
+        );
+        ours.register(
+            "state_updates",
+            "State records of other nodes received with a new seq",
+            self.state_updates.clone(),
+        );
+        self.registry = registry;
+        self
+    }
+
+    /// The metrics in the Prometheus / OpenMetrics text format.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
+        text
+    }
+
+    /// Counts what an event of the node says (called by the event loop for each one it emits).
+    pub fn record_event(&self, event: &Event) {
+        match event {
+            Event::PeerConnected { direction, .. } => {
+                self.connections
+                    .get_or_create(&[("direction", direction_str(*direction))])
+                    .inc();
+            }
+            Event::PeerDisconnected { reason, .. } => {
+                self.disconnections
+                    .get_or_create(&[("reason", labels::disconnect_code(reason))])
+                    .inc();
+            }
+            Event::ConnectionRefused {
+                direction, reason, ..
+            } => {
+                self.refusals
+                    .get_or_create(&[
+                        ("direction", direction_str(*direction)),
+                        ("reason", labels::refusal_code(reason)),
+                    ])
+                    .inc();
+            }
+            Event::PeerStateChanged { .. } => {
+                self.state_updates.inc();
+            }
+            _ => {}
+        }
+    }
+
+    /// Counts a message this node sends, with its payload size.
+    pub fn message_sent(&self, kind: MessageKind, bytes: usize) {
+        let labels = [("kind", kind.as_str())];
+        self.messages_sent.get_or_create(&labels).inc();
+        self.bytes_sent.get_or_create(&labels).inc_by(bytes as u64);
+    }
+
+    /// Counts a message delivered to this node, with its payload size.
+    pub fn message_received(&self, kind: MessageKind, bytes: usize) {
+        let labels = [("kind", kind.as_str())];
+        self.messages_received.get_or_create(&labels).inc();
+        self.bytes_received
+            .get_or_create(&labels)
+            .inc_by(bytes as u64);
+    }
+
+    /// Counts a multicast or broadcast handed to a module's inbox.
+    pub fn message_delivered(&self, message: &Message) {
+        match message {
+            Message::Request(request) => {
+                self.message_received(MessageKind::Unicast, request.payload.len())
+            }
+            Message::Multicast { payload, .. } => {
+                self.message_received(MessageKind::Multicast, payload.len())
+            }
+            Message::Broadcast { payload, .. } => {
+                self.message_received(MessageKind::Broadcast, payload.len())
+            }
+        }
+    }
+
+    /// Records how long a request took and whether it got a reply.
+    pub fn request_finished(&self, kind: RequestKind, took: Duration, replied: bool) {
+        let outcome = if replied { "reply" } else { "error" };
+        self.request_duration
+            .get_or_create(&[("target", kind.as_str()), ("outcome", outcome)])
+            .observe(took.as_secs_f64());
+    }
+
+    /// Sets the gauges of the node's view: its seq and topics, and the nodes it knows.
+    pub fn observe(&self, status: &Status, peers: &[PeerInfo]) {
+        self.connected.set(saturating_i64(status.connected as u64));
+        self.local_seq.set(saturating_i64(status.seq));
+        self.topics.set(saturating_i64(status.topics.len() as u64));
+        self.known_nodes.set(saturating_i64(peers.len() as u64));
+        let online = peers.iter().filter(|p| p.online).count();
+        self.online_nodes.set(saturating_i64(online as u64));
+    }
+
+    /// Lets libp2p's own metrics count a swarm event, and gossipsub's messages.
+    pub(crate) fn record_swarm_event(
+        &self,
+        event: &libp2p::swarm::SwarmEvent<crate::behaviour::BehaviourEvent>,
+    ) {
+        use libp2p::metrics::Recorder;
+        self.libp2p.record(event);
+        if let libp2p::swarm::SwarmEvent::Behaviour(crate::behaviour::BehaviourEvent::Multicast(
+            event,
+        )) = event
+        {
+            self.libp2p.record(event);
+        }
+    }
+}
+
+fn direction_str(direction: crate::node::Direction) -> &'static str {
+    match direction {
+        crate::node::Direction::Outbound => "outbound",
+        crate::node::Direction::Inbound => "inbound",
+    }
+}
+
+fn saturating_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::{Direction, Refusal};
+    use crate::tls::RefusalReason;
+
+    fn value_of(text: &str, line_start: &str) -> Option<f64> {
+        text.lines()
+            .find(|l| l.starts_with(line_start))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    }
+
+    #[test]
+    fn counts_refusals_by_direction_and_reason() {
+        let metrics = Metrics::new();
+        let refused = Event::ConnectionRefused {
+            node_id: None,
+            address: None,
+            direction: Direction::Inbound,
+            reason: Refusal::Tls(RefusalReason::Blacklisted),
+        };
+        metrics.record_event(&refused);
+        metrics.record_event(&refused);
+        let text = metrics.encode();
+        assert_eq!(
+            value_of(
+                &text,
+                "fisco_p2p_connection_refusals_total{direction=\"inbound\",reason=\"blacklisted\"}"
+            ),
+            Some(2.0),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn counts_messages_and_bytes_by_kind() {
+        let metrics = Metrics::new();
+        metrics.message_sent(MessageKind::Broadcast, 10);
+        metrics.message_sent(MessageKind::Broadcast, 5);
+        metrics.message_received(MessageKind::Multicast, 7);
+        let text = metrics.encode();
+        assert_eq!(
+            value_of(&text, "fisco_p2p_messages_sent_total{kind=\"broadcast\"}"),
+            Some(2.0)
+        );
+        assert_eq!(
+            value_of(
+                &text,
+                "fisco_p2p_payload_sent_bytes_total{kind=\"broadcast\"}"
+            ),
+            Some(15.0)
+        );
+        assert_eq!(
+            value_of(
+                &text,
+                "fisco_p2p_payload_received_bytes_total{kind=\"multicast\"}"
+            ),
+            Some(7.0)
+        );
+    }
+
+    #[test]
+    fn request_latency_lands_in_the_right_bucket() {
+        let metrics = Metrics::new();
+        metrics.request_finished(RequestKind::Node, Duration::from_millis(3), true);
+        let text = metrics.encode();
+        let bucket = |le: &str| {
+            value_of(
+                &text,
+                &format!(
+                    "fisco_p2p_request_duration_seconds_bucket{{le=\"{le}\",target=\"node\",outcome=\"reply\"}}"
+                ),
+            )
+        };
+        assert_eq!(bucket("0.002"), Some(0.0), "{text}");
+        assert_eq!(bucket("0.004"), Some(1.0), "{text}");
+    }
+}

@@ -1,0 +1,108 @@
+//! Building the Swarm: TCP, the TLS upgrade, yamux, DNS, and every protocol of [`Behaviour`].
+
+use std::{convert::Infallible, time::Duration};
+
+use libp2p::{
+    connection_limits,
+    gossipsub::{self, AllowAllSubscriptionFilter, MaxCountSubscriptionFilter},
+    identity::Keypair,
+    tcp, yamux, Swarm,
+};
+
+use super::{Config, NodeError};
+use crate::{
+    behaviour::Behaviour,
+    identity::NodeIdentity,
+    tls::{self, AccessList},
+};
+
+/// Room for the framing around a payload of the maximum message size.
+const FRAME_OVERHEAD: usize = 64 * 1024;
+
+pub(super) fn build(
+    identity: &NodeIdentity,
+    config: &Config,
+    access: AccessList,
+) -> Result<Swarm<Behaviour>, NodeError> {
+    let tls = tls::Config::new(identity, access)
+        .map_err(|e| NodeError::Tls(Box::new(e)))?
+        .with_handshake_timeout(config.handshake_timeout);
+    let setup = |e: &dyn std::fmt::Display| NodeError::Setup(e.to_string());
+    let swarm = libp2p::SwarmBuilder::with_existing_identity(identity.keypair().clone())
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            move |_: &Keypair| Ok::<_, Infallible>(tls),
+            yamux::Config::default,
+        )
+        .map_err(|e| setup(&e))?
+        .with_dns()
+        .map_err(|e| setup(&e))?
+        .with_behaviour(|key| behaviour(key, config))
+        .map_err(|e| setup(&e))?
+        // The peers behaviour keeps connections alive; this only bounds connections that no
+        // behaviour needs any more.
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+        // Bounds a whole connection attempt; longer than the TLS timeout so that a stalled TLS
+        // handshake is reported as such, with the peer's node ID when known.
+        .with_connection_timeout(config.handshake_timeout + Duration::from_secs(5))
+        .build();
+    Ok(swarm)
+}
+
+fn behaviour(
+    key: &Keypair,
+    config: &Config,
+) -> Result<Behaviour, Box<dyn std::error::Error + Send + Sync>> {
+    let local = key.public().to_peer_id();
+    let limits = connection_limits::ConnectionLimits::default()
+        .with_max_established(Some(config.max_connections))
+        .with_max_pending_incoming(Some(config.max_pending_incoming))
+        // Two, not one: when two nodes dial each other at once both connections must exist for a
+        // moment so that the peers behaviour can keep the same one on both sides.
+        .with_max_established_per_peer(Some(2));
+    let peers = fisco_p2p_peers::Config::default()
+        .with_initial_backoff(config.redial_initial)
+        .with_max_backoff(config.redial_max)
+        .with_heartbeat_interval(config.heartbeat_interval)
+        .with_heartbeat_timeout(config.heartbeat_timeout);
+    // Sync keeps its own message limit: its records are bounded by their own size limit, not by
+    // the application's payload size.
+    let mut sync =
+        fisco_p2p_sync::Config::default().with_announce_interval(config.announce_interval);
+    if let (Some(offline), Some(forget)) = (config.offline_after, config.forget_after) {
+        sync = sync.with_offline_after(offline).with_forget_after(forget);
+    }
+    let unicast = fisco_p2p_unicast::Config::default()
+        .with_max_message_size(config.max_message_size + FRAME_OVERHEAD)
+        .with_request_timeout(config.request_timeout);
+    let broadcast = fisco_p2p_broadcast::Config::default()
+        .with_max_message_size(config.max_message_size + FRAME_OVERHEAD)
+        .with_hop_limit(config.broadcast_hop_limit);
+    let multicast = gossipsub::ConfigBuilder::default()
+        // gossipsub's 64 KiB default would cap multicasts far below our message size.
+        .max_transmit_size(config.max_message_size + FRAME_OVERHEAD)
+        .validation_mode(gossipsub::ValidationMode::Strict)
+        // Send a publication straight to every known follower, not only to a mesh sample.
+        .flood_publish(true)
+        .duplicate_cache_time(Duration::from_secs(120))
+        .build()?;
+    // gossipsub's default filter caps subscriptions at 100 topics; use ours.
+    let filter = MaxCountSubscriptionFilter {
+        filter: AllowAllSubscriptionFilter {},
+        max_subscribed_topics: config.max_topics,
+        max_subscriptions_per_request: config.max_topics,
+    };
+    Ok(Behaviour {
+        limits: connection_limits::Behaviour::new(limits),
+        peers: fisco_p2p_peers::Behaviour::new(local, peers),
+        sync: fisco_p2p_sync::Behaviour::new(key.clone(), sync)?,
+        unicast: fisco_p2p_unicast::Behaviour::new(unicast),
+        broadcast: fisco_p2p_broadcast::Behaviour::new(key.clone(), broadcast),
+        multicast: gossipsub::Behaviour::new_with_subscription_filter(
+            gossipsub::MessageAuthenticity::Signed(key.clone()),
+            multicast,
+            filter,
+        )?,
+    })
+}

@@ -1,0 +1,238 @@
+//! The admin API against in-process nodes on 127.0.0.1: every route, the event stream, metrics,
+//! and 4xx answers naming what is wrong. `admin/harness.rs` runs the daemons; the event stream
+//! is tested in `admin/events.rs`, error answers in `admin/errors.rs`.
+
+// The shared helpers unwrap locks.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+#[path = "admin/errors.rs"]
+mod errors;
+#[path = "admin/events.rs"]
+mod events;
+#[path = "admin/harness.rs"]
+mod harness;
+
+use common::network::identities;
+use harness::{pair, text, wait_event, wait_until, Daemon};
+use serde_json::{json, Value};
+
+#[tokio::test]
+async fn status_names_the_node_its_listen_address_topics_and_connections() {
+    let (a, b) = pair().await;
+    a.post("/v1/subscribe", json!({ "topic": "blocks" })).await;
+    let status = a.get("/v1/status").await;
+    assert_eq!(text(&status["node_id"]), a.node_id().to_string());
+    assert_eq!(status["listen"], json!([a.node.addr.to_string()]));
+    assert_eq!(status["topics"], json!(["blocks"]));
+    assert_eq!(status["connected"], 1);
+    assert!(status["seq"].as_u64().expect("seq") >= 1, "{status}");
+    drop(b);
+}
+
+#[tokio::test]
+async fn peers_shows_each_known_node_with_topics_and_state() {
+    let (a, b) = pair().await;
+    b.node
+        .handle
+        .set_state("height", Some("42".into()))
+        .await
+        .expect("state set");
+    b.node
+        .handle
+        .set_state("raw", Some(vec![0xff, 0x00].into()))
+        .await
+        .expect("state set");
+    b.post("/v1/subscribe", json!({ "topic": "tx" })).await;
+    let b_id = b.node_id().to_string();
+    wait_until(&a, "/v1/peers", "b's state and topic reach a", |peers| {
+        peers.as_array().is_some_and(|list| {
+            list.iter().any(|p| {
+                p["node_id"] == b_id.as_str()
+                    && p["topics"] == json!(["tx"])
+                    && p["state"]["height"] == "42"
+            })
+        })
+    })
+    .await;
+    let peers = a.get("/v1/peers").await;
+    let peer = &peers[0];
+    assert_eq!(peer["connected"], true);
+    assert_eq!(peer["online"], true);
+    assert_eq!(peer["addrs"], json!([b.node.addr.to_string()]));
+    assert_eq!(peer["state_base64"]["raw"], "/wA=");
+    assert!(peer["seq"].as_u64().expect("seq") >= 3, "{peer}");
+}
+
+#[tokio::test]
+async fn static_peers_are_added_and_removed_at_runtime() {
+    let mut ids = identities(2).into_iter();
+    let mut a = Daemon::start(ids.next().expect("identity")).await;
+    let b = Daemon::start(ids.next().expect("identity")).await;
+    let addr = format!("127.0.0.1:{}", common::socket_addr(&b.node.addr).port());
+
+    let added = a.post("/v1/peers", json!({ "addr": addr })).await;
+    assert_eq!(added, json!({ "addr": addr, "added": true }));
+    a.node.wait_connected(b.node_id()).await;
+    let again = a.post("/v1/peers", json!({ "addr": addr })).await;
+    assert_eq!(again["added"], false);
+    wait_until(
+        &a,
+        "/v1/static-peers",
+        "the static peer shows connected",
+        |list| list[0]["connected"] == b.node_id().to_string().as_str(),
+    )
+    .await;
+
+    let removed = a
+        .client
+        .delete("/v1/peers", &json!({ "addr": addr }))
+        .await
+        .expect("DELETE /v1/peers");
+    assert_eq!(removed, json!({ "addr": addr, "removed": true }));
+    assert_eq!(a.get("/v1/static-peers").await, json!([]));
+    wait_until(&a, "/v1/status", "b is disconnected", |s| {
+        s["connected"] == 0
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_request_is_echoed_back_by_the_other_daemon_as_text_or_base64() {
+    let (a, b) = pair().await;
+    let to = b.node_id().to_string();
+    let reply = a
+        .post("/v1/request", json!({ "to": to, "data": "ping" }))
+        .await;
+    assert_eq!(reply, json!({ "from": to, "data": "ping" }));
+
+    let binary = a
+        .post("/v1/request", json!({ "to": to, "data_base64": "AAH/" }))
+        .await;
+    assert_eq!(binary, json!({ "from": to, "data_base64": "AAH/" }));
+}
+
+#[tokio::test]
+async fn topic_sends_multicasts_and_broadcasts_reach_the_other_daemon_and_its_event_stream() {
+    let (a, b) = pair().await;
+    let mut events = b.events().await;
+    b.post("/v1/subscribe", json!({ "topic": "blocks" })).await;
+    wait_until(&a, "/v1/peers", "a learns that b follows blocks", |peers| {
+        peers[0]["topics"] == json!(["blocks"])
+    })
+    .await;
+
+    let reply = a
+        .post(
+            "/v1/send-topic",
+            json!({ "topic": "blocks", "data": "to one" }),
+        )
+        .await;
+    assert_eq!(
+        reply,
+        json!({ "from": b.node_id().to_string(), "data": "to one" })
+    );
+    let a_id = a.node_id().to_string();
+    let seen = wait_event(&mut events, "the echoed topic request", |e| {
+        e["type"] == "message"
+    })
+    .await;
+    assert_eq!(
+        seen,
+        json!({ "type": "message", "kind": "unicast", "from": a_id, "topic": null, "module": 0, "data": "to one" })
+    );
+
+    let sent = a
+        .post(
+            "/v1/multicast",
+            json!({ "topic": "blocks", "data": "to all followers" }),
+        )
+        .await;
+    assert_eq!(sent, json!({ "topic": "blocks", "sent_to": 1 }));
+    let seen = wait_event(&mut events, "the multicast", |e| e["kind"] == "multicast").await;
+    assert_eq!(seen["topic"], "blocks");
+    assert_eq!(seen["from"], a_id.as_str());
+    assert_eq!(seen["data"], "to all followers");
+
+    let sent = a
+        .post("/v1/broadcast", json!({ "data_base64": "/w==" }))
+        .await;
+    assert_eq!(sent, json!({ "sent": true }));
+    let seen = wait_event(&mut events, "the broadcast", |e| e["kind"] == "broadcast").await;
+    assert_eq!(seen["data_base64"], "/w==");
+    assert_eq!(seen["topic"], Value::Null);
+
+    let left = b
+        .post("/v1/unsubscribe", json!({ "topic": "blocks" }))
+        .await;
+    assert_eq!(left, json!({ "topic": "blocks", "changed": true }));
+    let again = b
+        .post("/v1/unsubscribe", json!({ "topic": "blocks" }))
+        .await;
+    assert_eq!(again["changed"], false);
+}
+
+#[tokio::test]
+async fn metrics_count_messages_connections_latency_and_the_sync_view() {
+    let (a, b) = pair().await;
+    let to = b.node_id().to_string();
+    a.post("/v1/request", json!({ "to": to, "data": "12345" }))
+        .await;
+    a.post("/v1/broadcast", json!({ "data": "abc" })).await;
+    let answer = a
+        .client
+        .send(hyper::Method::GET, "/metrics", None)
+        .await
+        .expect("GET /metrics");
+    assert_eq!(answer.status, 200);
+    let metrics = text(&answer.body).to_owned();
+    for line in [
+        "fisco_p2p_messages_sent_total{kind=\"unicast\"} 1",
+        "fisco_p2p_payload_sent_bytes_total{kind=\"unicast\"} 5",
+        "fisco_p2p_messages_sent_total{kind=\"broadcast\"} 1",
+        "fisco_p2p_connections_established_total{direction=\"outbound\"} 1",
+        "fisco_p2p_request_duration_seconds_count{target=\"node\",outcome=\"reply\"} 1",
+        "fisco_p2p_connected_peers 1",
+        "fisco_p2p_known_nodes 1",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "no {line:?} in\n{metrics}"
+        );
+    }
+    assert!(
+        metrics.contains("libp2p_swarm_connections_established"),
+        "{metrics}"
+    );
+    // b answered the request and gets a multicast: its metrics count both, and libp2p's
+    // gossipsub metrics see the multicast.
+    b.post("/v1/subscribe", json!({ "topic": "m" })).await;
+    wait_until(&a, "/v1/peers", "a learns that b follows m", |peers| {
+        peers[0]["topics"] == json!(["m"])
+    })
+    .await;
+    a.post("/v1/multicast", json!({ "topic": "m", "data": "x" }))
+        .await;
+    let wanted = [
+        "fisco_p2p_messages_received_total{kind=\"unicast\"} 1",
+        "fisco_p2p_messages_received_total{kind=\"multicast\"} 1",
+        "libp2p_gossipsub_messages_total 1",
+    ];
+    let deadline = tokio::time::Instant::now() + common::WAIT;
+    loop {
+        let answer = b
+            .client
+            .send(hyper::Method::GET, "/metrics", None)
+            .await
+            .expect("GET /metrics");
+        let text = text(&answer.body).to_owned();
+        if wanted.iter().all(|w| text.lines().any(|l| l == *w)) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{wanted:?} not all in\n{text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
