@@ -7,7 +7,7 @@
 //! means and the latest figures.
 //!
 //! Layout (`benches/net/`, this file is `main.rs`): `stats.rs`, `report.rs`, `plot.rs` (harness); `ids.rs`, `swarms.rs`,
-//! `rpc.rs`, `frames.rs`, `pairs.rs` (the stacks); one file per scenario group: `reqrep.rs`
+//! `rpc.rs`, `frames.rs`, `noderpc.rs`, `nodes.rs`, `pairs.rs` (the stacks); one file per scenario group: `reqrep.rs`
 //! (1, 2), `connect.rs` (3), `flood.rs` (4, 5), `reconnect.rs` (6), `memory.rs` (7);
 //! `cluster.rs` and `graph.rs` (many nodes in one process, shared with `examples/scale.rs`).
 
@@ -22,6 +22,7 @@ mod ids;
 mod machine;
 mod member;
 mod memory;
+mod noderpc;
 mod nodes;
 mod pairs;
 mod plot;
@@ -42,7 +43,7 @@ pub(crate) struct Settings {
     pub(crate) quick: bool,
     /// Scenario numbers to run; empty: all.
     only: BTreeSet<String>,
-    /// Stacks scenarios 1 and 2 run (labels: `ours`, `libp2p`, `rustls`, `tcp`); empty: all.
+    /// Stacks scenarios 1 and 2 run (`ours`, `node`, `libp2p`, `rustls`, `tcp`); empty: all.
     /// For profiling one stack alone.
     pub(crate) stacks: BTreeSet<String>,
 }

@@ -6,6 +6,7 @@ use std::{collections::BTreeSet, sync::Arc};
 
 use anyhow::Context as _;
 use bytes::Bytes;
+use fisco_p2p::identity::NodeId;
 use fisco_p2p_unicast as unicast;
 use libp2p::{identity::Keypair, PeerId, Swarm};
 use rustls::pki_types::ServerName;
@@ -18,6 +19,8 @@ use tokio_rustls::{client::TlsStream, TlsAcceptor, TlsConnector};
 use crate::{
     frames,
     ids::{Chain, RustlsPair, SERVER_NAME},
+    noderpc,
+    nodes::BenchNode,
     report::Stack,
     rpc::{self, Round},
     swarms,
@@ -44,6 +47,7 @@ enum Client {
     Rustls(frames::Client<TlsStream<TcpStream>>),
     Libp2p(Swarm<rpc::Stock>, PeerId),
     Ours(Swarm<unicast::Behaviour>, PeerId),
+    Node(BenchNode, NodeId),
 }
 
 impl Pair {
@@ -60,6 +64,7 @@ impl Pair {
             Client::Rustls(..) => Stack::Rustls,
             Client::Libp2p(..) => Stack::Libp2p,
             Client::Ours(..) => Stack::Ours,
+            Client::Node(..) => Stack::OursNode,
         }
     }
 
@@ -76,11 +81,14 @@ impl Pair {
                 rpc::round(swarm, *peer, payload, count, in_flight).await
             }
             Client::Ours(swarm, peer) => rpc::round(swarm, *peer, payload, count, in_flight).await,
+            Client::Node(node, server) => {
+                noderpc::round(&node.handle, *server, payload, count, in_flight).await
+            }
         }
     }
 }
 
-/// The four stacks (or those named in `wanted`: `tcp`, `rustls`, `libp2p`, `ours`), each
+/// Every stack (or those named in `wanted`: `tcp`, `rustls`, `libp2p`, `ours`, `node`), each
 /// connected once, servers answering with `reply`.
 pub(crate) async fn all(
     chain: &mut Chain,
@@ -101,6 +109,10 @@ pub(crate) async fn all(
     }
     if want("ours") {
         pairs.push(ours(chain, reply).await?);
+    }
+    if want("node") {
+        let (client, server, task) = noderpc::connect(chain, reply).await?;
+        pairs.push(Pair::new(Client::Node(client, server), task));
     }
     Ok(pairs)
 }
