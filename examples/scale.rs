@@ -6,8 +6,9 @@
 //! every node learns it; one broadcast and one multicast (gossipsub) reach every other node,
 //! exactly once. Then resident memory. Exits non-zero naming the first step that failed.
 //!
-//! The nodes are swarms with the broadcast, sync and gossipsub behaviours (the node API does not
-//! expose them yet); the code is shared with `cargo bench --bench net` (`benches/net/`).
+//! The nodes are swarms with the broadcast, sync and gossipsub behaviours, shared with
+//! `cargo bench --bench net` (`benches/net/`). TODO(node API): a `--node` mode running the same
+//! steps through `Node::spawn` and its `Handle` now that the node offers them.
 
 #![allow(clippy::print_stdout)]
 

@@ -4,6 +4,10 @@
 //! Scenario 4 compares our signed flood (our TLS) with stock libp2p gossipsub (noise), and also
 //! runs gossipsub over our TLS, which separates the transport's share from the protocol's. The
 //! three networks run side by side and take turns message by message.
+//!
+//! TODO(node API rows): the node now broadcasts (`Handle::broadcast`, delivered to an `Inbox`)
+//! and follows topics (`Handle::subscribe`, `Event`s for peer state): add "ours (node API)" rows
+//! here as scenario 1 has, with N nodes from `nodes::spawn` connected along the same graph.
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! One node of an in-process network at swarm level: our TLS transport (or stock noise) around
 //! the broadcast, sync and gossipsub behaviours the benchmark needs, driven by its own task.
-//! The node API cannot broadcast, follow or publish yet; these swarms do exactly what the node
-//! will once those behaviours are in it.
+//! Swarm level, so that ours and stock libp2p differ only in what is compared (transport,
+//! protocol), not in the node's event loop around them.
 
 use std::time::Instant;
 
