@@ -78,11 +78,13 @@ pub(crate) fn write(dir: &Path, figure: &Figure) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The same colour for a stack in every plot: ours blue, gossipsub over our TLS green, stock
-/// libp2p orange, rustls purple, raw TCP grey.
+/// The same colour for a stack in every plot: ours blue, ours through the node API cyan,
+/// gossipsub over our TLS green, stock libp2p orange, rustls purple, raw TCP grey.
 fn color_of(label: &str, index: usize) -> RGBAColor {
     let rgb = if label.contains("our TLS") {
         RGBColor(44, 160, 44)
+    } else if label.contains("node API") {
+        RGBColor(23, 190, 207)
     } else if label.starts_with("ours") {
         RGBColor(31, 119, 180)
     } else if label.contains("noise") {
