@@ -50,6 +50,7 @@ mod verifier;
 pub use access::AccessList;
 pub use config::{Config, DEFAULT_HANDSHAKE_TIMEOUT, PROTOCOL_NAME};
 pub use error::{find_upgrade_error, refusal_reason, RefusalReason, TlsError, UpgradeError};
+pub use upgrade::Stream;
 
 #[cfg(test)]
 mod tests;

@@ -126,13 +126,28 @@ where
             })
         }
     };
-    io.write_all(&prefix.to_be_bytes()).await?;
-    for part in parts {
-        io.write_all(part).await?;
+    if len <= COALESCE_LIMIT {
+        // One write for a small frame: each write below us becomes its own multiplexer frame and
+        // TLS record, so prefix and parts written apart cost several syscalls per message.
+        let mut frame = Vec::with_capacity(PREFIX_LEN + len);
+        frame.extend_from_slice(&prefix.to_be_bytes());
+        for part in parts {
+            frame.extend_from_slice(part);
+        }
+        io.write_all(&frame).await?;
+    } else {
+        // A large payload is not copied: the prefix and each part go as they are.
+        io.write_all(&prefix.to_be_bytes()).await?;
+        for part in parts {
+            io.write_all(part).await?;
+        }
     }
     io.flush().await?;
     Ok(())
 }
+
+/// Frames up to this size are copied into one buffer and written at once.
+const COALESCE_LIMIT: usize = 16 * 1024;
 
 /// Reads the prefix, telling a clean end of stream apart from one cut inside the prefix.
 async fn read_prefix<R: AsyncRead + Unpin>(io: &mut R) -> Result<u64, FrameError> {
