@@ -7,37 +7,29 @@ use std::{
 };
 
 use futures::StreamExt;
-use libp2p::{
-    connection_limits,
-    core::{
-        transport::{timeout::TransportTimeoutError, ListenerId},
-        ConnectedPoint,
-    },
-    swarm::{ConnectionError, DialError, ListenError, SwarmEvent},
-    Multiaddr, PeerId, Swarm,
-};
+use libp2p::{core::transport::ListenerId, swarm::SwarmEvent, Multiaddr, PeerId, Swarm};
 use tokio::sync::{broadcast, mpsc};
 
 use super::{
     command::Command,
     inbox::Modules,
-    messaging::{AwaitingAddress, PendingRequest},
     multicast::PendingMulticast,
-    ConnectedPeer, Direction, DisconnectReason, Event, Refusal, StaticPeer, Status,
+    requests::{AwaitingAddress, PendingRequest},
+    ConnectedPeer, Direction, DisconnectReason, Event, StaticPeer, Status,
 };
 use crate::{
     behaviour::{Behaviour, BehaviourEvent},
     identity::NodeId,
-    tls::{self, AccessList, RefusalReason},
+    tls::AccessList,
 };
 
 /// How long a shutdown waits for connections to close before it gives up on them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 pub(super) struct Connected {
-    address: Multiaddr,
-    direction: Direction,
-    connections: u32,
+    pub(super) address: Multiaddr,
+    pub(super) direction: Direction,
+    pub(super) connections: u32,
 }
 
 /// Settings the event loop itself needs (the protocols got theirs when the swarm was built).
@@ -52,20 +44,20 @@ pub(crate) struct LoopConfig {
 
 pub(crate) struct EventLoop {
     pub(super) swarm: Swarm<Behaviour>,
-    commands: mpsc::Receiver<Command>,
+    pub(super) commands: mpsc::Receiver<Command>,
     /// For the responders handed to the application; weak so that the node stops once every
     /// handle is gone.
     pub(super) command_sender: mpsc::WeakSender<Command>,
-    events: broadcast::Sender<Event>,
-    access: AccessList,
+    pub(super) events: broadcast::Sender<Event>,
+    pub(super) access: AccessList,
     pub(super) config: LoopConfig,
-    listen_addrs: Vec<Multiaddr>,
-    listeners: Vec<ListenerId>,
+    pub(super) listen_addrs: Vec<Multiaddr>,
+    pub(super) listeners: Vec<ListenerId>,
     /// Each connected peer: the address and direction of its first connection, and how many
     /// connections are open.
     pub(super) connected: HashMap<PeerId, Connected>,
     /// Why this node is closing its connections to a peer, reported when the last one closes.
-    closing: HashMap<PeerId, DisconnectReason>,
+    pub(super) closing: HashMap<PeerId, DisconnectReason>,
     /// The application's module inboxes.
     pub(super) modules: Modules,
     /// Requests sent, by their unicast request ID.
@@ -223,29 +215,6 @@ impl EventLoop {
         }
     }
 
-    /// Disconnects every connected node the access lists now bar, and returns them.
-    fn disconnect_barred(&mut self) -> Vec<NodeId> {
-        let mut barred = Vec::new();
-        let peers: Vec<PeerId> = self.connected.keys().copied().collect();
-        for peer in peers {
-            let Ok(node) = NodeId::from_peer_id(&peer) else {
-                continue;
-            };
-            let Err(reason) = self.access.check(&node) else {
-                continue;
-            };
-            let reason = match reason {
-                RefusalReason::NotWhitelisted => DisconnectReason::NotWhitelisted,
-                _ => DisconnectReason::Blacklisted,
-            };
-            tracing::info!(%node, %reason, "disconnecting a peer the access lists now bar");
-            self.closing.insert(peer, reason);
-            let _ = self.swarm.disconnect_peer_id(peer);
-            barred.push(node);
-        }
-        barred
-    }
-
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         if let Some(m) = &self.config.metrics {
             m.record_swarm_event(&event)
@@ -300,170 +269,6 @@ impl EventLoop {
             _ => {}
         }
     }
-
-    fn on_connection_established(&mut self, peer: PeerId, endpoint: &ConnectedPoint, count: u32) {
-        if peer == *self.swarm.local_peer_id() {
-            return;
-        }
-        if let Some(connected) = self.connected.get_mut(&peer) {
-            connected.connections = count;
-            return;
-        }
-        let Ok(node_id) = NodeId::from_peer_id(&peer) else {
-            // The TLS upgrade only admits secp256k1 identities, so this cannot happen; be safe.
-            tracing::error!(%peer, "connected peer has no node ID; disconnecting");
-            let _ = self.swarm.disconnect_peer_id(peer);
-            return;
-        };
-        let (address, direction) = match endpoint {
-            ConnectedPoint::Dialer { address, .. } => (address.clone(), Direction::Outbound),
-            ConnectedPoint::Listener { send_back_addr, .. } => {
-                (send_back_addr.clone(), Direction::Inbound)
-            }
-        };
-        tracing::info!(node = %node_id, %address, ?direction, "peer connected");
-        self.release_awaiting(Instant::now());
-        self.closing.remove(&peer);
-        self.connected.insert(
-            peer,
-            Connected {
-                address: address.clone(),
-                direction,
-                connections: count,
-            },
-        );
-        self.emit(Event::PeerConnected {
-            node_id,
-            address,
-            direction,
-        });
-    }
-
-    fn on_connection_closed(
-        &mut self,
-        peer: PeerId,
-        remaining: u32,
-        cause: Option<ConnectionError>,
-    ) {
-        if remaining > 0 {
-            if let Some(connected) = self.connected.get_mut(&peer) {
-                connected.connections = remaining;
-            }
-            return;
-        }
-        if self.connected.remove(&peer).is_none() {
-            return;
-        }
-        let reason = self.closing.remove(&peer).unwrap_or_else(|| match cause {
-            Some(ConnectionError::IO(error)) => DisconnectReason::ConnectionLost(error.to_string()),
-            Some(ConnectionError::KeepAliveTimeout) => {
-                DisconnectReason::ConnectionLost("idle timeout".into())
-            }
-            None => DisconnectReason::Requested,
-        });
-        let Ok(node_id) = NodeId::from_peer_id(&peer) else {
-            return;
-        };
-        tracing::info!(node = %node_id, %reason, "peer disconnected");
-        self.emit(Event::PeerDisconnected { node_id, reason });
-    }
-
-    fn on_incoming_error(&mut self, address: Multiaddr, peer: Option<PeerId>, error: &ListenError) {
-        let reason = match error {
-            ListenError::Denied { cause } => {
-                match cause.downcast_ref::<connection_limits::Exceeded>() {
-                    Some(exceeded) => Refusal::ConnectionLimit(exceeded.to_string()),
-                    None => return, // a behaviour's own decision, reported by it
-                }
-            }
-            ListenError::Transport(error) => classify(error),
-            ListenError::LocalPeerId { .. }
-            | ListenError::Aborted
-            | ListenError::WrongPeerId { .. } => return,
-        };
-        tracing::warn!(%address, %reason, "inbound connection refused");
-        self.emit(Event::ConnectionRefused {
-            node_id: peer.and_then(|p| NodeId::from_peer_id(&p).ok()),
-            address: Some(address),
-            direction: Direction::Inbound,
-            reason,
-        });
-    }
-
-    fn on_outgoing_error(&mut self, peer: Option<PeerId>, error: &DialError) {
-        if let Some(peer) = peer {
-            self.multicast_peer_unreachable(peer);
-        }
-        let node_id = peer.and_then(|p| NodeId::from_peer_id(&p).ok());
-        let failures: Vec<(Option<Multiaddr>, Refusal)> = match error {
-            DialError::Transport(errors) => errors
-                .iter()
-                .map(|(address, error)| (Some(address.clone()), classify(error)))
-                .collect(),
-            DialError::Denied { cause } => {
-                match cause.downcast_ref::<connection_limits::Exceeded>() {
-                    Some(exceeded) => vec![(None, Refusal::ConnectionLimit(exceeded.to_string()))],
-                    None => return,
-                }
-            }
-            DialError::WrongPeerId { obtained, address } => vec![(
-                Some(address.clone()),
-                Refusal::Unreachable(format!("a different node ({obtained}) answered")),
-            )],
-            // Self dials, dials to connected peers and aborted dials are no refusals.
-            DialError::LocalPeerId { .. }
-            | DialError::NoAddresses
-            | DialError::DialPeerConditionFalse(_)
-            | DialError::Aborted => return,
-        };
-        for (address, reason) in failures {
-            match reason {
-                // A refusal is news for the operator; an unreachable static peer is retried and
-                // reported as an event each time, so it stays out of the log's warnings.
-                Refusal::Tls(_) | Refusal::ConnectionLimit(_) => {
-                    tracing::warn!(?address, node = ?node_id, %reason, "outbound connection refused")
-                }
-                Refusal::Timeout | Refusal::Unreachable(_) => {
-                    tracing::debug!(?address, %reason, "outbound connection failed")
-                }
-            }
-            self.emit(Event::ConnectionRefused {
-                node_id,
-                address,
-                direction: Direction::Outbound,
-                reason,
-            });
-        }
-    }
-
-    fn on_peers_event(&mut self, event: fisco_p2p_peers::Event) {
-        match event {
-            fisco_p2p_peers::Event::DialFailed {
-                address,
-                failures,
-                retry_in,
-                ..
-            } => self.emit(Event::StaticPeerUnreachable {
-                address,
-                failures,
-                retry_in,
-            }),
-            fisco_p2p_peers::Event::SelfDial { address } => self.emit(Event::SelfDial { address }),
-            fisco_p2p_peers::Event::HeartbeatFailed { peer, .. } => {
-                // The peers behaviour closes the connection; say why when it is gone.
-                if self
-                    .connected
-                    .get(&peer)
-                    .is_some_and(|c| c.connections == 1)
-                {
-                    self.closing
-                        .insert(peer, DisconnectReason::HeartbeatTimeout);
-                }
-            }
-            fisco_p2p_peers::Event::DuplicateClosed { .. } => {}
-        }
-    }
-
     /// Tells state sync where this node can be reached.
     fn advertise_addrs(&mut self) {
         let addrs = self.listen_addrs.clone();
@@ -506,46 +311,4 @@ impl EventLoop {
             }
         }
     }
-}
-
-/// Names the reason of a failed connection attempt from the transport's error.
-fn classify(error: &libp2p::TransportError<std::io::Error>) -> Refusal {
-    if let Some(reason) = tls::refusal_reason(error) {
-        return Refusal::Tls(reason);
-    }
-    let chain = error_chain(error);
-    if chain.iter().any(|e| {
-        e.downcast_ref::<TransportTimeoutError<std::io::Error>>()
-            .is_some_and(|t| matches!(t, TransportTimeoutError::Timeout))
-    }) {
-        return Refusal::Timeout;
-    }
-    let message: Vec<String> = chain
-        .iter()
-        .map(|e| e.to_string())
-        .filter(|m| !m.is_empty())
-        .collect();
-    Refusal::Unreachable(message.join(": "))
-}
-
-/// An error and its sources, looking inside `io::Error`s (whose `source` skips the error they wrap).
-fn error_chain<'a>(
-    error: &'a (dyn std::error::Error + 'static),
-) -> Vec<&'a (dyn std::error::Error + 'static)> {
-    let mut chain = Vec::new();
-    let mut next = Some(error);
-    while let Some(error) = next {
-        if chain.len() >= 16 {
-            break;
-        }
-        chain.push(error);
-        next = match error
-            .downcast_ref::<std::io::Error>()
-            .and_then(std::io::Error::get_ref)
-        {
-            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
-            None => error.source(),
-        };
-    }
-    chain
 }

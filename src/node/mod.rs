@@ -6,17 +6,28 @@
 //! *event loop*. Everything else goes through the bounded command queue of the [`Handle`]: a
 //! call waits while the queue is full and fails with [`NodeError::Stopped`] once the node is
 //! gone, never panics.
+//!
+//! # Layout
+//! - `event_loop.rs`: the task: its state, the dispatch of swarm events and commands, shutdown;
+//! - `connections.rs`: connections established, closed and refused, access-list changes;
+//! - `messaging.rs`: the messaging commands; `requests.rs`: requests sent and their outcomes;
+//!   `multicast.rs`: multicast to topic followers; `inbound.rs`: what arrives for the application;
+//! - `handle.rs`, `command.rs`, `inbox.rs`, `event.rs`: the application's side;
+//! - `swarm.rs`: building the Swarm; `config.rs`, `address.rs`, `error.rs`.
 
 mod address;
 mod command;
 mod config;
+mod connections;
 mod error;
 mod event;
 mod event_loop;
 mod handle;
+mod inbound;
 mod inbox;
 mod messaging;
 mod multicast;
+mod requests;
 mod swarm;
 
 use std::time::Duration;
