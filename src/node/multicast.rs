@@ -31,6 +31,9 @@ pub(super) struct PendingMulticast {
     /// Followers whose subscription gossipsub has not confirmed yet, and that were not found
     /// unreachable.
     waiting: HashSet<PeerId>,
+    /// Whether state sync knew any follower when the multicast was asked for: if so, a moment in
+    /// which gossipsub has no publishable follower yet is waited out rather than reported.
+    followed: bool,
     deadline: Instant,
     reply: Reply<Result<usize, MulticastError>>,
 }
@@ -100,10 +103,12 @@ impl EventLoop {
                 waiting.remove(&peer);
             }
         }
+        let followed = !waiting.is_empty() || !known.is_empty();
         let pending = PendingMulticast {
             topic,
             data: encode(module, &payload),
             waiting,
+            followed,
             deadline: Instant::now() + self.config.multicast_wait,
             reply,
         };
@@ -128,27 +133,36 @@ impl EventLoop {
     fn publish(&mut self, pending: PendingMulticast) {
         let topic = IdentTopic::new(&pending.topic);
         let followers = self.known_followers(&topic.hash()).len();
-        let result = if followers == 0 {
-            Err(MulticastError::NoFollower {
-                topic: pending.topic,
-            })
+        let outcome = if followers == 0 {
+            Err(gossipsub::PublishError::NoPeersSubscribedToTopic)
         } else {
-            if let Some(m) = &self.config.metrics {
-                m.message_sent(MessageKind::Multicast, pending.data.len().saturating_sub(2))
-            }
             self.swarm
                 .behaviour_mut()
                 .multicast
-                .publish(topic, pending.data)
-                .map(|_| followers)
-                .map_err(|e| match e {
-                    gossipsub::PublishError::NoPeersSubscribedToTopic => {
-                        MulticastError::NoFollower {
-                            topic: pending.topic,
-                        }
-                    }
-                    other => SendError::Busy(other.to_string()).into(),
+                .publish(topic, pending.data.clone())
+        };
+        let result = match outcome {
+            Ok(_) => {
+                if let Some(m) = &self.config.metrics {
+                    m.message_sent(MessageKind::Multicast, pending.data.len().saturating_sub(2))
+                }
+                Ok(followers)
+            }
+            // gossipsub can know a follower a moment before it counts it as a publish target
+            // (subscription or protocol not settled yet): state sync says there are followers,
+            // so try again on the next tick until the multicast's deadline.
+            Err(gossipsub::PublishError::NoPeersSubscribedToTopic)
+                if pending.followed && Instant::now() < pending.deadline =>
+            {
+                self.multicasts.push(pending);
+                return;
+            }
+            Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {
+                Err(MulticastError::NoFollower {
+                    topic: pending.topic,
                 })
+            }
+            Err(other) => Err(SendError::Busy(other.to_string()).into()),
         };
         let _ = pending.reply.send(result);
     }
