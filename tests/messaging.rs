@@ -130,446 +130,494 @@ async fn every_message_kind_reaches_its_targets_once(topology: Topology) {
 
 #[tokio::test]
 async fn every_message_kind_reaches_its_targets_once_in_a_full_mesh() {
-    every_message_kind_reaches_its_targets_once(Topology::FullMesh).await;
+    bounded(async {
+        every_message_kind_reaches_its_targets_once(Topology::FullMesh).await;
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn every_message_kind_reaches_its_targets_once_in_a_line() {
-    every_message_kind_reaches_its_targets_once(Topology::Line).await;
+    bounded(async {
+        every_message_kind_reaches_its_targets_once(Topology::Line).await;
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn every_message_kind_reaches_its_targets_once_in_a_ring() {
-    every_message_kind_reaches_its_targets_once(Topology::Ring).await;
+    bounded(async {
+        every_message_kind_reaches_its_targets_once(Topology::Ring).await;
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn every_message_kind_reaches_its_targets_once_in_a_star() {
-    every_message_kind_reaches_its_targets_once(Topology::Star).await;
+    bounded(async {
+        every_message_kind_reaches_its_targets_once(Topology::Star).await;
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_multicast_reaches_the_far_end_of_a_line_where_only_it_follows() {
-    // A - B - C, only C follows: B would never relay a gossipsub message for C.
-    let nodes = start(identities(3), &Topology::Line.edges(3)).await;
-    let servers = [
-        Server::start(&nodes[0].handle).await,
-        Server::start(&nodes[1].handle).await,
-        Server::start(&nodes[2].handle).await,
-    ];
-    nodes[2].handle.subscribe("only-c").await.unwrap();
-    wait_topic_known(&nodes[0], nodes[2].node_id(), "only-c").await;
-    let sent = nodes[0]
-        .handle
-        .multicast("only-c", MODULE, Bytes::from_static(b"hello c"))
-        .await
-        .unwrap();
-    assert_eq!(sent, 1);
-    wait_servers("C received it", &servers, |i, s| {
-        i != 2 || s.count(|_| true) == 1
+    bounded(async {
+        // A - B - C, only C follows: B would never relay a gossipsub message for C.
+        let nodes = start(identities(3), &Topology::Line.edges(3)).await;
+        let servers = [
+            Server::start(&nodes[0].handle).await,
+            Server::start(&nodes[1].handle).await,
+            Server::start(&nodes[2].handle).await,
+        ];
+        nodes[2].handle.subscribe("only-c").await.unwrap();
+        wait_topic_known(&nodes[0], nodes[2].node_id(), "only-c").await;
+        let sent = nodes[0]
+            .handle
+            .multicast("only-c", MODULE, Bytes::from_static(b"hello c"))
+            .await
+            .unwrap();
+        assert_eq!(sent, 1);
+        wait_servers("C received it", &servers, |i, s| {
+            i != 2 || s.count(|_| true) == 1
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(servers[0].count(|_| true), 0);
+        assert_eq!(servers[1].count(|_| true), 0);
+        assert_eq!(servers[2].count(|_| true), 1);
+        for node in nodes {
+            node.shutdown().await;
+        }
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(servers[0].count(|_| true), 0);
-    assert_eq!(servers[1].count(|_| true), 0);
-    assert_eq!(servers[2].count(|_| true), 1);
-    for node in nodes {
-        node.shutdown().await;
-    }
 }
 
 #[tokio::test]
 async fn a_multicast_to_a_topic_nobody_follows_is_an_error() {
-    let nodes = start(identities(2), &[(0, 1)]).await;
-    let error = nodes[0]
-        .handle
-        .multicast("nobody", MODULE, Bytes::from_static(b"x"))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(error, MulticastError::NoFollower { .. }),
-        "{error:?}"
-    );
-    for node in nodes {
-        node.shutdown().await;
-    }
+    bounded(async {
+        let nodes = start(identities(2), &[(0, 1)]).await;
+        let error = nodes[0]
+            .handle
+            .multicast("nobody", MODULE, Bytes::from_static(b"x"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, MulticastError::NoFollower { .. }),
+            "{error:?}"
+        );
+        for node in nodes {
+            node.shutdown().await;
+        }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn send_to_topic_reports_no_follower() {
-    let nodes = start(identities(2), &[(0, 1)]).await;
-    let error = nodes[0]
-        .handle
-        .send_to_topic("nobody", MODULE, Bytes::from_static(b"x"))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(error, TopicError::NoFollower { ref topic } if topic == "nobody"),
-        "{error:?}"
-    );
-    for node in nodes {
-        node.shutdown().await;
-    }
+    bounded(async {
+        let nodes = start(identities(2), &[(0, 1)]).await;
+        let error = nodes[0]
+            .handle
+            .send_to_topic("nobody", MODULE, Bytes::from_static(b"x"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, TopicError::NoFollower { ref topic } if topic == "nobody"),
+            "{error:?}"
+        );
+        for node in nodes {
+            node.shutdown().await;
+        }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn send_to_topic_fails_over_when_the_chosen_follower_is_killed() {
-    // Node 0 sends; nodes 1 and 2 follow. Whichever gets the request first holds it unanswered and
-    // is then killed; the send must fail over to the other, which answers.
-    let mut nodes = start(identities(3), &[(0, 1), (0, 2)]).await;
-    let (tx, mut reached) = tokio::sync::mpsc::channel(4);
-    let victim_chosen = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let mut servers = Vec::new();
-    for (i, node) in nodes.iter().enumerate().skip(1) {
-        node.handle.subscribe("amop").await.unwrap();
-        let mut inbox = node.handle.register(MODULE).await.unwrap();
-        let (tx, victim_chosen) = (tx.clone(), victim_chosen.clone());
-        servers.push(tokio::spawn(async move {
-            let mut held = Vec::new();
-            while let Some(Message::Request(request)) = inbox.next().await {
-                let _ = tx.send(i).await;
-                if !victim_chosen.swap(true, std::sync::atomic::Ordering::SeqCst) {
-                    held.push(request); // never answered: this node is about to die
-                } else {
-                    let _ = request.responder.reply(Bytes::from_static(b"done")).await;
+    bounded(async {
+        // Node 0 sends; nodes 1 and 2 follow. Whichever gets the request first holds it unanswered and
+        // is then killed; the send must fail over to the other, which answers.
+        let mut nodes = start(identities(3), &[(0, 1), (0, 2)]).await;
+        let (tx, mut reached) = tokio::sync::mpsc::channel(4);
+        let victim_chosen = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut servers = Vec::new();
+        for (i, node) in nodes.iter().enumerate().skip(1) {
+            node.handle.subscribe("amop").await.unwrap();
+            let mut inbox = node.handle.register(MODULE).await.unwrap();
+            let (tx, victim_chosen) = (tx.clone(), victim_chosen.clone());
+            servers.push(tokio::spawn(async move {
+                let mut held = Vec::new();
+                while let Some(Message::Request(request)) = inbox.next().await {
+                    let _ = tx.send(i).await;
+                    if !victim_chosen.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                        held.push(request); // never answered: this node is about to die
+                    } else {
+                        let _ = request.responder.reply(Bytes::from_static(b"done")).await;
+                    }
                 }
-            }
-        }));
-    }
-    wait_topic_known(&nodes[0], nodes[1].node_id(), "amop").await;
-    wait_topic_known(&nodes[0], nodes[2].node_id(), "amop").await;
+            }));
+        }
+        wait_topic_known(&nodes[0], nodes[1].node_id(), "amop").await;
+        wait_topic_known(&nodes[0], nodes[2].node_id(), "amop").await;
 
-    let sender = nodes[0].handle.clone();
-    let send = tokio::spawn(async move {
-        sender
-            .send_to_topic("amop", MODULE, Bytes::from_static(b"job"))
+        let sender = nodes[0].handle.clone();
+        let send = tokio::spawn(async move {
+            sender
+                .send_to_topic("amop", MODULE, Bytes::from_static(b"job"))
+                .await
+        });
+        let victim = tokio::time::timeout(WAIT, reached.recv())
             .await
-    });
-    let victim = tokio::time::timeout(WAIT, reached.recv())
-        .await
-        .unwrap()
-        .unwrap();
-    let survivor_id = nodes[3 - victim].node_id();
-    nodes.remove(victim).shutdown().await;
+            .unwrap()
+            .unwrap();
+        let survivor_id = nodes[3 - victim].node_id();
+        nodes.remove(victim).shutdown().await;
 
-    let (node, reply) = tokio::time::timeout(WAIT, send)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    assert_eq!(node, survivor_id);
-    assert_eq!(reply, "done");
-    // Exactly two deliveries: the victim's and the survivor's; the failed node was not retried.
-    assert_eq!(reached.try_recv().ok(), Some(3 - victim));
-    assert!(reached.try_recv().is_err());
-    for server in servers {
-        server.abort();
-    }
-    for node in nodes {
-        node.shutdown().await;
-    }
+        let (node, reply) = tokio::time::timeout(WAIT, send)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(node, survivor_id);
+        assert_eq!(reply, "done");
+        // Exactly two deliveries: the victim's and the survivor's; the failed node was not retried.
+        assert_eq!(reached.try_recv().ok(), Some(3 - victim));
+        assert!(reached.try_recv().is_err());
+        for server in servers {
+            server.abort();
+        }
+        for node in nodes {
+            node.shutdown().await;
+        }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn send_to_topic_returns_the_reply_of_a_surviving_follower() {
-    let mut nodes = start(identities(3), &[(0, 1), (0, 2)]).await;
-    let servers = [
-        Server::start(&nodes[1].handle).await,
-        Server::start(&nodes[2].handle).await,
-    ];
-    for node in &nodes[1..] {
-        node.handle.subscribe("amop").await.unwrap();
-    }
-    wait_topic_known(&nodes[0], nodes[1].node_id(), "amop").await;
-    wait_topic_known(&nodes[0], nodes[2].node_id(), "amop").await;
-    // Kill follower 1 without the others knowing yet: the first try may hit it.
-    let dead = nodes.remove(1);
-    let dead_id = dead.node_id();
-    drop(servers);
-    dead.shutdown().await;
-    let _server2 = Server::start(&nodes[1].handle).await;
-    for _ in 0..4 {
-        let (node, reply) = nodes[0]
-            .handle
-            .send_to_topic("amop", MODULE, Bytes::from_static(b"job"))
-            .await
-            .unwrap();
-        assert_ne!(node, dead_id);
-        assert_eq!(node, nodes[1].node_id());
-        assert_eq!(reply, "reply:job");
-    }
-    for node in nodes {
-        node.shutdown().await;
-    }
+    bounded(async {
+        let mut nodes = start(identities(3), &[(0, 1), (0, 2)]).await;
+        let servers = [
+            Server::start(&nodes[1].handle).await,
+            Server::start(&nodes[2].handle).await,
+        ];
+        for node in &nodes[1..] {
+            node.handle.subscribe("amop").await.unwrap();
+        }
+        wait_topic_known(&nodes[0], nodes[1].node_id(), "amop").await;
+        wait_topic_known(&nodes[0], nodes[2].node_id(), "amop").await;
+        // Kill follower 1 without the others knowing yet: the first try may hit it.
+        let dead = nodes.remove(1);
+        let dead_id = dead.node_id();
+        drop(servers);
+        dead.shutdown().await;
+        let _server2 = Server::start(&nodes[1].handle).await;
+        for _ in 0..4 {
+            let (node, reply) = nodes[0]
+                .handle
+                .send_to_topic("amop", MODULE, Bytes::from_static(b"job"))
+                .await
+                .unwrap();
+            assert_ne!(node, dead_id);
+            assert_eq!(node, nodes[1].node_id());
+            assert_eq!(reply, "reply:job");
+        }
+        for node in nodes {
+            node.shutdown().await;
+        }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_pending_request_fails_promptly_when_the_peer_dies() {
-    let mut nodes = start(identities(2), &[(0, 1)]).await;
-    let mut inbox = nodes[1].handle.register(MODULE).await.unwrap();
-    let target = nodes[1].node_id();
-    let sender = nodes[0].handle.clone();
-    let request = tokio::spawn(async move {
-        sender
-            .request(target, MODULE, Bytes::from_static(b"x"))
-            .await
-    });
-    let held = tokio::time::timeout(WAIT, inbox.next()).await.unwrap();
-    assert!(matches!(held, Some(Message::Request(_))));
-    let killed = Instant::now();
-    nodes.remove(1).shutdown().await;
-    let result = tokio::time::timeout(WAIT, request).await.unwrap().unwrap();
-    assert!(
-        matches!(
-            result,
-            Err(CallError::Failed {
-                error: RequestError::Disconnected,
-                ..
-            })
-        ),
-        "{result:?}"
-    );
-    assert!(
-        killed.elapsed() < Duration::from_secs(3),
-        "failed after {:?}",
-        killed.elapsed()
-    );
-    drop(held);
-    nodes.remove(0).shutdown().await;
+    bounded(async {
+        let mut nodes = start(identities(2), &[(0, 1)]).await;
+        let mut inbox = nodes[1].handle.register(MODULE).await.unwrap();
+        let target = nodes[1].node_id();
+        let sender = nodes[0].handle.clone();
+        let request = tokio::spawn(async move {
+            sender
+                .request(target, MODULE, Bytes::from_static(b"x"))
+                .await
+        });
+        let held = tokio::time::timeout(WAIT, inbox.next()).await.unwrap();
+        assert!(matches!(held, Some(Message::Request(_))));
+        let killed = Instant::now();
+        nodes.remove(1).shutdown().await;
+        let result = tokio::time::timeout(WAIT, request).await.unwrap().unwrap();
+        assert!(
+            matches!(
+                result,
+                Err(CallError::Failed {
+                    error: RequestError::Disconnected,
+                    ..
+                })
+            ),
+            "{result:?}"
+        );
+        assert!(
+            killed.elapsed() < Duration::from_secs(3),
+            "failed after {:?}",
+            killed.elapsed()
+        );
+        drop(held);
+        nodes.remove(0).shutdown().await;
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_request_times_out_when_no_reply_comes() {
-    let nodes = start(identities(2), &[(0, 1)]).await;
-    let mut inbox = nodes[1].handle.register(MODULE).await.unwrap();
-    let holder = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Some(message) = inbox.next().await {
-            held.push(message);
+    bounded(async {
+        let nodes = start(identities(2), &[(0, 1)]).await;
+        let mut inbox = nodes[1].handle.register(MODULE).await.unwrap();
+        let holder = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Some(message) = inbox.next().await {
+                held.push(message);
+            }
+        });
+        let started = Instant::now();
+        let result = nodes[0]
+            .handle
+            .request_with_timeout(
+                nodes[1].node_id(),
+                MODULE,
+                Bytes::new(),
+                Duration::from_millis(300),
+            )
+            .await;
+        assert!(
+            matches!(
+                result,
+                Err(CallError::Failed {
+                    error: RequestError::Timeout,
+                    ..
+                })
+            ),
+            "{result:?}"
+        );
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(290) && took < Duration::from_secs(3),
+            "{took:?}"
+        );
+        holder.abort();
+        for node in nodes {
+            node.shutdown().await;
         }
-    });
-    let started = Instant::now();
-    let result = nodes[0]
-        .handle
-        .request_with_timeout(
-            nodes[1].node_id(),
-            MODULE,
-            Bytes::new(),
-            Duration::from_millis(300),
-        )
-        .await;
-    assert!(
-        matches!(
-            result,
-            Err(CallError::Failed {
-                error: RequestError::Timeout,
-                ..
-            })
-        ),
-        "{result:?}"
-    );
-    let took = started.elapsed();
-    assert!(
-        took >= Duration::from_millis(290) && took < Duration::from_secs(3),
-        "{took:?}"
-    );
-    holder.abort();
-    for node in nodes {
-        node.shutdown().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_request_for_an_unknown_module_is_answered_with_an_error() {
-    let nodes = start(identities(2), &[(0, 1)]).await;
-    let started = Instant::now();
-    let result = nodes[0]
-        .handle
-        .request(nodes[1].node_id(), 99, Bytes::from_static(b"x"))
-        .await;
-    assert!(
-        matches!(
-            result,
-            Err(CallError::Failed {
-                error: RequestError::UnknownModule(99),
-                ..
-            })
-        ),
-        "{result:?}"
-    );
-    assert!(started.elapsed() < Duration::from_secs(2));
-    // Dropping an inbox unregisters its module.
-    let inbox = nodes[1].handle.register(5).await.unwrap();
-    drop(inbox);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let result = nodes[0]
-        .handle
-        .request(nodes[1].node_id(), 5, Bytes::from_static(b"x"))
-        .await;
-    assert!(
-        matches!(
-            result,
-            Err(CallError::Failed {
-                error: RequestError::UnknownModule(5),
-                ..
-            })
-        ),
-        "{result:?}"
-    );
-    for node in nodes {
-        node.shutdown().await;
-    }
+    bounded(async {
+        let nodes = start(identities(2), &[(0, 1)]).await;
+        let started = Instant::now();
+        let result = nodes[0]
+            .handle
+            .request(nodes[1].node_id(), 99, Bytes::from_static(b"x"))
+            .await;
+        assert!(
+            matches!(
+                result,
+                Err(CallError::Failed {
+                    error: RequestError::UnknownModule(99),
+                    ..
+                })
+            ),
+            "{result:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(2));
+        // Dropping an inbox unregisters its module.
+        let inbox = nodes[1].handle.register(5).await.unwrap();
+        drop(inbox);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let result = nodes[0]
+            .handle
+            .request(nodes[1].node_id(), 5, Bytes::from_static(b"x"))
+            .await;
+        assert!(
+            matches!(
+                result,
+                Err(CallError::Failed {
+                    error: RequestError::UnknownModule(5),
+                    ..
+                })
+            ),
+            "{result:?}"
+        );
+        for node in nodes {
+            node.shutdown().await;
+        }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn an_oversize_message_is_refused_before_sending_and_the_node_keeps_serving() {
-    let mut nodes = Vec::new();
-    for identity in identities(2) {
-        let config = messaging_config().with_max_message_size(64 * 1024);
-        nodes.push(TestNode::spawn(identity, config).await);
-    }
-    nodes[0]
-        .handle
-        .add_peer(nodes[1].addr.clone())
-        .await
-        .unwrap();
-    let target = nodes[1].node_id();
-    nodes[0].wait_connected(target).await;
-    let _server = Server::start(&nodes[1].handle).await;
-    let big = Bytes::from(vec![0u8; 100 * 1024]);
-    let result = nodes[0].handle.request(target, MODULE, big.clone()).await;
-    assert!(
-        matches!(
-            result,
-            Err(CallError::NotSent(SendError::TooLarge {
-                size: 102400,
-                max: 65536
-            }))
-        ),
-        "{:?}",
-        result.map(|r| r.len())
-    );
-    let result = nodes[0].handle.broadcast(MODULE, big.clone()).await;
-    assert!(
-        matches!(result, Err(SendError::TooLarge { .. })),
-        "{result:?}"
-    );
-    let result = nodes[0]
-        .handle
-        .send_to_topic("t", MODULE, big.clone())
-        .await;
-    assert!(
-        matches!(result, Err(TopicError::NotSent(SendError::TooLarge { .. }))),
-        "{:?}",
-        result.map(|r| r.0)
-    );
-    let result = nodes[0].handle.multicast("t", MODULE, big).await;
-    assert!(
-        matches!(
-            result,
-            Err(MulticastError::NotSent(SendError::TooLarge { .. }))
-        ),
-        "{result:?}"
-    );
-    let reply = nodes[0]
-        .handle
-        .request(target, MODULE, Bytes::from_static(b"small"))
-        .await
-        .unwrap();
-    assert_eq!(reply, "reply:small");
-    for node in nodes {
-        node.shutdown().await;
-    }
+    bounded(async {
+        let mut nodes = Vec::new();
+        for identity in identities(2) {
+            let config = messaging_config().with_max_message_size(64 * 1024);
+            nodes.push(TestNode::spawn(identity, config).await);
+        }
+        nodes[0]
+            .handle
+            .add_peer(nodes[1].addr.clone())
+            .await
+            .unwrap();
+        let target = nodes[1].node_id();
+        nodes[0].wait_connected(target).await;
+        let _server = Server::start(&nodes[1].handle).await;
+        let big = Bytes::from(vec![0u8; 100 * 1024]);
+        let result = nodes[0].handle.request(target, MODULE, big.clone()).await;
+        assert!(
+            matches!(
+                result,
+                Err(CallError::NotSent(SendError::TooLarge {
+                    size: 102400,
+                    max: 65536
+                }))
+            ),
+            "{:?}",
+            result.map(|r| r.len())
+        );
+        let result = nodes[0].handle.broadcast(MODULE, big.clone()).await;
+        assert!(
+            matches!(result, Err(SendError::TooLarge { .. })),
+            "{result:?}"
+        );
+        let result = nodes[0]
+            .handle
+            .send_to_topic("t", MODULE, big.clone())
+            .await;
+        assert!(
+            matches!(result, Err(TopicError::NotSent(SendError::TooLarge { .. }))),
+            "{:?}",
+            result.map(|r| r.0)
+        );
+        let result = nodes[0].handle.multicast("t", MODULE, big).await;
+        assert!(
+            matches!(
+                result,
+                Err(MulticastError::NotSent(SendError::TooLarge { .. }))
+            ),
+            "{result:?}"
+        );
+        let reply = nodes[0]
+            .handle
+            .request(target, MODULE, Bytes::from_static(b"small"))
+            .await
+            .unwrap();
+        assert_eq!(reply, "reply:small");
+        for node in nodes {
+            node.shutdown().await;
+        }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_restarted_node_keeps_increasing_its_seq_and_peers_accept_its_new_state() {
-    let ids = identities(2);
-    let mut a = TestNode::spawn(ids[0].clone(), messaging_config()).await;
-    let b = TestNode::spawn(ids[1].clone(), messaging_config()).await;
-    let b_id = b.node_id();
-    let b_addr = b.addr.clone();
-    a.handle.add_peer(b_addr.clone()).await.unwrap();
-    a.wait_connected(b_id).await;
-    b.handle
-        .set_state("height", Some(Bytes::from_static(b"10")))
-        .await
-        .unwrap();
-    let state_of_b = async |a: &TestNode| {
-        a.handle
-            .peers()
+    bounded(async {
+        let ids = identities(2);
+        let mut a = TestNode::spawn(ids[0].clone(), messaging_config()).await;
+        let b = TestNode::spawn(ids[1].clone(), messaging_config()).await;
+        let b_id = b.node_id();
+        let b_addr = b.addr.clone();
+        a.handle.add_peer(b_addr.clone()).await.unwrap();
+        a.wait_connected(b_id).await;
+        b.handle
+            .set_state("height", Some(Bytes::from_static(b"10")))
             .await
-            .unwrap()
-            .into_iter()
-            .find(|p| p.node_id == b_id)
-            .map(|p| (p.seq, p.state.get("height").cloned()))
-    };
-    eventually("a sees b's first state", async || {
-        state_of_b(&a)
-            .await
-            .is_some_and(|(_, h)| h.as_deref() == Some(&b"10"[..]))
-    })
-    .await;
-    let (seq_before, _) = state_of_b(&a).await.unwrap();
+            .unwrap();
+        let state_of_b = async |a: &TestNode| {
+            a.handle
+                .peers()
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|p| p.node_id == b_id)
+                .map(|p| (p.seq, p.state.get("height").cloned()))
+        };
+        eventually("a sees b's first state", async || {
+            state_of_b(&a)
+                .await
+                .is_some_and(|(_, h)| h.as_deref() == Some(&b"10"[..]))
+        })
+        .await;
+        let (seq_before, _) = state_of_b(&a).await.unwrap();
 
-    b.shutdown().await;
-    let b = TestNode::spawn(ids[1].clone(), messaging_config().with_listen(b_addr)).await;
-    b.handle
-        .set_state("height", Some(Bytes::from_static(b"11")))
-        .await
-        .unwrap();
-    eventually("a sees b's state after the restart", async || {
-        state_of_b(&a)
+        b.shutdown().await;
+        let b = TestNode::spawn(ids[1].clone(), messaging_config().with_listen(b_addr)).await;
+        b.handle
+            .set_state("height", Some(Bytes::from_static(b"11")))
             .await
-            .is_some_and(|(_, h)| h.as_deref() == Some(&b"11"[..]))
+            .unwrap();
+        eventually("a sees b's state after the restart", async || {
+            state_of_b(&a)
+                .await
+                .is_some_and(|(_, h)| h.as_deref() == Some(&b"11"[..]))
+        })
+        .await;
+        let (seq_after, _) = state_of_b(&a).await.unwrap();
+        assert!(
+            seq_after > seq_before,
+            "seq went from {seq_before} to {seq_after}"
+        );
+        a.shutdown().await;
+        b.shutdown().await;
     })
     .await;
-    let (seq_after, _) = state_of_b(&a).await.unwrap();
-    assert!(
-        seq_after > seq_before,
-        "seq went from {seq_before} to {seq_after}"
-    );
-    a.shutdown().await;
-    b.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_request_sent_before_state_sync_knows_the_target_waits_for_its_address() {
-    // A line 0 - 1 - 2; node 0 asks node 2 at once, before any announcement told it where node 2 is.
-    let nodes = start(identities(3), &Topology::Line.edges(3)).await;
-    let _server = Server::start(&nodes[2].handle).await;
-    let reply = nodes[0]
-        .handle
-        .request(nodes[2].node_id(), MODULE, Bytes::from_static(b"early"))
-        .await
-        .unwrap();
-    assert_eq!(reply, "reply:early");
-    for node in nodes {
-        node.shutdown().await;
-    }
+    bounded(async {
+        // A line 0 - 1 - 2; node 0 asks node 2 at once, before any announcement told it where node 2 is.
+        let nodes = start(identities(3), &Topology::Line.edges(3)).await;
+        let _server = Server::start(&nodes[2].handle).await;
+        let reply = nodes[0]
+            .handle
+            .request(nodes[2].node_id(), MODULE, Bytes::from_static(b"early"))
+            .await
+            .unwrap();
+        assert_eq!(reply, "reply:early");
+        for node in nodes {
+            node.shutdown().await;
+        }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_request_to_a_node_nobody_knows_fails_as_unreachable_at_its_deadline() {
-    let nodes = start(identities(2), &[(0, 1)]).await;
-    let stranger = identities(1)[0].node_id();
-    let started = Instant::now();
-    let result = nodes[0]
-        .handle
-        .request_with_timeout(stranger, MODULE, Bytes::new(), Duration::from_millis(400))
-        .await;
-    assert!(
-        matches!(
-            result,
-            Err(CallError::Failed {
-                error: RequestError::Unreachable,
-                ..
-            })
-        ),
-        "{result:?}"
-    );
-    assert!(started.elapsed() >= Duration::from_millis(390));
-    for node in nodes {
-        node.shutdown().await;
-    }
+    bounded(async {
+        let nodes = start(identities(2), &[(0, 1)]).await;
+        let stranger = identities(1)[0].node_id();
+        let started = Instant::now();
+        let result = nodes[0]
+            .handle
+            .request_with_timeout(stranger, MODULE, Bytes::new(), Duration::from_millis(400))
+            .await;
+        assert!(
+            matches!(
+                result,
+                Err(CallError::Failed {
+                    error: RequestError::Unreachable,
+                    ..
+                })
+            ),
+            "{result:?}"
+        );
+        assert!(started.elapsed() >= Duration::from_millis(390));
+        for node in nodes {
+            node.shutdown().await;
+        }
+    })
+    .await;
 }

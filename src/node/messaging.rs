@@ -183,8 +183,9 @@ impl EventLoop {
                 })
             })
             .collect();
+        let known: std::collections::HashSet<NodeId> = infos.iter().map(|i| i.node_id).collect();
         for peer in self.connected.keys() {
-            if infos.iter().any(|i| i.node_id.to_peer_id() == *peer) {
+            if NodeId::from_peer_id(peer).is_ok_and(|node| known.contains(&node)) {
                 continue;
             }
             if let Ok(node_id) = NodeId::from_peer_id(peer) {

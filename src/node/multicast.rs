@@ -27,6 +27,8 @@ use crate::{identity::NodeId, metrics::MessageKind};
 /// A multicast waiting for connections to followers.
 pub(super) struct PendingMulticast {
     topic: String,
+    /// gossipsub's name of the topic, compared against its subscription events.
+    hash: gossipsub::TopicHash,
     data: Bytes,
     /// Followers whose subscription gossipsub has not confirmed yet, and that were not found
     /// unreachable.
@@ -106,6 +108,7 @@ impl EventLoop {
         let followed = !waiting.is_empty() || !known.is_empty();
         let pending = PendingMulticast {
             topic,
+            hash,
             data: encode(module, &payload),
             waiting,
             followed,
@@ -131,15 +134,14 @@ impl EventLoop {
     }
 
     fn publish(&mut self, pending: PendingMulticast) {
-        let topic = IdentTopic::new(&pending.topic);
-        let followers = self.known_followers(&topic.hash()).len();
+        let followers = self.known_followers(&pending.hash).len();
         let outcome = if followers == 0 {
             Err(gossipsub::PublishError::NoPeersSubscribedToTopic)
         } else {
             self.swarm
                 .behaviour_mut()
                 .multicast
-                .publish(topic, pending.data.clone())
+                .publish(pending.hash.clone(), pending.data.clone())
         };
         let result = match outcome {
             Ok(_) => {
@@ -220,7 +222,7 @@ impl EventLoop {
             gossipsub::Event::Subscribed { peer_id, topic } => {
                 let mut changed = false;
                 for pending in &mut self.multicasts {
-                    if IdentTopic::new(&pending.topic).hash() == topic {
+                    if pending.hash == topic {
                         changed |= pending.waiting.remove(&peer_id);
                     }
                 }

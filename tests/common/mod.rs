@@ -157,6 +157,16 @@ impl TestNode {
     }
 }
 
+/// Longest time one whole test may take.
+pub const TEST_LIMIT: Duration = Duration::from_secs(120);
+
+/// Runs a test body under [`TEST_LIMIT`], so that no await in it can hang the suite.
+pub async fn bounded<T>(test: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(TEST_LIMIT, test)
+        .await
+        .expect("the test finished within its time limit")
+}
+
 /// Polls `check` until it holds, failing the test after [`WAIT`].
 pub async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + WAIT;

@@ -110,7 +110,6 @@ impl Demo {
         let followers = self.followers();
         let payload = Bytes::from_static(b"block #1");
         let is_it = |s: &Seen| matches!(s, Seen::Multicast { payload: p, .. } if p == "block #1");
-        let started = Instant::now();
         let sent = self.nodes[0]
             .handle
             .multicast(TOPIC, MODULE, payload)
@@ -132,7 +131,6 @@ impl Demo {
                 self.nodes[i].name
             );
         }
-        let _ = started;
         Ok(format!(
             "node0 (not a follower) -> {TOPIC:?}: sent to {sent} followers, each received it once in {took:.0?}; the other {} nodes received nothing",
             self.nodes.len() - 1 - followers.len()
