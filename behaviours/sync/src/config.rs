@@ -26,6 +26,7 @@ pub(crate) const MESSAGE_OVERHEAD: usize = 1024;
 /// | `max_record_size` | 64 KiB | one node's signed record (addresses, topics, key/value state) |
 /// | `max_message_size` | 32 MiB | FISCO 3.x's largest message, shared by every codec of the node |
 /// | `fetch_timeout` | 10 s | a fetch that takes longer is retried from another neighbour |
+/// | `max_neighbours` | 256 | neighbours listed in the local record (about 40 bytes each), for routing |
 #[derive(Debug, Clone)]
 pub struct Config {
     announce_interval: Duration,
@@ -36,6 +37,7 @@ pub struct Config {
     max_record_size: usize,
     max_message_size: usize,
     fetch_timeout: Duration,
+    max_neighbours: usize,
 }
 
 impl Default for Config {
@@ -49,6 +51,7 @@ impl Default for Config {
             max_record_size: 64 * 1024,
             max_message_size: 32 * 1024 * 1024,
             fetch_timeout: Duration::from_secs(10),
+            max_neighbours: 256,
         }
     }
 }
@@ -109,6 +112,17 @@ impl Config {
     pub fn with_fetch_timeout(mut self, timeout: Duration) -> Self {
         self.fetch_timeout = timeout;
         self
+    }
+
+    /// The most neighbours the local record lists. Connections beyond it still work, but other
+    /// nodes do not route through them.
+    pub fn with_max_neighbours(mut self, max: usize) -> Self {
+        self.max_neighbours = max;
+        self
+    }
+
+    pub(crate) fn max_neighbours(&self) -> usize {
+        self.max_neighbours
     }
 
     pub(crate) fn announce_interval(&self) -> Duration {

@@ -30,6 +30,7 @@ pub struct Record {
     addrs: Vec<Multiaddr>,
     topics: BTreeSet<String>,
     state: BTreeMap<String, Bytes>,
+    neighbours: BTreeSet<PeerId>,
 }
 
 impl Record {
@@ -41,6 +42,7 @@ impl Record {
             addrs: Vec::new(),
             topics: BTreeSet::new(),
             state: BTreeMap::new(),
+            neighbours: BTreeSet::new(),
         }
     }
 
@@ -74,6 +76,12 @@ impl Record {
         &self.state
     }
 
+    /// The nodes the owner had an established connection with when it signed this record (at
+    /// most `max_neighbours` of them). Routing counts a link only when both ends list each other.
+    pub fn neighbours(&self) -> &BTreeSet<PeerId> {
+        &self.neighbours
+    }
+
     pub(crate) fn set_seq(&mut self, seq: u64) {
         self.seq = seq;
     }
@@ -90,6 +98,10 @@ impl Record {
         &mut self.state
     }
 
+    pub(crate) fn neighbours_mut(&mut self) -> &mut BTreeSet<PeerId> {
+        &mut self.neighbours
+    }
+
     fn to_body(&self) -> Body {
         Body {
             owner: Bytes::from(self.owner.to_bytes()),
@@ -97,6 +109,11 @@ impl Record {
             addrs: self.addrs.iter().map(|a| Bytes::from(a.to_vec())).collect(),
             topics: self.topics.clone(),
             state: self.state.clone(),
+            neighbours: self
+                .neighbours
+                .iter()
+                .map(|p| Bytes::from(p.to_bytes()))
+                .collect(),
         }
     }
 }
@@ -109,6 +126,9 @@ struct Body {
     addrs: Vec<Bytes>,
     topics: BTreeSet<String>,
     state: BTreeMap<String, Bytes>,
+    /// Added after the first release: records without it decode with no neighbours.
+    #[serde(default)]
+    neighbours: Vec<Bytes>,
 }
 
 impl Body {
@@ -121,12 +141,19 @@ impl Body {
             .map(|a| Multiaddr::try_from(a.to_vec()))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| RecordError::Malformed(format!("address: {e}")))?;
+        let neighbours = self
+            .neighbours
+            .iter()
+            .map(|p| PeerId::from_bytes(p))
+            .collect::<Result<BTreeSet<_>, _>>()
+            .map_err(|e| RecordError::Malformed(format!("neighbour: {e}")))?;
         Ok(Record {
             owner,
             seq: self.seq,
             addrs,
             topics: self.topics,
             state: self.state,
+            neighbours,
         })
     }
 }

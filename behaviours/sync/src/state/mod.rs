@@ -171,6 +171,7 @@ impl State {
             return;
         }
         self.neighbours.insert(peer, Neighbour::default());
+        self.list_neighbour(peer, true, now);
         self.heard_directly(peer, now);
         // A newcomer gets our full digest at once instead of waiting up to an interval.
         let request = Request::Announce {
@@ -185,6 +186,7 @@ impl State {
         let Some(neighbour) = self.neighbours.remove(&peer) else {
             return;
         };
+        self.list_neighbour(peer, false, now);
         self.heard_directly(peer, now);
         if let Some(fetch) = neighbour.fetch {
             self.release(peer, &fetch.asked);
@@ -221,6 +223,23 @@ impl State {
                 entries: self.digest(true, now),
             };
             self.send_announce(peer, request);
+        }
+    }
+
+    /// Adds `peer` to (or removes it from) the neighbours the local record lists, so that every
+    /// node can route over the link. At most `max_neighbours` are listed.
+    fn list_neighbour(&mut self, peer: PeerId, connected: bool, now: Instant) {
+        let max = self.config.max_neighbours();
+        let result = self.change_local(now, |record| {
+            let listed = record.neighbours_mut();
+            if connected {
+                listed.len() < max && listed.insert(peer)
+            } else {
+                listed.remove(&peer)
+            }
+        });
+        if let Err(error) = result {
+            tracing::warn!(%peer, %error, "cannot update the neighbours in the local record");
         }
     }
 

@@ -126,6 +126,47 @@ proptest! {
     }
 
     #[test]
+    fn every_view_lists_exactly_the_links_that_exist_after_cuts(
+        (n, links) in graph(),
+        cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..4),
+    ) {
+        let mut sim = build(n, &links);
+        converge(&mut sim, PER_HOP * n as u32 + Duration::from_secs(1))?;
+        // Only links beyond the spanning tree (the first n - 1) are cut: the graph stays connected.
+        let mut live: std::collections::BTreeSet<(usize, usize)> =
+            links.iter().map(|&(a, b)| (a.min(b), a.max(b))).collect();
+        let extra = &links[n - 1..];
+        let tree: std::collections::BTreeSet<(usize, usize)> =
+            links[..n - 1].iter().map(|&(a, b)| (a.min(b), a.max(b))).collect();
+        for cut in cuts.iter().filter(|_| !extra.is_empty()) {
+            let (a, b) = extra[cut.index(extra.len())];
+            let link = (a.min(b), a.max(b));
+            if !tree.contains(&link) {
+                sim.unlink(a, b);
+                live.remove(&link);
+            }
+        }
+        converge(&mut sim, PER_HOP * n as u32 + Duration::from_secs(1))?;
+        for viewer in 0..n {
+            let state = sim.state(viewer).unwrap();
+            for owner in 0..n {
+                let record = state.record(&sim.id(owner));
+                prop_assert!(record.is_some(), "node {} has no record of node {}", viewer, owner);
+                let expected: std::collections::BTreeSet<libp2p::PeerId> = live
+                    .iter()
+                    .filter_map(|&(a, b)| match owner {
+                        o if o == a => Some(sim.id(b)),
+                        o if o == b => Some(sim.id(a)),
+                        _ => None,
+                    })
+                    .collect();
+                prop_assert_eq!(record.unwrap().neighbours(), &expected, "node {} on node {}", viewer, owner);
+            }
+        }
+        prop_assert!(sim.violations.is_empty(), "{:?}", sim.violations);
+    }
+
+    #[test]
     fn a_forged_record_never_wins(
         (n, links) in graph(),
         changes in changes(),

@@ -60,6 +60,9 @@ fn a_digest_line_alone_cannot_move_our_seq() {
     let mut state = start(&me, now);
     state.on_connected(neighbour, now);
     drain(&mut state);
+    // Connecting listed the neighbour in our record: one change.
+    let seq = state.local_record().seq();
+    assert_eq!(seq, 11);
 
     // A neighbour claims to hold our record at u64::MAX: we ask for it rather than believe it.
     state.on_request(neighbour, announce(my_id, u64::MAX), now);
@@ -69,7 +72,7 @@ fn a_digest_line_alone_cannot_move_our_seq() {
     assert_eq!(peer, neighbour);
     let forged = envelope(&Keypair::generate_ed25519(), my_id, u64::MAX);
     state.on_fetch_response(neighbour, id, vec![forged], now);
-    assert_eq!(state.local_record().seq(), 10);
+    assert_eq!(state.local_record().seq(), seq);
     assert!(drain(&mut state).iter().any(|o| matches!(
         o,
         Output::Event(Event::InvalidRecord {
@@ -208,7 +211,8 @@ fn a_local_change_is_announced_after_the_delay_as_a_partial_digest() {
     };
     assert_eq!(*peer, neighbour);
     assert_eq!(entries.len(), 1);
-    assert_eq!((entries[0].owner.0, entries[0].seq), (state.local_id(), 11));
+    // 10 at start, 11 with the neighbour listed, 12 with the topic.
+    assert_eq!((entries[0].owner.0, entries[0].seq), (state.local_id(), 12));
 }
 
 #[test]
@@ -264,5 +268,5 @@ fn news_due_while_an_announcement_is_in_flight_follows_its_ack() {
     };
     assert!(entries
         .iter()
-        .any(|e| e.owner.0 == state.local_id() && e.seq == 11));
+        .any(|e| e.owner.0 == state.local_id() && e.seq == 12));
 }
