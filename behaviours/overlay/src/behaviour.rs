@@ -1,0 +1,362 @@
+//! The overlay [`NetworkBehaviour`]: drives the core from swarm events, hands its frames to the
+//! links and its events to the swarm. The only clock read and the only timer live here.
+
+use std::{
+    collections::{BTreeMap, BTreeSet, HashMap, VecDeque},
+    sync::Arc,
+    task::{Context, Poll, Waker},
+    time::{Duration, Instant},
+};
+
+use bytes::Bytes;
+use futures::FutureExt;
+use futures_timer::Delay;
+use libp2p::{
+    core::{transport::PortUse, Endpoint},
+    identity::Keypair,
+    swarm::{
+        ConnectionClosed, ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour,
+        NotifyHandler, THandler, THandlerInEvent, THandlerOutEvent, ToSwarm,
+    },
+    Multiaddr, PeerId,
+};
+
+use crate::{
+    core::{Core, Output},
+    frame::Frame,
+    handler::{Budget, FromHandler, Handler, HandlerEvent, Outgoing},
+    id::{MessageId, MulticastId, ReplyTo, RequestId},
+    seal::KeySeal,
+    Config, Event, ReplyError, Route, SendError, Stats,
+};
+
+/// One connection to a neighbour.
+#[derive(Debug)]
+struct Link {
+    id: ConnectionId,
+    /// Whether the node with the smaller PeerId dialled it.
+    dialled_by_smaller: bool,
+    budget: Arc<Budget>,
+}
+
+/// The routed overlay as a [`NetworkBehaviour`]; see the [crate docs](crate).
+///
+/// Methods are synchronous: they queue work and return an ID; outcomes and arrivals come out of
+/// [`poll`](NetworkBehaviour::poll) as [`Event`]s.
+pub struct Behaviour {
+    core: Core,
+    local: PeerId,
+    config: Config,
+    /// Open connections per neighbour, oldest first.
+    links: HashMap<PeerId, Vec<Link>>,
+    /// Budgets of connections whose handler exists but whose establishment the swarm has not
+    /// reported yet.
+    budgets: HashMap<ConnectionId, Arc<Budget>>,
+    events: VecDeque<ToSwarm<Event, Outgoing>>,
+    timer: Option<(Instant, Delay)>,
+    waker: Option<Waker>,
+}
+
+impl Behaviour {
+    /// An overlay node signing with `keypair` (the node key), admitting every origin.
+    pub fn new(keypair: Keypair, config: Config) -> Self {
+        let local = keypair.public().to_peer_id();
+        let core = Core::new(
+            local,
+            config.clone(),
+            Box::new(KeySeal::new(keypair)),
+            Box::new(|_| Ok(())),
+            rand::random(),
+        );
+        Behaviour {
+            core,
+            local,
+            config,
+            links: HashMap::new(),
+            budgets: HashMap::new(),
+            events: VecDeque::new(),
+            timer: None,
+            waker: None,
+        }
+    }
+
+    /// Sets who may reach this node: `access(origin)` returns why not, if not. Requests from a
+    /// refused origin are answered with an error; its multicasts and broadcasts are not delivered
+    /// (broadcasts are still forwarded, for the nodes that do admit it).
+    pub fn set_access(&mut self, access: impl Fn(&PeerId) -> Result<(), String> + Send + 'static) {
+        self.core.set_access(Box::new(access));
+    }
+
+    /// `node`'s state-sync record lists `neighbours`.
+    pub fn set_neighbours(&mut self, node: PeerId, neighbours: BTreeSet<PeerId>) {
+        self.core.set_neighbours(node, neighbours, Instant::now());
+        self.wake();
+    }
+
+    /// State sync forgot `node`.
+    pub fn remove_node(&mut self, node: &PeerId) {
+        self.core.remove_node(node, Instant::now());
+        self.wake();
+    }
+
+    /// Sends a request to `dest` (any node with a route); the outcome arrives as
+    /// [`Event::Response`] with the returned ID. `timeout`: the configured default if `None`.
+    pub fn request(
+        &mut self,
+        dest: PeerId,
+        module: u16,
+        payload: Bytes,
+        timeout: Option<Duration>,
+    ) -> Result<RequestId, SendError> {
+        let id = self
+            .core
+            .request(dest, module, payload, timeout, Instant::now())?;
+        self.wake();
+        Ok(id)
+    }
+
+    /// Answers a request ([`Event::Request`]).
+    pub fn respond(
+        &mut self,
+        reply_to: ReplyTo,
+        result: Result<Bytes, ReplyError>,
+    ) -> Result<(), SendError> {
+        let outcome = self.core.respond(reply_to, result, Instant::now());
+        self.wake();
+        outcome
+    }
+
+    /// Sends `payload` to `followers` of `topic`, each once; how it went arrives as
+    /// [`Event::MulticastSent`].
+    pub fn multicast(
+        &mut self,
+        topic: &str,
+        followers: impl IntoIterator<Item = PeerId>,
+        module: u16,
+        payload: Bytes,
+    ) -> Result<MulticastId, SendError> {
+        let id = self
+            .core
+            .multicast(topic, followers, module, payload, Instant::now())?;
+        self.wake();
+        Ok(id)
+    }
+
+    /// Floods `payload` to every node; returns its ID and the links it went out on.
+    pub fn broadcast(
+        &mut self,
+        module: u16,
+        payload: Bytes,
+    ) -> Result<(MessageId, usize), SendError> {
+        let sent = self.core.broadcast(module, payload, Instant::now())?;
+        self.wake();
+        Ok(sent)
+    }
+
+    /// Every route, by destination.
+    pub fn routes(&mut self) -> BTreeMap<PeerId, Route> {
+        self.core.routes()
+    }
+
+    /// The route to `dest`, if any.
+    pub fn route(&mut self, dest: &PeerId) -> Option<Route> {
+        self.core.route(dest)
+    }
+
+    /// The path to `dest`: this node, the relays, `dest` (as this node sees the graph).
+    pub fn path(&mut self, dest: &PeerId) -> Option<Vec<PeerId>> {
+        self.core.path(dest)
+    }
+
+    /// What the overlay did so far.
+    pub fn stats(&self) -> Stats {
+        self.core.stats()
+    }
+
+    /// Requests sent and not ended yet.
+    pub fn in_flight(&self) -> usize {
+        self.core.in_flight()
+    }
+
+    /// Bytes queued on all links now.
+    pub fn queued_bytes(&self) -> usize {
+        self.links
+            .values()
+            .flatten()
+            .map(|link| link.budget.queued_bytes())
+            .sum()
+    }
+
+    /// The connection both ends keep when there are two (the rule of the peers behaviour: the
+    /// oldest dialled by the smaller PeerId, else the oldest).
+    fn preferred(&self, peer: &PeerId) -> Option<&Link> {
+        let links = self.links.get(peer)?;
+        links
+            .iter()
+            .find(|l| l.dialled_by_smaller)
+            .or_else(|| links.first())
+    }
+
+    fn dispatch(&mut self, to: PeerId, frame: Frame, now: Instant) {
+        let accepted = match self.preferred(&to) {
+            Some(link) if link.budget.try_reserve(frame.len()) => Some(link.id),
+            _ => None,
+        };
+        match accepted {
+            Some(connection) => self.events.push_back(ToSwarm::NotifyHandler {
+                peer_id: to,
+                handler: NotifyHandler::One(connection),
+                event: Outgoing(frame),
+            }),
+            None => self.core.on_send_failed(to, &frame, now),
+        }
+    }
+
+    fn new_handler(&mut self, connection: ConnectionId, peer: PeerId) -> Handler {
+        let budget = Arc::new(Budget::new(
+            self.config.send_queue_frames(),
+            self.config.send_queue_bytes(),
+        ));
+        self.budgets.insert(connection, budget.clone());
+        Handler::new(self.local, peer, self.config.max_message_size(), budget)
+    }
+
+    fn wake(&mut self) {
+        if let Some(waker) = self.waker.take() {
+            waker.wake();
+        }
+    }
+
+    /// Polls the timer armed for the core's next deadline; true if it fired.
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(deadline) = self.core.poll_timeout() else {
+            self.timer = None;
+            return false;
+        };
+        if self.timer.as_ref().map(|(at, _)| *at) != Some(deadline) {
+            let delay = Delay::new(deadline.saturating_duration_since(Instant::now()));
+            self.timer = Some((deadline, delay));
+        }
+        let fired = self
+            .timer
+            .as_mut()
+            .is_some_and(|(_, delay)| delay.poll_unpin(cx).is_ready());
+        if fired {
+            self.timer = None;
+        }
+        fired
+    }
+}
+
+impl NetworkBehaviour for Behaviour {
+    type ConnectionHandler = Handler;
+    type ToSwarm = Event;
+
+    fn handle_established_inbound_connection(
+        &mut self,
+        connection: ConnectionId,
+        peer: PeerId,
+        _: &Multiaddr,
+        _: &Multiaddr,
+    ) -> Result<THandler<Self>, ConnectionDenied> {
+        Ok(self.new_handler(connection, peer))
+    }
+
+    fn handle_established_outbound_connection(
+        &mut self,
+        connection: ConnectionId,
+        peer: PeerId,
+        _: &Multiaddr,
+        _: Endpoint,
+        _: PortUse,
+    ) -> Result<THandler<Self>, ConnectionDenied> {
+        Ok(self.new_handler(connection, peer))
+    }
+
+    fn on_swarm_event(&mut self, event: FromSwarm<'_>) {
+        let now = Instant::now();
+        match event {
+            FromSwarm::ConnectionEstablished(established) => {
+                let Some(budget) = self.budgets.remove(&established.connection_id) else {
+                    return;
+                };
+                let we_dialled = established.endpoint.is_dialer();
+                let smaller_is_us = self.local < established.peer_id;
+                let links = self.links.entry(established.peer_id).or_default();
+                links.push(Link {
+                    id: established.connection_id,
+                    dialled_by_smaller: we_dialled == smaller_is_us,
+                    budget,
+                });
+                if links.len() == 1 {
+                    self.core.link_up(established.peer_id, now);
+                }
+            }
+            FromSwarm::ConnectionClosed(ConnectionClosed {
+                peer_id,
+                connection_id,
+                ..
+            }) => {
+                self.budgets.remove(&connection_id);
+                let Some(links) = self.links.get_mut(&peer_id) else {
+                    return;
+                };
+                links.retain(|l| l.id != connection_id);
+                if links.is_empty() {
+                    self.links.remove(&peer_id);
+                    self.core.link_down(peer_id, now);
+                } else {
+                    self.core.frames_lost(peer_id, now);
+                }
+            }
+            _ => return,
+        }
+        self.wake();
+    }
+
+    fn on_connection_handler_event(
+        &mut self,
+        peer: PeerId,
+        _: ConnectionId,
+        HandlerEvent(event): THandlerOutEvent<Self>,
+    ) {
+        let now = Instant::now();
+        match event {
+            FromHandler::Received(received) => self.core.on_received(peer, *received, now),
+            FromHandler::Refused { origin, reason } => self.core.refused(peer, origin, reason),
+            FromHandler::Lost { frames } => {
+                tracing::debug!(%peer, frames, "frames lost on a failed overlay substream");
+                self.core.frames_lost(peer, now);
+            }
+        }
+    }
+
+    fn poll(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<ToSwarm<Self::ToSwarm, THandlerInEvent<Self>>> {
+        loop {
+            if let Some(event) = self.events.pop_front() {
+                return Poll::Ready(event);
+            }
+            let now = Instant::now();
+            let mut progressed = false;
+            while let Some(output) = self.core.pop_output() {
+                progressed = true;
+                match output {
+                    Output::Send { to, frame } => self.dispatch(to, frame, now),
+                    Output::Event(event) => self.events.push_back(ToSwarm::GenerateEvent(event)),
+                }
+            }
+            if progressed {
+                continue;
+            }
+            if self.poll_timer(cx) {
+                self.core.tick(Instant::now());
+                continue;
+            }
+            self.waker = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+    }
+}

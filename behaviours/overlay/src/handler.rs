@@ -1,0 +1,427 @@
+//! One link's side of the overlay: a long-lived outbound substream we write frames to, the
+//! peer's long-lived inbound substream we read frames from, and a send queue bounded in frames
+//! and bytes.
+//!
+//! Frames queued while a write is under way go out together in the next write, one flush for
+//! the batch: under load many small envelopes share a multiplexer frame and a TLS record.
+//!
+//! Received frames are decoded, and their origin's signature checked where this node is a
+//! destination, here on the connection's own task, so that the work spreads over the runtime's
+//! threads and the swarm's task only routes. Relays do not check signatures: the destination
+//! does.
+
+use std::{
+    collections::VecDeque,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    task::{Context, Poll},
+};
+
+use bytes::Bytes;
+use fisco_p2p_framing::FrameError;
+use futures::{future::BoxFuture, FutureExt};
+use libp2p::{
+    core::upgrade::ReadyUpgrade,
+    swarm::{
+        handler::{
+            ConnectionEvent, DialUpgradeError, FullyNegotiatedInbound, FullyNegotiatedOutbound,
+        },
+        ConnectionHandler, ConnectionHandlerEvent, Stream, StreamUpgradeError, SubstreamProtocol,
+    },
+    PeerId,
+};
+
+use crate::{
+    frame::{self, Frame},
+    seal::Verifier,
+    Refusal, PROTOCOL_NAME,
+};
+
+/// Consecutive failures to open the outbound substream before giving up on the link.
+const MAX_OPEN_FAILURES: u8 = 3;
+/// Most bytes of small frames written in one batch.
+const BATCH_BYTES: usize = 256 * 1024;
+
+/// A frame the behaviour hands to a link (opaque outside this crate).
+#[derive(Debug)]
+pub struct Outgoing(pub(crate) Frame);
+
+/// What a link's handler reports to the behaviour (opaque outside this crate).
+#[derive(Debug)]
+pub struct HandlerEvent(pub(crate) FromHandler);
+
+#[derive(Debug)]
+pub(crate) enum FromHandler {
+    /// A frame arrived, decoded and checked.
+    Received(Box<crate::core::Received>),
+    /// A frame was refused (and, for a broken frame, the inbound substream reset).
+    Refused {
+        origin: Option<PeerId>,
+        reason: Refusal,
+    },
+    /// Frames queued for this link were lost (the substream failed or cannot be opened).
+    Lost { frames: u64 },
+}
+
+/// The send queue's bound, shared between the behaviour (which reserves room before handing a
+/// frame over, so a full queue is known at once) and the handler (which frees it once written).
+#[derive(Debug)]
+pub(crate) struct Budget {
+    frames: AtomicUsize,
+    bytes: AtomicUsize,
+    max_frames: usize,
+    max_bytes: usize,
+}
+
+impl Budget {
+    pub(crate) fn new(max_frames: usize, max_bytes: usize) -> Self {
+        Budget {
+            frames: AtomicUsize::new(0),
+            bytes: AtomicUsize::new(0),
+            max_frames,
+            max_bytes,
+        }
+    }
+
+    /// Takes room for one frame of `bytes`; false if the queue is full. Only the behaviour
+    /// reserves and only the handler releases, so a check then add cannot overshoot.
+    pub(crate) fn try_reserve(&self, bytes: usize) -> bool {
+        if self.frames.load(Ordering::Acquire) >= self.max_frames
+            || self.bytes.load(Ordering::Acquire) + bytes > self.max_bytes
+        {
+            return false;
+        }
+        self.frames.fetch_add(1, Ordering::AcqRel);
+        self.bytes.fetch_add(bytes, Ordering::AcqRel);
+        true
+    }
+
+    fn release(&self, frames: usize, bytes: usize) {
+        self.frames.fetch_sub(frames, Ordering::AcqRel);
+        self.bytes.fetch_sub(bytes, Ordering::AcqRel);
+    }
+
+    /// Gives back all room (the link is gone).
+    fn release_all(&self) {
+        self.frames.store(0, Ordering::Release);
+        self.bytes.store(0, Ordering::Release);
+    }
+
+    /// Bytes queued now.
+    pub(crate) fn queued_bytes(&self) -> usize {
+        self.bytes.load(Ordering::Acquire)
+    }
+}
+
+type ReadResult = Result<Option<FromHandler>, ReadEnd>;
+type ReadFuture = BoxFuture<'static, (Stream, Verifier, ReadResult)>;
+type WriteFuture = BoxFuture<'static, (Stream, Vec<Frame>, std::io::Result<()>)>;
+
+/// Why the inbound substream stops being read.
+enum ReadEnd {
+    /// The peer closed it cleanly.
+    Closed,
+    /// It failed, or the peer broke the framing (reported; the substream is dropped, i.e. reset).
+    Failed(Option<FromHandler>),
+}
+
+enum Outbound {
+    None,
+    Opening,
+    Idle(Stream),
+    Writing(WriteFuture),
+    Disabled,
+}
+
+/// The overlay [`ConnectionHandler`] of one link.
+pub struct Handler {
+    local: PeerId,
+    remote: PeerId,
+    max_frame: usize,
+    budget: Arc<Budget>,
+    queue: VecDeque<Frame>,
+    outbound: Outbound,
+    open_failures: u8,
+    inbound: Option<ReadFuture>,
+    /// Kept while no read is under way.
+    verifier: Option<Verifier>,
+    lost: u64,
+}
+
+impl Handler {
+    pub(crate) fn new(
+        local: PeerId,
+        remote: PeerId,
+        max_frame: usize,
+        budget: Arc<Budget>,
+    ) -> Self {
+        Handler {
+            local,
+            remote,
+            max_frame,
+            budget,
+            queue: VecDeque::new(),
+            outbound: Outbound::None,
+            open_failures: 0,
+            inbound: None,
+            verifier: Some(Verifier::default()),
+            lost: 0,
+        }
+    }
+
+    fn drop_frames(&mut self, frames: impl IntoIterator<Item = Frame>) {
+        let (mut count, mut bytes) = (0, 0);
+        for frame in frames {
+            count += 1;
+            bytes += frame.len();
+        }
+        self.budget.release(count, bytes);
+        self.lost += count as u64;
+    }
+
+    fn disable(&mut self) {
+        let queued: Vec<Frame> = self.queue.drain(..).collect();
+        self.drop_frames(queued);
+        self.outbound = Outbound::Disabled;
+    }
+
+    fn on_open_failure(&mut self, error: &dyn std::fmt::Display) {
+        self.open_failures += 1;
+        if self.open_failures >= MAX_OPEN_FAILURES {
+            tracing::debug!(peer = %self.remote, %error, "overlay substream could not be opened; link unusable");
+            self.disable();
+        } else {
+            self.outbound = Outbound::None;
+        }
+    }
+
+    fn start_reading(&mut self, mut stream: Stream) {
+        // A read still under way on an older substream is dropped: the newest substream wins.
+        let mut verifier = self.verifier.take().unwrap_or_default();
+        let (local, remote, max) = (self.local, self.remote, self.max_frame);
+        self.inbound = Some(
+            async move {
+                let result = read_one(&mut stream, max, local, remote, &mut verifier).await;
+                (stream, verifier, result)
+            }
+            .boxed(),
+        );
+    }
+
+    fn poll_inbound(&mut self, cx: &mut Context<'_>) -> Option<FromHandler> {
+        loop {
+            let reading = self.inbound.as_mut()?;
+            let Poll::Ready((stream, verifier, result)) = reading.poll_unpin(cx) else {
+                return None;
+            };
+            self.inbound = None;
+            self.verifier = Some(verifier);
+            match result {
+                Ok(event) => {
+                    self.start_reading(stream);
+                    if event.is_some() {
+                        return event;
+                    }
+                }
+                Err(ReadEnd::Closed) => return None,
+                // Dropping the stream resets it: the peer learns its frame was refused.
+                Err(ReadEnd::Failed(event)) => return event,
+            }
+        }
+    }
+
+    /// Drives the outbound substream; returns a substream request when one must be opened.
+    fn poll_outbound(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Option<SubstreamProtocol<ReadyUpgrade<libp2p::StreamProtocol>>> {
+        loop {
+            match std::mem::replace(&mut self.outbound, Outbound::None) {
+                Outbound::None if self.queue.is_empty() => return None,
+                Outbound::None => {
+                    self.outbound = Outbound::Opening;
+                    return Some(SubstreamProtocol::new(ReadyUpgrade::new(PROTOCOL_NAME), ()));
+                }
+                Outbound::Idle(stream) if self.queue.is_empty() => {
+                    self.outbound = Outbound::Idle(stream);
+                    return None;
+                }
+                Outbound::Idle(mut stream) => {
+                    let batch = self.take_batch();
+                    let writing = async move {
+                        let result = frame::write_frames(&mut stream, &batch).await;
+                        (stream, batch, result)
+                    }
+                    .boxed();
+                    self.outbound = Outbound::Writing(writing);
+                }
+                Outbound::Writing(mut writing) => match writing.poll_unpin(cx) {
+                    Poll::Pending => {
+                        self.outbound = Outbound::Writing(writing);
+                        return None;
+                    }
+                    Poll::Ready((stream, batch, Ok(()))) => {
+                        let bytes = batch.iter().map(Frame::len).sum();
+                        self.budget.release(batch.len(), bytes);
+                        self.outbound = Outbound::Idle(stream);
+                    }
+                    Poll::Ready((_, batch, Err(error))) => {
+                        tracing::debug!(peer = %self.remote, %error, "overlay substream failed; reopening");
+                        self.drop_frames(batch);
+                        self.outbound = Outbound::None;
+                    }
+                },
+                state @ (Outbound::Opening | Outbound::Disabled) => {
+                    self.outbound = state;
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// The frames of the next write: every queued frame up to [`BATCH_BYTES`], at least one.
+    fn take_batch(&mut self) -> Vec<Frame> {
+        let mut batch = Vec::new();
+        let mut bytes = 0;
+        while let Some(frame) = self.queue.front() {
+            if !batch.is_empty() && bytes + frame.len() > BATCH_BYTES {
+                break;
+            }
+            bytes += frame.len();
+            batch.extend(self.queue.pop_front());
+        }
+        batch
+    }
+}
+
+/// Reads one frame and checks it.
+async fn read_one(
+    stream: &mut Stream,
+    max: usize,
+    local: PeerId,
+    remote: PeerId,
+    verifier: &mut Verifier,
+) -> ReadResult {
+    let bytes = match fisco_p2p_framing::read_frame(stream, max).await {
+        Ok(bytes) => Bytes::from(bytes),
+        Err(FrameError::Closed) => return Err(ReadEnd::Closed),
+        Err(FrameError::TooLarge { len, max }) => {
+            return Err(ReadEnd::Failed(Some(FromHandler::Refused {
+                origin: None,
+                reason: Refusal::TooLarge { len, max },
+            })))
+        }
+        Err(FrameError::Io(error)) => {
+            tracing::debug!(peer = %remote, %error, "overlay inbound substream ended");
+            return Err(ReadEnd::Failed(None));
+        }
+    };
+    let decoded = match frame::decode(bytes) {
+        Ok(decoded) => decoded,
+        Err(reason) => {
+            return Ok(Some(FromHandler::Refused {
+                origin: None,
+                reason: Refusal::Malformed(reason),
+            }))
+        }
+    };
+    Ok(Some(match frame::check(decoded, local, remote, verifier) {
+        Ok(received) => FromHandler::Received(Box::new(received)),
+        Err((origin, reason)) => FromHandler::Refused { origin, reason },
+    }))
+}
+
+impl ConnectionHandler for Handler {
+    type FromBehaviour = Outgoing;
+    type ToBehaviour = HandlerEvent;
+    type InboundProtocol = ReadyUpgrade<libp2p::StreamProtocol>;
+    type OutboundProtocol = ReadyUpgrade<libp2p::StreamProtocol>;
+    type InboundOpenInfo = ();
+    type OutboundOpenInfo = ();
+
+    fn listen_protocol(&self) -> SubstreamProtocol<Self::InboundProtocol> {
+        SubstreamProtocol::new(ReadyUpgrade::new(PROTOCOL_NAME), ())
+    }
+
+    fn on_behaviour_event(&mut self, Outgoing(frame): Outgoing) {
+        if matches!(self.outbound, Outbound::Disabled) {
+            self.drop_frames([frame]);
+            return;
+        }
+        self.queue.push_back(frame);
+    }
+
+    fn connection_keep_alive(&self) -> bool {
+        // The node's peers behaviour decides how long links live; only unsent frames matter here.
+        !self.queue.is_empty() || matches!(self.outbound, Outbound::Opening | Outbound::Writing(_))
+    }
+
+    fn poll(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<ConnectionHandlerEvent<Self::OutboundProtocol, (), Self::ToBehaviour>> {
+        if let Some(protocol) = self.poll_outbound(cx) {
+            return Poll::Ready(ConnectionHandlerEvent::OutboundSubstreamRequest { protocol });
+        }
+        if self.lost > 0 {
+            let frames = std::mem::take(&mut self.lost);
+            return Poll::Ready(ConnectionHandlerEvent::NotifyBehaviour(HandlerEvent(
+                FromHandler::Lost { frames },
+            )));
+        }
+        if let Some(event) = self.poll_inbound(cx) {
+            return Poll::Ready(ConnectionHandlerEvent::NotifyBehaviour(HandlerEvent(event)));
+        }
+        Poll::Pending
+    }
+
+    fn on_connection_event(
+        &mut self,
+        event: ConnectionEvent<'_, Self::InboundProtocol, Self::OutboundProtocol>,
+    ) {
+        match event {
+            ConnectionEvent::FullyNegotiatedInbound(FullyNegotiatedInbound {
+                protocol: mut stream,
+                ..
+            }) => {
+                stream.ignore_for_keep_alive();
+                self.start_reading(stream);
+            }
+            ConnectionEvent::FullyNegotiatedOutbound(FullyNegotiatedOutbound {
+                protocol: mut stream,
+                ..
+            }) => {
+                stream.ignore_for_keep_alive();
+                if matches!(self.outbound, Outbound::Opening) {
+                    self.open_failures = 0;
+                    self.outbound = Outbound::Idle(stream);
+                }
+            }
+            ConnectionEvent::DialUpgradeError(DialUpgradeError { error, .. }) => match error {
+                StreamUpgradeError::NegotiationFailed => {
+                    tracing::debug!(peer = %self.remote, "peer does not speak {PROTOCOL_NAME}");
+                    self.disable();
+                }
+                StreamUpgradeError::Timeout => self.on_open_failure(&"substream timeout"),
+                StreamUpgradeError::Io(error) => self.on_open_failure(&error),
+                StreamUpgradeError::Apply(never) => match never {},
+            },
+            _ => {}
+        }
+    }
+}
+
+impl Drop for Handler {
+    fn drop(&mut self) {
+        // The connection is gone: whatever it held no longer takes room in the shared budget.
+        let queued: Vec<Frame> = self.queue.drain(..).collect();
+        self.drop_frames(queued);
+        // A batch being written is dropped with its future; its room is given back here.
+        // (Its frames are not counted as lost: the connection closing reports that.)
+        if let Outbound::Writing(_) = self.outbound {
+            self.budget.release_all();
+        }
+    }
+}
