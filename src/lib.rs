@@ -54,8 +54,8 @@
 //!   module inboxes;
 //! - `behaviour`: the composed libp2p behaviour, one field per protocol crate:
 //!   `fisco-p2p-peers` (static peers, heartbeat, one connection per pair), `fisco-p2p-sync`
-//!   (seq state sync), `fisco-p2p-unicast` (requests), `fisco-p2p-broadcast` (flood), and
-//!   gossipsub (multicast);
+//!   (seq state sync, which also spreads every node's neighbours), `fisco-p2p-overlay` (the
+//!   routed overlay: requests and replies, multicast and broadcast over the links that exist);
 //! - [`admin`]: the local HTTP/JSON admin API with live events (`fisco-p2p run`), and its client
 //!   (`fisco-p2p ctl`);
 //! - [`metrics`]: Prometheus metrics of a node, served by the admin API.
@@ -73,10 +73,9 @@ mod behaviour;
 
 /// The protocol crates, for applications that compose their own behaviour.
 pub mod protocols {
-    pub use fisco_p2p_broadcast as broadcast;
+    pub use fisco_p2p_overlay as overlay;
     pub use fisco_p2p_peers as peers;
     pub use fisco_p2p_sync as sync;
-    pub use fisco_p2p_unicast as unicast;
 }
 
 // The README's code blocks compile as doctests.

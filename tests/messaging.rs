@@ -331,7 +331,7 @@ async fn send_to_topic_returns_the_reply_of_a_surviving_follower() {
 }
 
 #[tokio::test]
-async fn a_pending_request_fails_promptly_when_the_peer_dies() {
+async fn a_pending_request_fails_within_the_route_wait_when_the_peer_dies() {
     bounded(async {
         let mut nodes = start(identities(2), &[(0, 1)]).await;
         let mut inbox = nodes[1].handle.register(MODULE).await.unwrap();
@@ -351,7 +351,7 @@ async fn a_pending_request_fails_promptly_when_the_peer_dies() {
             matches!(
                 result,
                 Err(CallError::Failed {
-                    error: RequestError::Disconnected,
+                    error: RequestError::NoRoute | RequestError::RelayFailed { .. },
                     ..
                 })
             ),
@@ -595,7 +595,7 @@ async fn a_request_sent_before_state_sync_knows_the_target_waits_for_its_address
 }
 
 #[tokio::test]
-async fn a_request_to_a_node_nobody_knows_fails_as_unreachable_at_its_deadline() {
+async fn a_request_to_a_node_nobody_knows_fails_with_no_route_at_its_deadline() {
     bounded(async {
         let nodes = start(identities(2), &[(0, 1)]).await;
         let stranger = identities(1)[0].node_id();
@@ -608,7 +608,7 @@ async fn a_request_to_a_node_nobody_knows_fails_as_unreachable_at_its_deadline()
             matches!(
                 result,
                 Err(CallError::Failed {
-                    error: RequestError::Unreachable,
+                    error: RequestError::NoRoute,
                     ..
                 })
             ),

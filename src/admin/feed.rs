@@ -166,6 +166,7 @@ async fn on_message(message: Message, feed: &broadcast::Sender<ApiEvent>) {
             from,
             topic,
             payload,
+            ..
         } => ApiEvent::Message {
             kind: "multicast",
             from,
@@ -173,7 +174,7 @@ async fn on_message(message: Message, feed: &broadcast::Sender<ApiEvent>) {
             module: super::DEFAULT_MODULE,
             data: Data::new(&payload),
         },
-        Message::Broadcast { from, payload } => ApiEvent::Message {
+        Message::Broadcast { from, payload, .. } => ApiEvent::Message {
             kind: "broadcast",
             from,
             topic: None,

@@ -263,19 +263,13 @@ impl Metrics {
         self.online_nodes.set(saturating_i64(online as u64));
     }
 
-    /// Lets libp2p's own metrics count a swarm event, and gossipsub's messages.
+    /// Lets libp2p's own metrics count a swarm event.
     pub(crate) fn record_swarm_event(
         &self,
         event: &libp2p::swarm::SwarmEvent<crate::behaviour::BehaviourEvent>,
     ) {
         use libp2p::metrics::Recorder;
         self.libp2p.record(event);
-        if let libp2p::swarm::SwarmEvent::Behaviour(crate::behaviour::BehaviourEvent::Multicast(
-            event,
-        )) = event
-        {
-            self.libp2p.record(event);
-        }
     }
 }
 

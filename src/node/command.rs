@@ -3,13 +3,13 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use fisco_p2p_unicast::ResponseChannel;
+use fisco_p2p_overlay::ReplyTo;
 use libp2p::Multiaddr;
 use tokio::sync::oneshot;
 
 use super::{
-    CallError, ConnectedPeer, Inbox, MulticastError, PeerInfo, SendError, StaticPeer, Status,
-    TopicError,
+    CallError, ConnectedPeer, Inbox, MulticastError, PeerInfo, RouteInfo, SendError, StaticPeer,
+    Status, TopicError,
 };
 use crate::identity::NodeId;
 
@@ -55,6 +55,8 @@ pub(crate) enum Command {
     Subscribe(String, Reply<Result<bool, SendError>>),
     Unsubscribe(String, Reply<Result<bool, SendError>>),
     SetState(String, Option<Bytes>, Reply<Result<bool, SendError>>),
-    Respond(ResponseChannel, Result<Bytes, String>),
+    Respond(ReplyTo, Result<Bytes, String>),
+    Routes(Reply<Vec<RouteInfo>>),
+    Path(NodeId, Reply<Option<Vec<NodeId>>>),
     Shutdown(Reply<()>),
 }

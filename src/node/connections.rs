@@ -1,8 +1,6 @@
 //! Connections: established and closed, refused in either direction (with the reason named),
 //! static-peer news, and disconnecting peers the access lists now bar.
 
-use std::time::Instant;
-
 use libp2p::{
     connection_limits,
     core::{transport::timeout::TransportTimeoutError, ConnectedPoint},
@@ -69,7 +67,6 @@ impl EventLoop {
             }
         };
         tracing::info!(node = %node_id, %address, ?direction, "peer connected");
-        self.release_awaiting(Instant::now());
         self.closing.remove(&peer);
         self.connected.insert(
             peer,
@@ -143,9 +140,6 @@ impl EventLoop {
     }
 
     pub(super) fn on_outgoing_error(&mut self, peer: Option<PeerId>, error: &DialError) {
-        if let Some(peer) = peer {
-            self.multicast_peer_unreachable(peer);
-        }
         let node_id = peer.and_then(|p| NodeId::from_peer_id(&p).ok());
         let failures: Vec<(Option<Multiaddr>, Refusal)> = match error {
             DialError::Transport(errors) => errors

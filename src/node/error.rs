@@ -4,7 +4,7 @@ use libp2p::Multiaddr;
 
 use crate::{identity::NodeId, tls};
 
-pub use fisco_p2p_unicast::RequestError;
+pub use fisco_p2p_overlay::RequestError;
 
 /// Why a node could not start or a call to it failed.
 #[derive(Debug, thiserror::Error)]
@@ -65,8 +65,9 @@ pub enum CallError {
     /// Not sent (see the reason).
     #[error(transparent)]
     NotSent(#[from] SendError),
-    /// Sent, but it ended without a reply: timeout, disconnection, unreachable, or refused by
-    /// the peer (unknown module, too large, refused by its application).
+    /// Sent, but it ended without a reply: timeout, no route, a relay failure on every attempt,
+    /// or refused by the destination (unknown module, too large, its application or its access
+    /// list).
     #[error("request to {node} failed: {error}")]
     Failed {
         /// The node it was sent to.

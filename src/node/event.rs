@@ -145,11 +145,14 @@ pub enum Event {
         /// The node.
         node_id: NodeId,
     },
-    /// A neighbour sent something that was refused (forged or altered record or broadcast,
-    /// oversize or malformed frame); it was dropped and the connection kept.
+    /// A neighbour sent something that was refused (forged or altered record or envelope, an
+    /// origin the access lists bar, oversize or malformed frame); it was dropped and the
+    /// connection kept.
     InvalidMessage {
-        /// The neighbour that sent it.
+        /// The neighbour that sent it (the relay, when it came through one).
         node_id: NodeId,
+        /// The node it claimed to come from, when that is known and not the neighbour itself.
+        origin: Option<NodeId>,
         /// The protocol it came over (`sync`, `broadcast`, ...).
         protocol: &'static str,
         /// What was wrong.

@@ -11,11 +11,10 @@ use libp2p::{core::transport::ListenerId, swarm::SwarmEvent, Multiaddr, PeerId, 
 use tokio::sync::{broadcast, mpsc};
 
 use super::{
-    command::Command,
+    command::{Command, Reply},
     inbox::Modules,
-    multicast::PendingMulticast,
-    requests::{AwaitingAddress, PendingRequest},
-    ConnectedPeer, Direction, DisconnectReason, Event, StaticPeer, Status,
+    requests::PendingRequest,
+    ConnectedPeer, Direction, DisconnectReason, Event, MulticastError, StaticPeer, Status,
 };
 use crate::{
     behaviour::{Behaviour, BehaviourEvent},
@@ -35,11 +34,10 @@ pub(super) struct Connected {
 /// Settings the event loop itself needs (the protocols got theirs when the swarm was built).
 pub(crate) struct LoopConfig {
     pub(crate) node_id: NodeId,
-    pub(crate) request_timeout: Duration,
-    pub(crate) multicast_wait: Duration,
     pub(crate) max_message_size: usize,
     pub(crate) max_topics: usize,
     pub(crate) metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
+    pub(crate) direct_connections: bool,
 }
 
 pub(crate) struct EventLoop {
@@ -60,12 +58,11 @@ pub(crate) struct EventLoop {
     pub(super) closing: HashMap<PeerId, DisconnectReason>,
     /// The application's module inboxes.
     pub(super) modules: Modules,
-    /// Requests sent, by their unicast request ID.
-    pub(super) requests: HashMap<fisco_p2p_unicast::RequestId, PendingRequest>,
-    /// Multicasts waiting for connections to followers.
-    pub(super) multicasts: Vec<PendingMulticast>,
-    /// Requests waiting for their target's address through state sync.
-    pub(super) awaiting_address: Vec<AwaitingAddress>,
+    /// Requests sent, by their overlay request ID.
+    pub(super) requests: HashMap<fisco_p2p_overlay::RequestId, PendingRequest>,
+    /// Multicasts going out, by their overlay ID: the topic and who waits for the outcome.
+    pub(super) multicasts:
+        HashMap<fisco_p2p_overlay::MulticastId, (String, Reply<Result<usize, MulticastError>>)>,
 }
 
 impl EventLoop {
@@ -93,16 +90,14 @@ impl EventLoop {
             closing: HashMap::new(),
             modules: Modules::new(inbox_capacity),
             requests: HashMap::new(),
-            multicasts: Vec::new(),
-            awaiting_address: Vec::new(),
+            multicasts: HashMap::new(),
         }
     }
 
-    /// Runs until a handle asks for shutdown or every handle is gone.
+    /// Runs until a handle asks for shutdown or every handle is gone. Every deadline (request
+    /// timeouts, route waits, retries) lives in the protocols, which wake the swarm themselves:
+    /// the loop has no timer of its own.
     pub(crate) async fn run(mut self) {
-        // Expires multicasts that waited too long for their followers, and notices dropped inboxes.
-        let mut tick = tokio::time::interval(Duration::from_millis(100));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let done = loop {
             tokio::select! {
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
@@ -111,7 +106,6 @@ impl EventLoop {
                     Some(command) => self.on_command(command),
                     None => break None,
                 },
-                _ = tick.tick() => self.on_tick(Instant::now()),
             }
         };
         self.shutdown().await;
@@ -132,12 +126,16 @@ impl EventLoop {
         match command {
             Command::Status(reply) => {
                 let record = self.swarm.behaviour().sync.local_record();
+                let (seq, topics) = (record.seq(), record.topics().iter().cloned().collect());
+                let overlay = &mut self.swarm.behaviour_mut().overlay;
                 let _ = reply.send(Status {
                     node_id: self.config.node_id,
                     listen: self.listen_addrs.clone(),
-                    seq: record.seq(),
-                    topics: record.topics().iter().cloned().collect(),
+                    seq,
+                    topics,
                     connected: self.connected.len(),
+                    routes: overlay.routes().len(),
+                    overlay: overlay.stats(),
                 });
             }
             Command::ConnectedPeers(reply) => {
@@ -256,13 +254,7 @@ impl EventLoop {
             SwarmEvent::Behaviour(BehaviourEvent::Peers(event)) => self.on_peers_event(event),
             SwarmEvent::Behaviour(BehaviourEvent::Limits(event)) => match event {},
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync_event(event),
-            SwarmEvent::Behaviour(BehaviourEvent::Unicast(event)) => self.on_unicast_event(event),
-            SwarmEvent::Behaviour(BehaviourEvent::Broadcast(event)) => {
-                self.on_broadcast_event(event)
-            }
-            SwarmEvent::Behaviour(BehaviourEvent::Multicast(event)) => {
-                self.on_multicast_event(event)
-            }
+            SwarmEvent::Behaviour(BehaviourEvent::Overlay(event)) => self.on_overlay_event(event),
             SwarmEvent::ListenerError { error, .. } => {
                 tracing::warn!(%error, "listener error");
             }
@@ -274,14 +266,6 @@ impl EventLoop {
         let addrs = self.listen_addrs.clone();
         if let Err(error) = self.swarm.behaviour_mut().sync.set_listen_addrs(addrs) {
             tracing::warn!(%error, "cannot advertise the listen addresses");
-        }
-    }
-
-    fn on_tick(&mut self, now: Instant) {
-        self.expire_multicasts(now);
-        self.release_awaiting(now);
-        for module in self.modules.prune() {
-            self.swarm.behaviour_mut().unicast.unregister_module(module);
         }
     }
 

@@ -43,6 +43,21 @@ pub struct Status {
     pub topics: Vec<String>,
     /// How many nodes it is connected to.
     pub connected: usize,
+    /// How many nodes it has a route to (over any number of relays).
+    pub routes: usize,
+    /// What the overlay did so far: envelopes sent and relayed, retries, drops by reason.
+    pub overlay: fisco_p2p_overlay::Stats,
+}
+
+/// A route to a node, as [`Handle::routes`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteInfo {
+    /// The node.
+    pub destination: NodeId,
+    /// The neighbour messages for it are handed to.
+    pub next_hop: NodeId,
+    /// Links on the shortest path (1: a neighbour).
+    pub hops: u32,
 }
 
 /// A connected node, as [`Handle::connected_peers`] lists it.
@@ -135,8 +150,9 @@ impl Handle {
     }
 
     /// Sends a request to `node` for `module` and waits for its reply, for at most the
-    /// configured request timeout. The node need not be a neighbour: if it is not connected it
-    /// is dialled at the addresses state sync learned for it.
+    /// configured request timeout. The node need not be a neighbour: the request is relayed
+    /// over the links that exist, and if a relay fails on the way it is retried on another route.
+    /// Cancel-safe: dropping the future abandons the reply (the request may still arrive).
     pub async fn request(
         &self,
         node: NodeId,
@@ -247,6 +263,17 @@ impl Handle {
         let key = key.into();
         self.call_fallible(|reply| Command::SetState(key, value, reply))
             .await
+    }
+
+    /// Every node this node has a route to, with the next hop and the distance in links.
+    pub async fn routes(&self) -> Result<Vec<RouteInfo>, NodeError> {
+        self.call(Command::Routes).await
+    }
+
+    /// The path a message to `node` takes as this node sees the network: this node, each relay,
+    /// then `node`; `None` without a route.
+    pub async fn path(&self, node: NodeId) -> Result<Option<Vec<NodeId>>, NodeError> {
+        self.call(|reply| Command::Path(node, reply)).await
     }
 
     /// The nodes connected now.

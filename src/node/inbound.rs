@@ -1,9 +1,13 @@
 //! What arrives for the application: requests, multicasts and broadcasts handed to the module
-//! inboxes, state-sync news turned into events, and invalid input reported.
+//! inboxes, state-sync news turned into events (and into the overlay's link graph), and invalid
+//! input reported.
 
 use bytes::Bytes;
-use fisco_p2p_unicast::ReplyError;
-use libp2p::PeerId;
+use fisco_p2p_overlay::{ReplyError, ReplyTo};
+use libp2p::{
+    swarm::dial_opts::{DialOpts, PeerCondition},
+    PeerId,
+};
 
 use super::{
     event_loop::EventLoop,
@@ -13,15 +17,71 @@ use super::{
 use crate::{identity::NodeId, metrics::MessageKind};
 
 impl EventLoop {
-    pub(super) fn on_request(
+    pub(super) fn on_overlay_event(&mut self, event: fisco_p2p_overlay::Event) {
+        use fisco_p2p_overlay::Event as E;
+        match event {
+            E::Request {
+                reply_to,
+                origin,
+                module,
+                payload,
+                hops,
+            } => self.on_request(reply_to, origin, module, payload, hops),
+            E::Response {
+                id,
+                destination,
+                result,
+            } => self.on_response(id, destination, result.map(|reply| reply.payload)),
+            E::Multicast {
+                origin,
+                topic,
+                module,
+                payload,
+                hops,
+            } => self.on_multicast(origin, topic, module, payload, hops),
+            E::MulticastSent {
+                id,
+                sent,
+                unreachable,
+            } => self.on_multicast_sent(id, sent, unreachable.len()),
+            E::Broadcast {
+                origin,
+                module,
+                payload,
+                hops,
+                ..
+            } => {
+                if let Ok(from) = NodeId::from_peer_id(&origin) {
+                    self.deliver(
+                        module,
+                        Message::Broadcast {
+                            from,
+                            payload,
+                            hops,
+                        },
+                    );
+                }
+            }
+            E::Refused {
+                from,
+                origin,
+                reason,
+            } => self.report_invalid(from, origin, "overlay", reason.to_string()),
+            E::DirectWanted { peer } => self.dial_direct(peer),
+            _ => {}
+        }
+    }
+
+    fn on_request(
         &mut self,
-        peer: PeerId,
+        reply_to: ReplyTo,
+        origin: PeerId,
         module: u16,
         payload: Bytes,
-        channel: fisco_p2p_unicast::ResponseChannel,
+        hops: u8,
     ) {
         let (Ok(from), Some(commands)) =
-            (NodeId::from_peer_id(&peer), self.command_sender.upgrade())
+            (NodeId::from_peer_id(&origin), self.command_sender.upgrade())
         else {
             return;
         };
@@ -32,48 +92,27 @@ impl EventLoop {
             from,
             module,
             payload,
-            responder: Responder::new(channel, commands),
+            hops,
+            responder: Responder::new(reply_to, commands),
         };
-        let refusal = match self.modules.deliver(module, Message::Request(request)) {
+        let (message, error) = match self.modules.deliver(module, Message::Request(request)) {
             Ok(()) => return,
             Err(Undeliverable::UnknownModule(message)) => {
-                self.swarm.behaviour_mut().unicast.unregister_module(module);
                 (message, ReplyError::UnknownModule(module))
             }
             Err(Undeliverable::Busy(message)) => {
                 tracing::warn!(module, from = %from, "module inbox full; answering busy");
-                (
-                    message,
-                    ReplyError::Application(format!("module {module} is busy; retry later")),
-                )
+                let busy = format!("module {module} is busy; retry later");
+                (message, ReplyError::Busy(busy))
             }
         };
-        if let (Message::Request(request), error) = (*refusal.0, refusal.1) {
-            let channel = request.responder.into_channel();
+        if let Message::Request(request) = *message {
+            request.responder.disarm();
             let _ = self
                 .swarm
                 .behaviour_mut()
-                .unicast
-                .send_response(channel, Err(error));
-        }
-    }
-
-    pub(super) fn on_broadcast_event(&mut self, event: fisco_p2p_broadcast::Event) {
-        match event {
-            fisco_p2p_broadcast::Event::Received {
-                origin,
-                module,
-                payload,
-                ..
-            } => {
-                let Ok(from) = NodeId::from_peer_id(&origin) else {
-                    return;
-                };
-                self.deliver(module, Message::Broadcast { from, payload });
-            }
-            fisco_p2p_broadcast::Event::Invalid { from, reason } => {
-                self.report_invalid(from, "broadcast", reason.to_string());
-            }
+                .overlay
+                .respond(reply_to, Err(error));
         }
     }
 
@@ -93,14 +132,50 @@ impl EventLoop {
         }
     }
 
-    pub(super) fn report_invalid(&self, from: PeerId, protocol: &'static str, reason: String) {
-        tracing::warn!(peer = %from, protocol, %reason, "invalid message refused");
+    /// A neighbour passed on something that was refused; `origin` is the node it claimed to
+    /// come from, when known.
+    pub(super) fn report_invalid(
+        &self,
+        from: PeerId,
+        origin: Option<PeerId>,
+        protocol: &'static str,
+        reason: String,
+    ) {
+        let origin = origin.and_then(|o| NodeId::from_peer_id(&o).ok());
+        tracing::warn!(peer = %from, origin = ?origin, protocol, %reason, "invalid message refused");
         if let Ok(node_id) = NodeId::from_peer_id(&from) {
             self.emit(Event::InvalidMessage {
                 node_id,
+                origin,
                 protocol,
                 reason,
             });
+        }
+    }
+
+    /// With direct connections on, connects to a node this node exchanges a lot with, at the
+    /// addresses state sync advertised for it.
+    fn dial_direct(&mut self, peer: PeerId) {
+        if !self.config.direct_connections || self.connected.contains_key(&peer) {
+            return;
+        }
+        let addrs = self
+            .swarm
+            .behaviour()
+            .sync
+            .record(&peer)
+            .map(|r| r.addrs().to_vec())
+            .unwrap_or_default();
+        if addrs.is_empty() {
+            return;
+        }
+        tracing::debug!(%peer, "opening a direct connection to a busy correspondent");
+        let opts = DialOpts::peer_id(peer)
+            .addresses(addrs)
+            .condition(PeerCondition::DisconnectedAndNotDialing)
+            .build();
+        if let Err(error) = self.swarm.dial(opts) {
+            tracing::debug!(%peer, %error, "direct connection not dialled");
         }
     }
 
@@ -109,7 +184,10 @@ impl EventLoop {
         let node = |peer: &PeerId| NodeId::from_peer_id(peer).ok();
         let event = match event {
             E::RecordUpdated { peer, record } => {
-                self.release_awaiting(std::time::Instant::now());
+                self.swarm
+                    .behaviour_mut()
+                    .overlay
+                    .set_neighbours(peer, record.neighbours().clone());
                 node(&peer).map(|node_id| Event::PeerStateChanged {
                     node_id,
                     seq: record.seq(),
@@ -119,14 +197,15 @@ impl EventLoop {
             E::PeerOnline { peer } => node(&peer).map(|node_id| Event::PeerOnline { node_id }),
             E::PeerOffline { peer } => node(&peer).map(|node_id| Event::PeerOffline { node_id }),
             E::PeerForgotten { peer } => {
+                self.swarm.behaviour_mut().overlay.remove_node(&peer);
                 node(&peer).map(|node_id| Event::PeerForgotten { node_id })
             }
             E::InvalidRecord { from, reason } => {
-                self.report_invalid(from, "sync", reason.to_string());
+                self.report_invalid(from, None, "sync", reason.to_string());
                 None
             }
             E::InvalidMessage { from, error } => {
-                self.report_invalid(from, "sync", error.to_string());
+                self.report_invalid(from, None, "sync", error.to_string());
                 None
             }
         };

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use bytes::Bytes;
-use fisco_p2p_unicast::ResponseChannel;
+use fisco_p2p_overlay::ReplyTo;
 use tokio::sync::mpsc;
 
 use super::command::Command;
@@ -28,6 +28,8 @@ pub enum Message {
         topic: String,
         /// The application's bytes.
         payload: Bytes,
+        /// Links it crossed (1: straight from the sender).
+        hops: u8,
     },
     /// A message broadcast to every node.
     Broadcast {
@@ -35,6 +37,8 @@ pub enum Message {
         from: NodeId,
         /// The application's bytes.
         payload: Bytes,
+        /// Links it crossed (1: straight from the sender).
+        hops: u8,
     },
 }
 
@@ -47,24 +51,32 @@ pub struct IncomingRequest {
     pub module: u16,
     /// The application's bytes.
     pub payload: Bytes,
+    /// Links it crossed (1: straight from the requester).
+    pub hops: u8,
     /// Sends the reply.
     pub responder: Responder,
 }
 
-/// Answers one request. Dropping it unanswered makes the requester's call fail at once.
+/// Answers one request. Dropping it unanswered makes the requester's call fail at once (with
+/// an application error saying so) rather than time out.
 #[derive(Debug)]
 pub struct Responder {
-    channel: ResponseChannel,
+    /// `None` once answered.
+    reply_to: Option<ReplyTo>,
     commands: mpsc::Sender<Command>,
 }
 
 impl Responder {
-    pub(crate) fn new(channel: ResponseChannel, commands: mpsc::Sender<Command>) -> Self {
-        Self { channel, commands }
+    pub(crate) fn new(reply_to: ReplyTo, commands: mpsc::Sender<Command>) -> Self {
+        Self {
+            reply_to: Some(reply_to),
+            commands,
+        }
     }
 
-    pub(crate) fn into_channel(self) -> ResponseChannel {
-        self.channel
+    /// Forgets the request without answering it (the event loop answers it itself).
+    pub(crate) fn disarm(mut self) {
+        self.reply_to = None;
     }
 
     /// Sends `reply` to the requester.
@@ -77,11 +89,26 @@ impl Responder {
         self.send(Err(message.into())).await
     }
 
-    async fn send(self, result: Result<Bytes, String>) -> Result<(), super::NodeError> {
+    async fn send(mut self, result: Result<Bytes, String>) -> Result<(), super::NodeError> {
+        let Some(reply_to) = self.reply_to.take() else {
+            return Ok(());
+        };
         self.commands
-            .send(Command::Respond(self.channel, result))
+            .send(Command::Respond(reply_to, result))
             .await
             .map_err(|_| super::NodeError::Stopped)
+    }
+}
+
+impl Drop for Responder {
+    fn drop(&mut self) {
+        if let Some(reply_to) = self.reply_to.take() {
+            // Best effort: with the command queue full the requester times out instead.
+            let refusal = "the application dropped the request without answering".to_string();
+            let _ = self
+                .commands
+                .try_send(Command::Respond(reply_to, Err(refusal)));
+        }
     }
 }
 
@@ -148,19 +175,5 @@ impl Modules {
                 Err(Undeliverable::UnknownModule(Box::new(message)))
             }
         }
-    }
-
-    /// Forgets the modules whose inbox was dropped and returns them.
-    pub(crate) fn prune(&mut self) -> Vec<u16> {
-        let gone: Vec<u16> = self
-            .inboxes
-            .iter()
-            .filter(|(_, sender)| sender.is_closed())
-            .map(|(module, _)| *module)
-            .collect();
-        for module in &gone {
-            self.inboxes.remove(module);
-        }
-        gone
     }
 }

@@ -3,9 +3,14 @@
 //! `inbound.rs`, multicasts in `multicast.rs`.
 
 use bytes::Bytes;
-use fisco_p2p_unicast::ReplyError;
+use fisco_p2p_overlay::ReplyError;
 
-use super::{command::Command, event_loop::EventLoop, requests::TopicSend, PeerInfo, SendError};
+use super::{
+    command::Command,
+    event_loop::EventLoop,
+    requests::{refused, TopicSend},
+    PeerInfo, RouteInfo, SendError,
+};
 use crate::{identity::NodeId, metrics::MessageKind};
 
 /// Longest topic name accepted.
@@ -45,7 +50,6 @@ impl EventLoop {
                 let _ = reply.send(self.peer_infos());
             }
             Command::Register(module, reply) => {
-                self.swarm.behaviour_mut().unicast.register_module(module);
                 let _ = reply.send(self.modules.register(module));
             }
             Command::Request {
@@ -88,15 +92,10 @@ impl EventLoop {
                 let result = self
                     .swarm
                     .behaviour_mut()
-                    .broadcast
+                    .overlay
                     .broadcast(module, payload)
                     .map(|_| ())
-                    .map_err(|e| match e {
-                        fisco_p2p_broadcast::Error::TooLarge { size, max } => {
-                            SendError::TooLarge { size, max }
-                        }
-                        other => SendError::Busy(other.to_string()),
-                    });
+                    .map_err(refused);
                 let _ = reply.send(result);
             }
             Command::Subscribe(topic, reply) => {
@@ -113,22 +112,51 @@ impl EventLoop {
                 };
                 let _ = reply.send(result.map_err(|e| SendError::Invalid(e.to_string())));
             }
-            Command::Respond(channel, result) => {
+            Command::Respond(reply_to, result) => {
                 let result = result.map_err(ReplyError::Application);
                 if let Err(error) = self
                     .swarm
                     .behaviour_mut()
-                    .unicast
-                    .send_response(channel, result)
+                    .overlay
+                    .respond(reply_to, result)
                 {
-                    tracing::warn!(%error, "reply not sent");
+                    tracing::debug!(%error, "reply not sent");
                 }
+            }
+            Command::Routes(reply) => {
+                let routes = self
+                    .swarm
+                    .behaviour_mut()
+                    .overlay
+                    .routes()
+                    .into_iter()
+                    .filter_map(|(dest, route)| {
+                        Some(RouteInfo {
+                            destination: NodeId::from_peer_id(&dest).ok()?,
+                            next_hop: NodeId::from_peer_id(&route.next_hop).ok()?,
+                            hops: route.hops,
+                        })
+                    })
+                    .collect();
+                let _ = reply.send(routes);
+            }
+            Command::Path(node, reply) => {
+                let path = self
+                    .swarm
+                    .behaviour_mut()
+                    .overlay
+                    .path(&node.to_peer_id())
+                    .map(|path| {
+                        path.iter()
+                            .filter_map(|p| NodeId::from_peer_id(p).ok())
+                            .collect()
+                    });
+                let _ = reply.send(path);
             }
             other => tracing::error!(?other, "command reached the wrong handler"),
         }
     }
 
-    /// Sends one request to `node`, dialling it at its advertised addresses if need be.
     fn subscribe(&mut self, topic: String) -> Result<bool, SendError> {
         check_topic(&topic)?;
         let behaviour = self.swarm.behaviour_mut();
@@ -141,21 +169,14 @@ impl EventLoop {
             )));
         }
         behaviour
-            .multicast
-            .subscribe(&libp2p::gossipsub::IdentTopic::new(&topic))
-            .map_err(|e| SendError::Invalid(e.to_string()))?;
-        behaviour
             .sync
             .follow(topic)
             .map_err(|e| SendError::Invalid(e.to_string()))
     }
 
     fn unsubscribe(&mut self, topic: &str) -> Result<bool, SendError> {
-        let behaviour = self.swarm.behaviour_mut();
-        behaviour
-            .multicast
-            .unsubscribe(&libp2p::gossipsub::IdentTopic::new(topic));
-        behaviour
+        self.swarm
+            .behaviour_mut()
             .sync
             .unfollow(topic)
             .map_err(|e| SendError::Invalid(e.to_string()))

@@ -39,7 +39,8 @@ pub use address::{parse_address, AddressError};
 pub use config::Config;
 pub use error::{CallError, MulticastError, NodeError, RequestError, SendError, TopicError};
 pub use event::{Direction, DisconnectReason, Event, Refusal};
-pub use handle::{ConnectedPeer, Events, Handle, PeerInfo, StaticPeer, Status};
+pub use fisco_p2p_overlay::Stats as OverlayStats;
+pub use handle::{ConnectedPeer, Events, Handle, PeerInfo, RouteInfo, StaticPeer, Status};
 pub use inbox::{Inbox, IncomingRequest, Message, Responder};
 
 use crate::{behaviour::Behaviour, identity::NodeIdentity, tls::AccessList};
@@ -66,12 +67,8 @@ impl Node {
         let mut swarm = swarm::build(&identity, &config, access.clone())?;
         for topic in &config.topics {
             messaging::check_topic(topic).map_err(|e| NodeError::Setup(e.to_string()))?;
-            let behaviour = swarm.behaviour_mut();
-            behaviour
-                .multicast
-                .subscribe(&libp2p::gossipsub::IdentTopic::new(topic))
-                .map_err(|e| NodeError::Setup(format!("cannot follow topic {topic:?}: {e}")))?;
-            behaviour
+            swarm
+                .behaviour_mut()
                 .sync
                 .follow(topic.clone())
                 .map_err(|e| NodeError::Setup(format!("cannot follow topic {topic:?}: {e}")))?;
@@ -110,11 +107,10 @@ impl Node {
         }
         let loop_config = event_loop::LoopConfig {
             node_id: identity.node_id(),
-            request_timeout: config.request_timeout,
-            multicast_wait: config.multicast_wait,
             max_message_size: config.max_message_size,
             max_topics: config.max_topics,
             metrics: config.metrics.clone(),
+            direct_connections: config.direct_connections,
         };
         let event_loop = event_loop::EventLoop::new(
             swarm,

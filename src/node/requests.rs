@@ -1,10 +1,11 @@
-//! Requests this node sends: to one node by node ID (waiting for its address if state sync has
-//! not brought it yet), or to one follower of a topic with failover, and their outcomes.
+//! Requests this node sends: to one node by node ID, or to one follower of a topic with
+//! failover, and their outcomes. Routes, retries and timeouts are the overlay's; this file maps
+//! its outcomes to the application's calls.
 
 use std::collections::HashSet;
 
 use bytes::Bytes;
-use fisco_p2p_unicast::RequestError;
+use fisco_p2p_overlay::{RequestError, RequestId};
 use libp2p::PeerId;
 use rand::seq::SliceRandom;
 
@@ -26,20 +27,6 @@ pub(super) enum PendingRequest {
     Topic(TopicSend),
 }
 
-/// A request to a node that is neither connected nor known to state sync yet: it waits (until
-/// its deadline) for the node's record, and with it an address to dial.
-pub(super) struct AwaitingAddress {
-    peer: PeerId,
-    module: u16,
-    payload: Bytes,
-    deadline: std::time::Instant,
-    node: NodeId,
-    reply: Reply<Result<Bytes, CallError>>,
-}
-
-/// Most requests waiting for an address at once.
-const MAX_AWAITING_ADDRESS: usize = 1024;
-
 /// A send to one follower of a topic, failing over to the others.
 pub(super) struct TopicSend {
     topic: String,
@@ -52,15 +39,16 @@ pub(super) struct TopicSend {
     reply: Reply<Result<(NodeId, Bytes), TopicError>>,
 }
 
-/// The local refusal of a unicast call, as a [`SendError`].
-fn refused(error: fisco_p2p_unicast::Error) -> SendError {
-    use fisco_p2p_unicast::Error as E;
+/// The overlay's local refusal, as a [`SendError`].
+pub(super) fn refused(error: fisco_p2p_overlay::SendError) -> SendError {
+    use fisco_p2p_overlay::SendError as E;
     match error {
         E::TooLarge { size, max } => SendError::TooLarge { size, max },
-        E::TooManyInFlight { limit } => SendError::Busy(format!("{limit} requests in flight")),
+        E::TooManyInFlight { limit } => SendError::Busy(format!("{limit} already in flight")),
         E::TimeoutTooLong { requested, max } => SendError::Invalid(format!(
             "timeout {requested:?} is longer than the maximum {max:?}"
         )),
+        E::ToSelf => SendError::Invalid("a node cannot send a request to itself".into()),
         other => SendError::Busy(other.to_string()),
     }
 }
@@ -97,6 +85,8 @@ impl EventLoop {
         }
     }
 
+    /// Sends one request to `node`, which need not be a neighbour: the overlay routes it (and
+    /// waits a moment for a route when state sync has not brought one yet).
     pub(super) fn request(
         &mut self,
         node: NodeId,
@@ -105,51 +95,11 @@ impl EventLoop {
         timeout: Option<std::time::Duration>,
         reply: Reply<Result<Bytes, CallError>>,
     ) {
-        let peer = node.to_peer_id();
-        if peer == *self.swarm.local_peer_id() {
-            let _ = reply.send(Err(SendError::Invalid(
-                "a node cannot send a request to itself".into(),
-            )
-            .into()));
-            return;
-        }
         if let Err(e) = self.check_size(&payload) {
             let _ = reply.send(Err(e.into()));
             return;
         }
-        let timeout = timeout.unwrap_or(self.config.request_timeout);
-        let unknown = !self.connected.contains_key(&peer)
-            && self.swarm.behaviour().sync.record(&peer).is_none();
-        if unknown {
-            if self.awaiting_address.len() >= MAX_AWAITING_ADDRESS {
-                let busy =
-                    SendError::Busy(format!("{MAX_AWAITING_ADDRESS} requests await an address"));
-                let _ = reply.send(Err(busy.into()));
-                return;
-            }
-            tracing::debug!(%node, "request waits for the node's address through state sync");
-            self.awaiting_address.push(AwaitingAddress {
-                peer,
-                module,
-                payload,
-                deadline: std::time::Instant::now() + timeout,
-                node,
-                reply,
-            });
-            return;
-        }
-        self.send_call(node, module, payload, timeout, reply);
-    }
-
-    pub(super) fn send_call(
-        &mut self,
-        node: NodeId,
-        module: u16,
-        payload: Bytes,
-        timeout: std::time::Duration,
-        reply: Reply<Result<Bytes, CallError>>,
-    ) {
-        match self.send_unicast(node.to_peer_id(), module, payload, timeout) {
+        match self.send_request(node.to_peer_id(), module, payload, timeout) {
             Ok(id) => {
                 let sent = std::time::Instant::now();
                 self.requests
@@ -161,73 +111,45 @@ impl EventLoop {
         }
     }
 
-    /// Sends the requests whose target is now connected or known to state sync, and fails
-    /// those past their deadline.
-    pub(super) fn release_awaiting(&mut self, now: std::time::Instant) {
-        if self.awaiting_address.is_empty() {
-            return;
-        }
-        for request in std::mem::take(&mut self.awaiting_address) {
-            let known = self.connected.contains_key(&request.peer)
-                || self.swarm.behaviour().sync.record(&request.peer).is_some();
-            if known {
-                let left = request.deadline.saturating_duration_since(now);
-                let timeout = left.max(std::time::Duration::from_millis(1));
-                let AwaitingAddress {
-                    node,
-                    module,
-                    payload,
-                    reply,
-                    ..
-                } = request;
-                self.send_call(node, module, payload, timeout, reply);
-            } else if request.deadline <= now {
-                let error = CallError::Failed {
-                    node: request.node,
-                    error: RequestError::Unreachable,
-                };
-                let _ = request.reply.send(Err(error));
-            } else {
-                self.awaiting_address.push(request);
-            }
-        }
-    }
-
-    pub(super) fn send_unicast(
+    fn send_request(
         &mut self,
         peer: PeerId,
         module: u16,
         payload: Bytes,
-        timeout: std::time::Duration,
-    ) -> Result<fisco_p2p_unicast::RequestId, SendError> {
+        timeout: Option<std::time::Duration>,
+    ) -> Result<RequestId, SendError> {
+        let len = payload.len();
+        let id = self
+            .swarm
+            .behaviour_mut()
+            .overlay
+            .request(peer, module, payload, timeout)
+            .map_err(refused)?;
         if let Some(m) = &self.config.metrics {
-            m.message_sent(MessageKind::Unicast, payload.len())
+            m.message_sent(MessageKind::Unicast, len)
         }
-        let behaviour = self.swarm.behaviour_mut();
-        let addrs = behaviour
-            .sync
-            .record(&peer)
-            .map(|r| r.addrs().to_vec())
-            .unwrap_or_default();
-        behaviour
-            .unicast
-            .send_request_with_addresses(&peer, module, payload, timeout, addrs)
-            .map_err(refused)
+        Ok(id)
     }
 
-    /// Sends `send` to a random follower not tried yet, or ends it when none is left.
+    /// Sends `send` to a random follower not tried yet (among those with a route, if any has
+    /// one), or ends it when none is left.
     pub(super) fn try_next_follower(&mut self, mut send: TopicSend) {
         let local = *self.swarm.local_peer_id();
-        let mut candidates: Vec<PeerId> = self
-            .swarm
-            .behaviour()
+        let behaviour = self.swarm.behaviour_mut();
+        let untried: Vec<PeerId> = behaviour
             .sync
             .followers(&send.topic)
             .into_iter()
             .filter(|p| *p != local && !send.tried.contains(p))
             .collect();
-        candidates.shuffle(&mut rand::thread_rng());
-        let Some(peer) = candidates.pop() else {
+        let (mut routed, mut unrouted): (Vec<PeerId>, Vec<PeerId>) = untried
+            .into_iter()
+            .partition(|p| behaviour.overlay.route(p).is_some());
+        let rng = &mut rand::thread_rng();
+        routed.shuffle(rng);
+        unrouted.shuffle(rng);
+        // A follower without a route yet may get one within the overlay's route wait.
+        let Some(peer) = routed.pop().or_else(|| unrouted.pop()) else {
             if !send.failures.is_empty() {
                 self.request_done(RequestKind::Topic, send.started, false);
             }
@@ -243,8 +165,7 @@ impl EventLoop {
             return;
         };
         send.tried.insert(peer);
-        let timeout = self.config.request_timeout;
-        match self.send_unicast(peer, send.module, send.payload.clone(), timeout) {
+        match self.send_request(peer, send.module, send.payload.clone(), None) {
             Ok(id) => {
                 self.requests.insert(id, PendingRequest::Topic(send));
             }
@@ -254,42 +175,35 @@ impl EventLoop {
         }
     }
 
-    pub(super) fn on_unicast_event(&mut self, event: fisco_p2p_unicast::Event) {
-        match event {
-            fisco_p2p_unicast::Event::Request {
-                peer,
-                module,
-                payload,
-                channel,
-                ..
-            } => self.on_request(peer, module, payload, channel),
-            fisco_p2p_unicast::Event::Response {
-                request_id,
-                peer,
-                result,
-            } => match self.requests.remove(&request_id) {
-                Some(PendingRequest::Call { node, sent, reply }) => {
-                    self.request_done(RequestKind::Node, sent, result.is_ok());
-                    let _ = reply.send(result.map_err(|error| CallError::Failed { node, error }));
-                }
-                Some(PendingRequest::Topic(mut send)) => {
-                    let Ok(node) = NodeId::from_peer_id(&peer) else {
-                        return;
-                    };
-                    match result {
-                        Ok(bytes) => {
-                            self.request_done(RequestKind::Topic, send.started, true);
-                            let _ = send.reply.send(Ok((node, bytes)));
-                        }
-                        Err(error) => {
-                            tracing::debug!(%node, %error, topic = %send.topic, "follower failed; trying another");
-                            send.failures.push((node, error));
-                            self.try_next_follower(send);
-                        }
+    /// The overlay's outcome of a request.
+    pub(super) fn on_response(
+        &mut self,
+        id: RequestId,
+        destination: PeerId,
+        result: Result<Bytes, RequestError>,
+    ) {
+        match self.requests.remove(&id) {
+            Some(PendingRequest::Call { node, sent, reply }) => {
+                self.request_done(RequestKind::Node, sent, result.is_ok());
+                let _ = reply.send(result.map_err(|error| CallError::Failed { node, error }));
+            }
+            Some(PendingRequest::Topic(mut send)) => {
+                let Ok(node) = NodeId::from_peer_id(&destination) else {
+                    return;
+                };
+                match result {
+                    Ok(bytes) => {
+                        self.request_done(RequestKind::Topic, send.started, true);
+                        let _ = send.reply.send(Ok((node, bytes)));
+                    }
+                    Err(error) => {
+                        tracing::debug!(%node, %error, topic = %send.topic, "follower failed; trying another");
+                        send.failures.push((node, error));
+                        self.try_next_follower(send);
                     }
                 }
-                None => {}
-            },
+            }
+            None => {}
         }
     }
 }

@@ -2,17 +2,12 @@
 
 use std::{convert::Infallible, time::Duration};
 
-use libp2p::{
-    connection_limits,
-    gossipsub::{self, AllowAllSubscriptionFilter, MaxCountSubscriptionFilter},
-    identity::Keypair,
-    tcp, yamux, Swarm,
-};
+use libp2p::{connection_limits, identity::Keypair, tcp, yamux, Swarm};
 
 use super::{Config, NodeError};
 use crate::{
     behaviour::Behaviour,
-    identity::NodeIdentity,
+    identity::{NodeId, NodeIdentity},
     tls::{self, AccessList},
 };
 
@@ -24,7 +19,7 @@ pub(super) fn build(
     config: &Config,
     access: AccessList,
 ) -> Result<Swarm<Behaviour>, NodeError> {
-    let tls = tls::Config::new(identity, access)
+    let tls = tls::Config::new(identity, access.clone())
         .map_err(|e| NodeError::Tls(Box::new(e)))?
         .with_handshake_timeout(config.handshake_timeout);
     let setup = |e: &dyn std::fmt::Display| NodeError::Setup(e.to_string());
@@ -38,7 +33,7 @@ pub(super) fn build(
         .map_err(|e| setup(&e))?
         .with_dns()
         .map_err(|e| setup(&e))?
-        .with_behaviour(|key| behaviour(key, config))
+        .with_behaviour(|key| behaviour(key, config, access))
         .map_err(|e| setup(&e))?
         // The peers behaviour keeps connections alive; this only bounds connections that no
         // behaviour needs any more.
@@ -53,6 +48,7 @@ pub(super) fn build(
 fn behaviour(
     key: &Keypair,
     config: &Config,
+    access: AccessList,
 ) -> Result<Behaviour, Box<dyn std::error::Error + Send + Sync>> {
     let local = key.public().to_peer_id();
     let limits = connection_limits::ConnectionLimits::default()
@@ -73,36 +69,24 @@ fn behaviour(
     if let (Some(offline), Some(forget)) = (config.offline_after, config.forget_after) {
         sync = sync.with_offline_after(offline).with_forget_after(forget);
     }
-    let unicast = fisco_p2p_unicast::Config::default()
+    let overlay_config = fisco_p2p_overlay::Config::default()
         .with_max_message_size(config.max_message_size + FRAME_OVERHEAD)
-        .with_request_timeout(config.request_timeout);
-    let broadcast = fisco_p2p_broadcast::Config::default()
-        .with_max_message_size(config.max_message_size + FRAME_OVERHEAD)
-        .with_hop_limit(config.broadcast_hop_limit);
-    let multicast = gossipsub::ConfigBuilder::default()
-        // gossipsub's 64 KiB default would cap multicasts far below our message size.
-        .max_transmit_size(config.max_message_size + FRAME_OVERHEAD)
-        .validation_mode(gossipsub::ValidationMode::Strict)
-        // Send a publication straight to every known follower, not only to a mesh sample.
-        .flood_publish(true)
-        .duplicate_cache_time(Duration::from_secs(120))
-        .build()?;
-    // gossipsub's default filter caps subscriptions at 100 topics; use ours.
-    let filter = MaxCountSubscriptionFilter {
-        filter: AllowAllSubscriptionFilter {},
-        max_subscribed_topics: config.max_topics,
-        max_subscriptions_per_request: config.max_topics,
-    };
+        .with_request_timeout(config.request_timeout)
+        .with_hop_limit(config.hop_limit)
+        .with_route_wait(config.route_wait)
+        .with_direct_connections(config.direct_connections);
+    let mut overlay = fisco_p2p_overlay::Behaviour::new(key.clone(), overlay_config);
+    // The access lists apply to the origin of every message, not only to the neighbour that
+    // passed it on: a barred node cannot reach this one through a relay either.
+    overlay.set_access(move |origin| {
+        let node = NodeId::from_peer_id(origin)
+            .map_err(|_| "not a FISCO node ID".to_string())?;
+        access.check(&node).map_err(|reason| reason.to_string())
+    });
     Ok(Behaviour {
         limits: connection_limits::Behaviour::new(limits),
         peers: fisco_p2p_peers::Behaviour::new(local, peers),
         sync: fisco_p2p_sync::Behaviour::new(key.clone(), sync)?,
-        unicast: fisco_p2p_unicast::Behaviour::new(unicast),
-        broadcast: fisco_p2p_broadcast::Behaviour::new(key.clone(), broadcast),
-        multicast: gossipsub::Behaviour::new_with_subscription_filter(
-            gossipsub::MessageAuthenticity::Signed(key.clone()),
-            multicast,
-            filter,
-        )?,
+        overlay,
     })
 }

@@ -129,12 +129,13 @@ impl Server {
                         from,
                         topic,
                         payload,
+                        ..
                     } => seen.lock().unwrap().push(Delivery::Multicast {
                         from,
                         topic,
                         payload,
                     }),
-                    Message::Broadcast { from, payload } => seen
+                    Message::Broadcast { from, payload, .. } => seen
                         .lock()
                         .unwrap()
                         .push(Delivery::Broadcast { from, payload }),

@@ -97,6 +97,7 @@ pub struct Reply {
 
 /// What the overlay reports to the swarm.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Event {
     /// A request for this node; answer it with [`Behaviour::respond`].
     Request {

@@ -195,12 +195,13 @@ async fn serve(
                     from,
                     topic,
                     payload,
+                    ..
                 } => Seen::Multicast {
                     from,
                     topic,
                     payload,
                 },
-                Message::Broadcast { from, payload } => Seen::Broadcast { from, payload },
+                Message::Broadcast { from, payload, .. } => Seen::Broadcast { from, payload },
             };
             if let Ok(mut seen) = seen.lock() {
                 seen.push(arrived);
