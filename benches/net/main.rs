@@ -6,10 +6,12 @@
 //! few seconds that asserts nothing about speed. See `BENCHMARKS.md` for what each baseline
 //! means and the latest figures.
 //!
-//! Layout (`benches/net/`, this file is `main.rs`): `stats.rs`, `report.rs`, `plot.rs` (harness); `ids.rs`, `swarms.rs`,
-//! `rpc.rs`, `frames.rs`, `noderpc.rs`, `nodes.rs`, `pairs.rs` (the stacks); one file per scenario group: `reqrep.rs`
-//! (1, 2), `connect.rs` (3), `flood.rs` (4, 5), `reconnect.rs` (6), `memory.rs` (7);
-//! `cluster.rs` and `graph.rs` (many nodes in one process, shared with `examples/scale.rs`).
+//! Layout (`benches/net/`, this file is `main.rs`): `stats.rs`, `report.rs`, `plot.rs`
+//! (harness); `ids.rs`, `swarms.rs`, `rpc.rs`, `frames.rs`, `noderpc.rs`, `nodes.rs`, `pairs.rs`
+//! (the stacks); one file per scenario group: `reqrep.rs` (1, 2), `connect.rs` (3), `flood.rs`
+//! (4, 5), `reconnect.rs` (6), `memory.rs` (7), `hops.rs` (8), `multicast.rs` (9), `reroute.rs`
+//! (10); `cluster.rs`, `member.rs` and `graph.rs` (many swarms in one process, shared with
+//! `examples/scale.rs`).
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -18,10 +20,12 @@ mod connect;
 mod flood;
 mod frames;
 mod graph;
+mod hops;
 mod ids;
 mod machine;
 mod member;
 mod memory;
+mod multicast;
 mod noderpc;
 mod nodes;
 mod pairs;
@@ -29,6 +33,7 @@ mod plot;
 mod reconnect;
 mod report;
 mod reqrep;
+mod reroute;
 mod rpc;
 mod rss;
 mod stats;
@@ -130,7 +135,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         reqrep::round_trips(&settings, &mut chain, &tls, &mut report, &mut figures).await?;
     }
     if settings.runs("2") {
-        eprintln!("[2] bulk one-way unicast");
+        eprintln!("[2] bulk one-way messages");
         reqrep::bulk(&settings, &mut chain, &tls, &mut report).await?;
     }
     if settings.runs("3") {
@@ -149,8 +154,21 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         eprintln!("[6] reconnect after a restart");
         reconnect::run(&settings, &mut chain, &mut report).await?;
     }
+    if settings.runs("8") {
+        eprintln!("[8] request/reply over 1, 2 and 4 hops (node API)");
+        hops::run(&settings, &mut chain, &mut report, &mut figures).await?;
+    }
+    if settings.runs("9") {
+        eprintln!("[9] multicast to 10 followers of 50 nodes");
+        multicast::run(&settings, &mut chain, &mut report, &mut figures).await?;
+    }
+    if settings.runs("10") {
+        eprintln!("[10] route convergence after a link cut (node API, 50 nodes)");
+        reroute::run(&settings, &mut chain, &mut report).await?;
+    }
 
     println!("\n{}", report.table());
+    print!("{}", report.goals_text());
     let json = out_dir.join("net.json");
     report.write_json(&json, &machine, mode)?;
     for figure in &figures {

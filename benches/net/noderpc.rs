@@ -1,5 +1,6 @@
 //! Request/reply through the node API: `Handle::request` on one node, an `Inbox` answering on
-//! the other, over the node's own connection (TLS, yamux, unicast inside the node's event loop).
+//! the other, over the node's own connection (TLS, yamux, the overlay inside the node's event
+//! loop).
 
 use std::time::{Duration, Instant};
 
@@ -19,7 +20,21 @@ use crate::{
 };
 
 /// The module the benchmark's requests are for.
-const MODULE: u16 = 1;
+pub(crate) const MODULE: u16 = 1;
+
+/// Registers [`MODULE`] on the node of `handle` and answers every request with `reply` until
+/// the returned task is dropped.
+pub(crate) async fn serve(handle: &Handle, reply: &Bytes) -> anyhow::Result<Server> {
+    let mut inbox = handle.register(MODULE).await?;
+    let reply = reply.clone();
+    Ok(Server(tokio::spawn(async move {
+        while let Some(message) = inbox.next().await {
+            if let Message::Request(request) = message {
+                let _ = request.responder.reply(reply.clone()).await;
+            }
+        }
+    })))
+}
 
 /// A client node connected to a server node whose inbox answers every request with `reply`.
 pub(crate) async fn connect(
@@ -29,16 +44,12 @@ pub(crate) async fn connect(
     let server = nodes::spawn_local(chain.node()?).await?;
     let server_id = server.handle.node_id();
     let server_addr = server.addr.clone();
-    let mut inbox = server.handle.register(MODULE).await?;
-    let reply = reply.clone();
+    let serving = serve(&server.handle, reply).await?;
     let task = tokio::spawn(async move {
         // The server node lives as long as this task: its handle is the task's.
         let _server = server;
-        while let Some(message) = inbox.next().await {
-            if let Message::Request(request) = message {
-                let _ = request.responder.reply(reply.clone()).await;
-            }
-        }
+        let _serving = serving;
+        std::future::pending::<()>().await
     });
     let mut client = nodes::spawn(
         chain.node()?,
