@@ -114,12 +114,7 @@ impl EventLoop {
             }
             Command::Respond(reply_to, result) => {
                 let result = result.map_err(ReplyError::Application);
-                if let Err(error) = self
-                    .swarm
-                    .behaviour_mut()
-                    .overlay
-                    .respond(reply_to, result)
-                {
+                if let Err(error) = self.swarm.behaviour_mut().overlay.respond(reply_to, result) {
                     tracing::debug!(%error, "reply not sent");
                 }
             }

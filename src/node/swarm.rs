@@ -79,8 +79,7 @@ fn behaviour(
     // The access lists apply to the origin of every message, not only to the neighbour that
     // passed it on: a barred node cannot reach this one through a relay either.
     overlay.set_access(move |origin| {
-        let node = NodeId::from_peer_id(origin)
-            .map_err(|_| "not a FISCO node ID".to_string())?;
+        let node = NodeId::from_peer_id(origin).map_err(|_| "not a FISCO node ID".to_string())?;
         access.check(&node).map_err(|reason| reason.to_string())
     });
     Ok(Behaviour {

@@ -71,6 +71,8 @@ mod frame;
 mod handler;
 mod id;
 mod seal;
+#[cfg(feature = "test-utils")]
+pub mod testing;
 
 use bytes::Bytes;
 use libp2p::{PeerId, StreamProtocol};

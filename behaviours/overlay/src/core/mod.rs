@@ -258,6 +258,7 @@ impl Core {
             self.routes_seen = version;
             self.retry_waiting_requests(now);
             self.retry_waiting_multicasts(now);
+            self.retry_parked(now);
         }
     }
 
