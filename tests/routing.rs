@@ -5,7 +5,7 @@
 //! Each test skips with a message when namespaces cannot be made (not root, no iproute2), and
 //! fails instead under CI.
 
-#![allow(clippy::print_stdout)] // the tests print what they measured
+#![allow(clippy::unwrap_used, clippy::print_stdout)] // the tests print what they measured
 
 mod common;
 
