@@ -85,6 +85,10 @@ pub use handler::{Handler, HandlerEvent, Outgoing};
 pub use id::{MessageId, MulticastId, ReplyTo, RequestId};
 pub use seal::SignatureError;
 
+/// Room a frame keeps beyond its payload: envelope header, key and signature, and a multicast
+/// copy's list of followers. The largest payload is `max_message_size` less this.
+pub const ENVELOPE_OVERHEAD: usize = 64 * 1024;
+
 /// The protocol name of the per-link envelope streams.
 pub const PROTOCOL_NAME: StreamProtocol = StreamProtocol::new("/fisco/overlay/1.0.0");
 

@@ -138,6 +138,14 @@ impl Core {
         Ok(MulticastId(id))
     }
 
+    /// The first hops a multicast to `followers` would take now.
+    pub(crate) fn first_hops(&mut self, followers: &[PeerId]) -> BTreeSet<PeerId> {
+        followers
+            .iter()
+            .filter_map(|f| self.routes.route(f).map(|r| r.next_hop))
+            .collect()
+    }
+
     /// Sends one copy per next hop; returns how many followers they carry.
     fn send_groups(
         &mut self,
@@ -148,15 +156,17 @@ impl Core {
         let mut sent = 0;
         for (next_hop, dests) in groups {
             sent += dests.len();
-            self.send(
-                next_hop,
-                Frame {
-                    hops,
-                    ttl_ms: 0,
-                    dests,
-                    envelope: envelope.clone(),
-                },
-            );
+            for dests in dests.chunks(crate::frame::MAX_DESTS) {
+                self.send(
+                    next_hop,
+                    Frame {
+                        hops,
+                        ttl_ms: 0,
+                        dests: dests.to_vec(),
+                        envelope: envelope.clone(),
+                    },
+                );
+            }
         }
         sent
     }
