@@ -49,6 +49,30 @@
 //! length prefix over the maximum message size resets the substream before anything is
 //! allocated.
 //!
+//! # Example
+//! ```
+//! use std::collections::BTreeSet;
+//! use bytes::Bytes;
+//! use fisco_p2p_overlay as overlay;
+//! use libp2p::identity::Keypair;
+//!
+//! let mut behaviour =
+//!     overlay::Behaviour::new(Keypair::generate_secp256k1(), overlay::Config::default());
+//! // State sync says which nodes each node is linked with; the node passes it on.
+//! let (b, c) = (Keypair::generate_secp256k1(), Keypair::generate_secp256k1());
+//! let (b, c) = (b.public().to_peer_id(), c.public().to_peer_id());
+//! behaviour.set_neighbours(c, BTreeSet::from([b]));
+//! // Without a link to b, c is not reachable yet: the request waits for a route (up to the
+//! // route wait) and its outcome arrives later as `Event::Response`.
+//! let id = behaviour.request(c, 9, Bytes::from_static(b"block 42?"), None)?;
+//! assert_eq!(behaviour.in_flight(), 1);
+//! assert!(behaviour.route(&c).is_none());
+//! # let _ = id;
+//! # Ok::<(), overlay::SendError>(())
+//! ```
+//! Put the behaviour in the node's `#[derive(NetworkBehaviour)]` next to the state-sync one,
+//! feed it every record's neighbours ([`Behaviour::set_neighbours`]) and react to its [`Event`]s.
+//!
 //! # Layout
 //! - `core/`: the sans-I/O core, driven by inputs and `now`: `routes.rs` (the graph and the
 //!   routing table), `requests.rs` (requests this node sent), `relay.rs` (what relays and
