@@ -282,11 +282,20 @@ impl Core {
         let mut groups: BTreeMap<PeerId, Vec<PeerId>> = BTreeMap::new();
         for dest in new {
             match self.routes.route(&dest) {
-                // Back where it came from: that node handled this follower already.
                 Some(route) if route.next_hop != from => {
                     groups.entry(route.next_hop).or_default().push(dest)
                 }
-                _ => self.stats.no_route += 1,
+                // Back where it came from (that node handled this follower already), or nowhere:
+                // the views disagree while a change spreads; wait for this node's to move.
+                _ => {
+                    let copy = Frame {
+                        hops: hops.saturating_add(1),
+                        ttl_ms: 0,
+                        dests: vec![dest],
+                        envelope: envelope.clone(),
+                    };
+                    self.park_copy(from, dest, copy, now);
+                }
             }
         }
         self.send_groups(groups, hops.saturating_add(1), &envelope);

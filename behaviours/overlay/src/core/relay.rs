@@ -50,8 +50,9 @@ struct Parked {
     from: Option<PeerId>,
     dest: PeerId,
     frame: Frame,
-    /// Bounced back to `from` (if a route exists by then) at `bounce_at`; dropped at `until`.
-    bounce_at: Instant,
+    /// Bounced back to `from` (if a route exists by then) at `bounce_at`, unless `None` (a
+    /// multicast copy: `from` handled its followers already); dropped at `until`.
+    bounce_at: Option<Instant>,
     until: Instant,
 }
 
@@ -108,7 +109,11 @@ impl Relay {
 
     /// When something remembered expires, or a parked answer is due.
     pub(super) fn next_expiry(&self) -> Option<Instant> {
-        let parked = self.parked.iter().map(|p| p.bounce_at.min(p.until)).min();
+        let parked = self
+            .parked
+            .iter()
+            .map(|p| p.bounce_at.unwrap_or(p.until).min(p.until))
+            .min();
         [
             self.forwarded.next_expiry(),
             self.inbound.next_expiry(),
@@ -390,10 +395,27 @@ impl Core {
 
     /// Keeps an answer with no way on until routes give it one (see the module docs).
     fn park(&mut self, from: Option<PeerId>, dest: PeerId, frame: Frame, now: Instant) {
+        self.park_frame(from, dest, frame, Some(now + BOUNCE_AFTER), now);
+    }
+
+    /// Keeps a multicast copy for one follower whose route leads back where the copy came from
+    /// (or nowhere): sent when this node's routes change, never bounced.
+    pub(super) fn park_copy(&mut self, from: PeerId, dest: PeerId, frame: Frame, now: Instant) {
+        self.park_frame(Some(from), dest, frame, None, now);
+    }
+
+    fn park_frame(
+        &mut self,
+        from: Option<PeerId>,
+        dest: PeerId,
+        frame: Frame,
+        bounce_at: Option<Instant>,
+        now: Instant,
+    ) {
         let len = frame.len();
         if self.relay.parked.len() >= PARK_LIMIT || self.relay.parked_bytes + len > PARK_BYTES {
             self.stats.no_route += 1;
-            tracing::debug!(%dest, "no route for an answer and no room to park it; dropped");
+            tracing::debug!(%dest, "no way on and no room to park; dropped");
             return;
         }
         self.relay.parked_bytes += len;
@@ -401,7 +423,7 @@ impl Core {
             from,
             dest,
             frame,
-            bounce_at: now + BOUNCE_AFTER,
+            bounce_at,
             until: now + self.config.route_wait(),
         });
     }
@@ -412,9 +434,10 @@ impl Core {
             let Some(mut parked) = self.relay.parked.pop_front() else {
                 break;
             };
+            let bounce = parked.bounce_at.is_some_and(|at| now >= at);
             let go = match self.routes.route(&parked.dest) {
                 Some(route) if Some(route.next_hop) != parked.from => Some(route.next_hop),
-                Some(route) if now >= parked.bounce_at => Some(route.next_hop),
+                Some(route) if bounce => Some(route.next_hop),
                 _ if now >= parked.until => {
                     self.relay.parked_bytes -= parked.frame.len();
                     self.stats.no_route += 1;
@@ -423,8 +446,9 @@ impl Core {
                 _ => None,
             };
             let Some(next_hop) = go else {
-                if now >= parked.bounce_at {
-                    parked.bounce_at = parked.until;
+                if bounce {
+                    // Nowhere to bounce to either: wait for a route until the end.
+                    parked.bounce_at = None;
                 }
                 self.relay.parked.push_back(parked);
                 continue;
