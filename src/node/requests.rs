@@ -49,6 +49,7 @@ pub(super) fn refused(error: fisco_p2p_overlay::SendError) -> SendError {
             "timeout {requested:?} is longer than the maximum {max:?}"
         )),
         E::ToSelf => SendError::Invalid("a node cannot send a request to itself".into()),
+        E::QueueFull { peer } => SendError::Busy(format!("the send queue to {peer} is full")),
         other => SendError::Busy(other.to_string()),
     }
 }

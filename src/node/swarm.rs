@@ -11,9 +11,6 @@ use crate::{
     tls::{self, AccessList},
 };
 
-/// Room for the framing around a payload of the maximum message size.
-const FRAME_OVERHEAD: usize = 64 * 1024;
-
 pub(super) fn build(
     identity: &NodeIdentity,
     config: &Config,
@@ -70,7 +67,7 @@ fn behaviour(
         sync = sync.with_offline_after(offline).with_forget_after(forget);
     }
     let overlay_config = fisco_p2p_overlay::Config::default()
-        .with_max_message_size(config.max_message_size + FRAME_OVERHEAD)
+        .with_max_message_size(config.max_message_size + fisco_p2p_overlay::ENVELOPE_OVERHEAD)
         .with_request_timeout(config.request_timeout)
         .with_hop_limit(config.hop_limit)
         .with_route_wait(config.route_wait)

@@ -30,6 +30,10 @@ use crate::{
     Config, Event, ReplyError, Route, SendError, Stats,
 };
 
+/// Room an envelope takes beyond its payload (header, routing list, signature), for the send
+/// queue check before a message is accepted.
+const ENVELOPE_ROOM: usize = 1024;
+
 /// One connection to a neighbour.
 #[derive(Debug)]
 struct Link {
@@ -108,10 +112,12 @@ impl Behaviour {
         payload: Bytes,
         timeout: Option<Duration>,
     ) -> Result<RequestId, SendError> {
-        let id = self
-            .core
-            .request(dest, module, payload, timeout, Instant::now())?;
-        self.wake();
+        if let Some(route) = self.core.route(&dest) {
+            self.check_room(&route.next_hop, payload.len())?;
+        }
+        let now = Instant::now();
+        let id = self.core.request(dest, module, payload, timeout, now)?;
+        self.drain(now);
         Ok(id)
     }
 
@@ -121,8 +127,9 @@ impl Behaviour {
         reply_to: ReplyTo,
         result: Result<Bytes, ReplyError>,
     ) -> Result<(), SendError> {
-        let outcome = self.core.respond(reply_to, result, Instant::now());
-        self.wake();
+        let now = Instant::now();
+        let outcome = self.core.respond(reply_to, result, now);
+        self.drain(now);
         outcome
     }
 
@@ -135,10 +142,15 @@ impl Behaviour {
         module: u16,
         payload: Bytes,
     ) -> Result<MulticastId, SendError> {
+        let followers: Vec<PeerId> = followers.into_iter().collect();
+        for hop in self.core.first_hops(&followers) {
+            self.check_room(&hop, payload.len())?;
+        }
+        let now = Instant::now();
         let id = self
             .core
-            .multicast(topic, followers, module, payload, Instant::now())?;
-        self.wake();
+            .multicast(topic, followers, module, payload, now)?;
+        self.drain(now);
         Ok(id)
     }
 
@@ -148,8 +160,13 @@ impl Behaviour {
         module: u16,
         payload: Bytes,
     ) -> Result<(MessageId, usize), SendError> {
-        let sent = self.core.broadcast(module, payload, Instant::now())?;
-        self.wake();
+        let links: Vec<PeerId> = self.links.keys().copied().collect();
+        for link in &links {
+            self.check_room(link, payload.len())?;
+        }
+        let now = Instant::now();
+        let sent = self.core.broadcast(module, payload, now)?;
+        self.drain(now);
         Ok(sent)
     }
 
@@ -195,6 +212,32 @@ impl Behaviour {
             .iter()
             .find(|l| l.dialled_by_smaller)
             .or_else(|| links.first())
+    }
+
+    /// Refuses a message of `payload` bytes when the send queue of the link to `peer` has no
+    /// room for it: the caller learns at once, rather than the frame being dropped later.
+    fn check_room(&self, peer: &PeerId, payload: usize) -> Result<(), SendError> {
+        match self.preferred(peer) {
+            Some(link) if !link.budget.has_room(payload + ENVELOPE_ROOM) => {
+                Err(SendError::QueueFull { peer: *peer })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Hands the core's frames to the links at once (reserving their room in the send queues,
+    /// so the next call sees it) and wakes the swarm for the rest.
+    fn drain(&mut self, now: Instant) {
+        let mut events = Vec::new();
+        while let Some(output) = self.core.pop_output() {
+            match output {
+                Output::Send { to, frame } => self.dispatch(to, frame, now),
+                Output::Event(event) => events.push(event),
+            }
+        }
+        self.events
+            .extend(events.into_iter().map(ToSwarm::GenerateEvent));
+        self.wake();
     }
 
     fn dispatch(&mut self, to: PeerId, frame: Frame, now: Instant) {

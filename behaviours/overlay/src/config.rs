@@ -76,10 +76,11 @@ impl Default for Config {
 pub(crate) const MAX_CACHED_REPLY: usize = 64 * 1024;
 
 impl Config {
-    /// Largest frame sent or accepted (routing header and envelope). A longer length prefix is
-    /// refused before anything is allocated. Use the same value on every node.
+    /// Largest frame sent or accepted (routing header and envelope); the largest payload is this
+    /// less [`ENVELOPE_OVERHEAD`](crate::ENVELOPE_OVERHEAD). A longer length prefix is refused
+    /// before anything is allocated. Use the same value on every node.
     pub fn with_max_message_size(mut self, bytes: usize) -> Self {
-        self.max_message_size = bytes.clamp(1024, u32::MAX as usize);
+        self.max_message_size = bytes.clamp(crate::ENVELOPE_OVERHEAD + 1024, u32::MAX as usize);
         self
     }
 

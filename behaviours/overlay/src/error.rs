@@ -34,6 +34,13 @@ pub enum SendError {
         /// The maximum.
         max: Duration,
     },
+    /// The send queue of the link to `peer` (a first hop of this message) is full: the
+    /// neighbour or the link is slower than what is sent. Nothing was sent; retry shortly.
+    #[error("the send queue to {peer} is full; retry shortly")]
+    QueueFull {
+        /// The neighbour.
+        peer: PeerId,
+    },
     /// A node cannot send a request to itself.
     #[error("a node cannot send a request to itself")]
     ToSelf,

@@ -16,8 +16,9 @@ use crate::{
     Refusal,
 };
 
-/// Most followers one multicast copy may list.
-pub(crate) const MAX_DESTS: usize = 4096;
+/// Most followers one multicast copy may list (about 40 KiB of PeerIds, within
+/// [`ENVELOPE_OVERHEAD`](crate::ENVELOPE_OVERHEAD)); more go in several copies.
+pub(crate) const MAX_DESTS: usize = 1024;
 
 /// Frames up to this size are copied into one write buffer with their neighbours in the queue;
 /// larger ones are written part by part, so a big payload is never copied.

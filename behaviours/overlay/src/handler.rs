@@ -103,6 +103,12 @@ impl Budget {
         self.bytes.fetch_sub(bytes, Ordering::AcqRel);
     }
 
+    /// Whether a frame of `bytes` would fit now.
+    pub(crate) fn has_room(&self, bytes: usize) -> bool {
+        self.frames.load(Ordering::Acquire) < self.max_frames
+            && self.bytes.load(Ordering::Acquire) + bytes <= self.max_bytes
+    }
+
     /// Gives back all room (the link is gone).
     fn release_all(&self) {
         self.frames.store(0, Ordering::Release);

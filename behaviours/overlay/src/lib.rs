@@ -49,6 +49,30 @@
 //! length prefix over the maximum message size resets the substream before anything is
 //! allocated.
 //!
+//! # Example
+//! ```
+//! use std::collections::BTreeSet;
+//! use bytes::Bytes;
+//! use fisco_p2p_overlay as overlay;
+//! use libp2p::identity::Keypair;
+//!
+//! let mut behaviour =
+//!     overlay::Behaviour::new(Keypair::generate_secp256k1(), overlay::Config::default());
+//! // State sync says which nodes each node is linked with; the node passes it on.
+//! let (b, c) = (Keypair::generate_secp256k1(), Keypair::generate_secp256k1());
+//! let (b, c) = (b.public().to_peer_id(), c.public().to_peer_id());
+//! behaviour.set_neighbours(c, BTreeSet::from([b]));
+//! // Without a link to b, c is not reachable yet: the request waits for a route (up to the
+//! // route wait) and its outcome arrives later as `Event::Response`.
+//! let id = behaviour.request(c, 9, Bytes::from_static(b"block 42?"), None)?;
+//! assert_eq!(behaviour.in_flight(), 1);
+//! assert!(behaviour.route(&c).is_none());
+//! # let _ = id;
+//! # Ok::<(), overlay::SendError>(())
+//! ```
+//! Put the behaviour in the node's `#[derive(NetworkBehaviour)]` next to the state-sync one,
+//! feed it every record's neighbours ([`Behaviour::set_neighbours`]) and react to its [`Event`]s.
+//!
 //! # Layout
 //! - `core/`: the sans-I/O core, driven by inputs and `now`: `routes.rs` (the graph and the
 //!   routing table), `requests.rs` (requests this node sent), `relay.rs` (what relays and
@@ -71,6 +95,8 @@ mod frame;
 mod handler;
 mod id;
 mod seal;
+#[cfg(feature = "test-utils")]
+pub mod testing;
 
 use bytes::Bytes;
 use libp2p::{PeerId, StreamProtocol};
@@ -82,6 +108,10 @@ pub use error::{Refusal, ReplyError, RequestError, SendError};
 pub use handler::{Handler, HandlerEvent, Outgoing};
 pub use id::{MessageId, MulticastId, ReplyTo, RequestId};
 pub use seal::SignatureError;
+
+/// Room a frame keeps beyond its payload: envelope header, key and signature, and a multicast
+/// copy's list of followers. The largest payload is `max_message_size` less this.
+pub const ENVELOPE_OVERHEAD: usize = 64 * 1024;
 
 /// The protocol name of the per-link envelope streams.
 pub const PROTOCOL_NAME: StreamProtocol = StreamProtocol::new("/fisco/overlay/1.0.0");

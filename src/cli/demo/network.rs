@@ -28,10 +28,12 @@ pub(super) enum Seen {
         from: NodeId,
         topic: String,
         payload: Bytes,
+        hops: u8,
     },
     Broadcast {
         from: NodeId,
         payload: Bytes,
+        hops: u8,
     },
 }
 
@@ -174,7 +176,8 @@ pub(super) async fn start_node(dir: &Path, name: &str, config: Config) -> anyhow
     })
 }
 
-/// Answers requests with "<name> got <request>", records multicasts and broadcasts.
+/// Answers requests with "<name> got <request> over <hops> links", records multicasts and
+/// broadcasts.
 async fn serve(
     handle: &Handle,
     name: &str,
@@ -186,8 +189,11 @@ async fn serve(
         while let Some(message) = inbox.next().await {
             let arrived = match message {
                 Message::Request(request) => {
-                    let text =
-                        format!("{name} got '{}'", String::from_utf8_lossy(&request.payload));
+                    let text = format!(
+                        "{name} got '{}' over {} links",
+                        String::from_utf8_lossy(&request.payload),
+                        request.hops
+                    );
                     let _ = request.responder.reply(text.into()).await;
                     continue;
                 }
@@ -195,13 +201,22 @@ async fn serve(
                     from,
                     topic,
                     payload,
-                    ..
+                    hops,
                 } => Seen::Multicast {
                     from,
                     topic,
                     payload,
+                    hops,
                 },
-                Message::Broadcast { from, payload, .. } => Seen::Broadcast { from, payload },
+                Message::Broadcast {
+                    from,
+                    payload,
+                    hops,
+                } => Seen::Broadcast {
+                    from,
+                    payload,
+                    hops,
+                },
             };
             if let Ok(mut seen) = seen.lock() {
                 seen.push(arrived);

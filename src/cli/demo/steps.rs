@@ -40,8 +40,37 @@ impl Demo {
         [far, other]
     }
 
+    /// Names of the nodes on node0's path to node `to`, e.g. "node0 > node3 > node5", once
+    /// state sync has brought the links on the way.
+    async fn path(&self, to: usize) -> anyhow::Result<String> {
+        let (handle, target) = (&self.nodes[0].handle, self.nodes[to].id());
+        let what = format!("node0 has a route to {}", self.nodes[to].name);
+        wait_until(&what, self.limit, async || {
+            Ok(handle.path(target).await?.is_some())
+        })
+        .await?;
+        let path = handle.path(target).await?.with_context(|| what.clone())?;
+        let names: Vec<&str> = path
+            .iter()
+            .map(|id| {
+                self.nodes
+                    .iter()
+                    .find(|n| n.id() == *id)
+                    .map_or("?", |n| n.name.as_str())
+            })
+            .collect();
+        Ok(names.join(" > "))
+    }
+
+    /// How many connections node0 has: the overlay relays, it never dials on its own.
+    async fn links_of_node0(&self) -> anyhow::Result<usize> {
+        Ok(self.nodes[0].handle.connected_peers().await?.len())
+    }
+
     pub(super) async fn unicast(&mut self) -> anyhow::Result<String> {
         let (far, hops) = self.farthest();
+        let links = self.links_of_node0().await?;
+        let path = self.path(far).await?;
         let started = Instant::now();
         let reply = self.nodes[0]
             .handle
@@ -53,8 +82,12 @@ impl Demo {
             reply.starts_with(&self.nodes[far].name),
             "unexpected reply {reply:?}"
         );
+        ensure!(
+            self.links_of_node0().await? == links,
+            "node0 opened a connection of its own"
+        );
         Ok(format!(
-            "node0 -> {} ({hops} hops away, not a neighbour): request \"hello\", reply {reply:?} in {rtt:.1?} (dialled on demand at the address state sync advertised)",
+            "node0 -> {} ({hops} hops away, not a neighbour): request \"hello\" relayed along {path}, reply {reply:?} in {rtt:.1?}; node0 still has only its {links} configured links",
             self.nodes[far].name
         ))
     }
@@ -86,6 +119,7 @@ impl Demo {
 
     pub(super) async fn send_to_topic(&mut self) -> anyhow::Result<String> {
         let followers = self.followers();
+        let links = self.links_of_node0().await?;
         let (node, reply) = self.nodes[0]
             .handle
             .send_to_topic(TOPIC, MODULE, Bytes::from_static(b"job 1"))
@@ -96,13 +130,17 @@ impl Demo {
             .find(|n| n.id() == node)
             .map(|n| n.name.clone())
             .context("reply from an unknown node")?;
+        let Some(&follower) = followers.iter().find(|&&f| self.nodes[f].id() == node) else {
+            bail!("{name} does not follow {TOPIC:?}");
+        };
         ensure!(
-            followers.iter().any(|&f| self.nodes[f].id() == node),
-            "{name} does not follow {TOPIC:?}"
+            self.links_of_node0().await? == links,
+            "node0 opened a connection of its own"
         );
         Ok(format!(
-            "node0 -> one follower of {TOPIC:?}: {name} answered {:?}",
-            String::from_utf8_lossy(&reply)
+            "node0 -> one follower of {TOPIC:?}: {name} answered {:?} (path {})",
+            String::from_utf8_lossy(&reply),
+            self.path(follower).await?
         ))
     }
 
@@ -110,17 +148,19 @@ impl Demo {
         let followers = self.followers();
         let payload = Bytes::from_static(b"block #1");
         let is_it = |s: &Seen| matches!(s, Seen::Multicast { payload: p, .. } if p == "block #1");
+        let started = Instant::now();
         let sent = self.nodes[0]
             .handle
             .multicast(TOPIC, MODULE, payload)
             .await?;
         let nodes = &self.nodes;
-        let took = wait_until(
+        wait_until(
             "every follower received the multicast",
             self.limit,
             async || Ok(followers.iter().all(|&f| nodes[f].count(is_it) >= 1)),
         )
         .await?;
+        let took = started.elapsed();
         tokio::time::sleep(Duration::from_millis(300)).await; // room for duplicates to show
         let counts: Vec<usize> = self.nodes.iter().map(|n| n.count(is_it)).collect();
         for (i, &count) in counts.iter().enumerate() {
@@ -131,8 +171,30 @@ impl Demo {
                 self.nodes[i].name
             );
         }
+        let mut trail = Vec::new();
+        for &f in &followers {
+            let hops = self.nodes[f]
+                .seen
+                .lock()
+                .ok()
+                .and_then(|seen| {
+                    seen.iter().find_map(|s| match s {
+                        Seen::Multicast { payload, hops, .. } if payload == "block #1" => {
+                            Some(*hops)
+                        }
+                        _ => None,
+                    })
+                })
+                .unwrap_or(0);
+            trail.push(format!(
+                "{} over {hops} links ({})",
+                self.nodes[f].name,
+                self.path(f).await?
+            ));
+        }
         Ok(format!(
-            "node0 (not a follower) -> {TOPIC:?}: sent to {sent} followers, each received it once in {took:.0?}; the other {} nodes received nothing",
+            "node0 (not a follower) -> {TOPIC:?}: sent to {sent} followers, each received it once in {took:.0?}: {}; the other {} nodes received nothing",
+            trail.join(", "),
             self.nodes.len() - 1 - followers.len()
         ))
     }
@@ -141,12 +203,13 @@ impl Demo {
         let origin = 1;
         let is_it =
             |s: &Seen| matches!(s, Seen::Broadcast { payload: p, .. } if p == "to everyone");
+        let started = Instant::now();
         self.nodes[origin]
             .handle
             .broadcast(MODULE, Bytes::from_static(b"to everyone"))
             .await?;
         let nodes = &self.nodes;
-        let took = wait_until(
+        wait_until(
             "every node received the broadcast",
             self.limit,
             async || {
@@ -157,6 +220,7 @@ impl Demo {
             },
         )
         .await?;
+        let took = started.elapsed();
         tokio::time::sleep(Duration::from_millis(300)).await;
         for (i, node) in self.nodes.iter().enumerate() {
             let count = node.count(is_it);
@@ -168,7 +232,7 @@ impl Demo {
             );
         }
         Ok(format!(
-            "{} -> all: each of the other {} nodes received it exactly once, all within {took:.0?} (flooded hop by hop, duplicates dropped)",
+            "{} -> all: each of the other {} nodes received it exactly once, all within {took:.1?} of the call (flooded hop by hop, duplicates dropped)",
             self.nodes[origin].name,
             self.nodes.len() - 1
         ))

@@ -138,6 +138,14 @@ impl Core {
         Ok(MulticastId(id))
     }
 
+    /// The first hops a multicast to `followers` would take now.
+    pub(crate) fn first_hops(&mut self, followers: &[PeerId]) -> BTreeSet<PeerId> {
+        followers
+            .iter()
+            .filter_map(|f| self.routes.route(f).map(|r| r.next_hop))
+            .collect()
+    }
+
     /// Sends one copy per next hop; returns how many followers they carry.
     fn send_groups(
         &mut self,
@@ -148,15 +156,17 @@ impl Core {
         let mut sent = 0;
         for (next_hop, dests) in groups {
             sent += dests.len();
-            self.send(
-                next_hop,
-                Frame {
-                    hops,
-                    ttl_ms: 0,
-                    dests,
-                    envelope: envelope.clone(),
-                },
-            );
+            for dests in dests.chunks(crate::frame::MAX_DESTS) {
+                self.send(
+                    next_hop,
+                    Frame {
+                        hops,
+                        ttl_ms: 0,
+                        dests: dests.to_vec(),
+                        envelope: envelope.clone(),
+                    },
+                );
+            }
         }
         sent
     }
@@ -272,11 +282,20 @@ impl Core {
         let mut groups: BTreeMap<PeerId, Vec<PeerId>> = BTreeMap::new();
         for dest in new {
             match self.routes.route(&dest) {
-                // Back where it came from: that node handled this follower already.
                 Some(route) if route.next_hop != from => {
                     groups.entry(route.next_hop).or_default().push(dest)
                 }
-                _ => self.stats.no_route += 1,
+                // Back where it came from (that node handled this follower already), or nowhere:
+                // the views disagree while a change spreads; wait for this node's to move.
+                _ => {
+                    let copy = Frame {
+                        hops: hops.saturating_add(1),
+                        ttl_ms: 0,
+                        dests: vec![dest],
+                        envelope: envelope.clone(),
+                    };
+                    self.park_copy(from, dest, copy, now);
+                }
             }
         }
         self.send_groups(groups, hops.saturating_add(1), &envelope);

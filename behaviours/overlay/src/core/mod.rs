@@ -258,6 +258,7 @@ impl Core {
             self.routes_seen = version;
             self.retry_waiting_requests(now);
             self.retry_waiting_multicasts(now);
+            self.retry_parked(now);
         }
     }
 
@@ -290,7 +291,10 @@ impl Core {
     /// Checks an application payload against the maximum message size.
     fn check_size(&self, payload: &Bytes) -> Result<(), SendError> {
         // Room for the envelope around it; the exact frame is checked when it is built.
-        let max = self.config.max_message_size().saturating_sub(64 * 1024);
+        let max = self
+            .config
+            .max_message_size()
+            .saturating_sub(crate::ENVELOPE_OVERHEAD);
         if payload.len() > max {
             return Err(SendError::TooLarge {
                 size: payload.len(),

@@ -10,9 +10,14 @@
 //! ("relay failed"), which retries on the new route instead of waiting for its timeout. A relay
 //! with no route, or whose next hop would send the request straight back (the two disagree on
 //! the graph while a change spreads), answers "no route"; at the hop limit, "hop limit".
+//!
+//! An **answer** (reply or error) in the same spot has nobody to retry it, so it is parked:
+//! sent the moment this node's routes give it a way on, bounced back to where it came from
+//! after [`BOUNCE_AFTER`] (by then that node has usually learned the change too), or dropped
+//! after the route wait. Parking is bounded in count and bytes.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::{HashMap, HashSet, VecDeque},
     time::{Duration, Instant},
 };
 
@@ -31,6 +36,26 @@ use crate::{
 /// How long past the origin's deadline a request is remembered (clocks and paths differ).
 const GRACE: Duration = Duration::from_secs(1);
 
+/// How long a parked answer waits for a way on before it goes back where it came from: a few
+/// state-sync announcement delays, so that the node behind has learned what this one knows.
+const BOUNCE_AFTER: Duration = Duration::from_millis(200);
+/// Most answers parked at once, and their bytes.
+const PARK_LIMIT: usize = 1024;
+const PARK_BYTES: usize = 8 * 1024 * 1024;
+
+/// An answer with no way on yet.
+#[derive(Debug)]
+struct Parked {
+    /// The link it came in on (none for an answer from this node).
+    from: Option<PeerId>,
+    dest: PeerId,
+    frame: Frame,
+    /// Bounced back to `from` (if a route exists by then) at `bounce_at`, unless `None` (a
+    /// multicast copy: `from` handled its followers already); dropped at `until`.
+    bounce_at: Option<Instant>,
+    until: Instant,
+}
+
 #[derive(Debug)]
 enum Inbound {
     /// Handed to the application, no answer yet.
@@ -47,6 +72,8 @@ pub(super) struct Relay {
     by_hop: HashMap<PeerId, HashSet<Key>>,
     inbound: Expiring<Key, Inbound>,
     cached_bytes: usize,
+    parked: VecDeque<Parked>,
+    parked_bytes: usize,
 }
 
 impl Relay {
@@ -56,6 +83,8 @@ impl Relay {
             by_hop: HashMap::new(),
             inbound: Expiring::new(config.inbound_capacity()),
             cached_bytes: 0,
+            parked: VecDeque::new(),
+            parked_bytes: 0,
         }
     }
 
@@ -78,12 +107,21 @@ impl Relay {
         }
     }
 
-    /// When something remembered expires.
+    /// When something remembered expires, or a parked answer is due.
     pub(super) fn next_expiry(&self) -> Option<Instant> {
-        [self.forwarded.next_expiry(), self.inbound.next_expiry()]
-            .into_iter()
-            .flatten()
-            .min()
+        let parked = self
+            .parked
+            .iter()
+            .map(|p| p.bounce_at.unwrap_or(p.until).min(p.until))
+            .min();
+        [
+            self.forwarded.next_expiry(),
+            self.inbound.next_expiry(),
+            parked,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Requests remembered as forwarded.
@@ -143,18 +181,28 @@ impl Core {
         }
         let next_hop = match self.routes.route(&dest) {
             Some(route) if route.next_hop != from => route.next_hop,
-            _ => {
+            _ if is_request => {
                 self.stats.no_route += 1;
-                if is_request {
-                    self.send_error(
-                        header.origin,
-                        header.id,
-                        header.module,
-                        ErrorCode::NoRoute,
-                        Some(from),
-                        now,
-                    );
-                }
+                self.send_error(
+                    header.origin,
+                    header.id,
+                    header.module,
+                    ErrorCode::NoRoute,
+                    Some(from),
+                    now,
+                );
+                return;
+            }
+            _ => {
+                // An answer: the dead-end is likely a view still catching up; park it.
+                self.forget_forwarded(&(dest, header.id));
+                let frame = Frame {
+                    hops: hops.saturating_add(1),
+                    ttl_ms,
+                    dests: Vec::new(),
+                    envelope,
+                };
+                self.park(Some(from), dest, frame, now);
                 return;
             }
         };
@@ -317,29 +365,96 @@ impl Core {
         kind: Kind,
         payload: Bytes,
         fallback: Option<PeerId>,
-        _now: Instant,
+        now: Instant,
     ) {
         let next_hop = match (self.routes.route(&to), fallback) {
-            (Some(route), _) => route.next_hop,
-            (None, Some(link)) if self.routes.is_link(&link) => link,
-            _ => {
-                self.stats.no_route += 1;
-                tracing::debug!(%to, "no route for an answer; dropped");
+            (Some(route), _) => Some(route.next_hop),
+            (None, Some(link)) if self.routes.is_link(&link) => Some(link),
+            _ => None,
+        };
+        // Unsigned only when it goes straight to `to`; a parked answer may end up relayed.
+        let signed = next_hop != Some(to);
+        let envelope = match self.envelope(kind, module, id, Target::Node(to), payload, signed) {
+            Ok(envelope) => envelope,
+            Err(error) => {
+                tracing::warn!(%to, %error, "answer not sent");
                 return;
             }
         };
-        let signed = next_hop != to;
-        match self.envelope(kind, module, id, Target::Node(to), payload, signed) {
-            Ok(envelope) => self.send(
-                next_hop,
-                Frame {
-                    hops: 1,
-                    ttl_ms: 0,
-                    dests: Vec::new(),
-                    envelope,
-                },
-            ),
-            Err(error) => tracing::warn!(%to, %error, "answer not sent"),
+        let frame = Frame {
+            hops: 1,
+            ttl_ms: 0,
+            dests: Vec::new(),
+            envelope,
+        };
+        match next_hop {
+            Some(next_hop) => self.send(next_hop, frame),
+            None => self.park(None, to, frame, now),
+        }
+    }
+
+    /// Keeps an answer with no way on until routes give it one (see the module docs).
+    fn park(&mut self, from: Option<PeerId>, dest: PeerId, frame: Frame, now: Instant) {
+        self.park_frame(from, dest, frame, Some(now + BOUNCE_AFTER), now);
+    }
+
+    /// Keeps a multicast copy for one follower whose route leads back where the copy came from
+    /// (or nowhere): sent when this node's routes change, never bounced.
+    pub(super) fn park_copy(&mut self, from: PeerId, dest: PeerId, frame: Frame, now: Instant) {
+        self.park_frame(Some(from), dest, frame, None, now);
+    }
+
+    fn park_frame(
+        &mut self,
+        from: Option<PeerId>,
+        dest: PeerId,
+        frame: Frame,
+        bounce_at: Option<Instant>,
+        now: Instant,
+    ) {
+        let len = frame.len();
+        if self.relay.parked.len() >= PARK_LIMIT || self.relay.parked_bytes + len > PARK_BYTES {
+            self.stats.no_route += 1;
+            tracing::debug!(%dest, "no way on and no room to park; dropped");
+            return;
+        }
+        self.relay.parked_bytes += len;
+        self.relay.parked.push_back(Parked {
+            from,
+            dest,
+            frame,
+            bounce_at,
+            until: now + self.config.route_wait(),
+        });
+    }
+
+    /// Sends the parked answers that have a way on now, bounces those due, drops the expired.
+    pub(super) fn retry_parked(&mut self, now: Instant) {
+        for _ in 0..self.relay.parked.len() {
+            let Some(mut parked) = self.relay.parked.pop_front() else {
+                break;
+            };
+            let bounce = parked.bounce_at.is_some_and(|at| now >= at);
+            let go = match self.routes.route(&parked.dest) {
+                Some(route) if Some(route.next_hop) != parked.from => Some(route.next_hop),
+                Some(route) if bounce => Some(route.next_hop),
+                _ if now >= parked.until => {
+                    self.relay.parked_bytes -= parked.frame.len();
+                    self.stats.no_route += 1;
+                    continue;
+                }
+                _ => None,
+            };
+            let Some(next_hop) = go else {
+                if bounce {
+                    // Nowhere to bounce to either: wait for a route until the end.
+                    parked.bounce_at = None;
+                }
+                self.relay.parked.push_back(parked);
+                continue;
+            };
+            self.relay.parked_bytes -= parked.frame.len();
+            self.send(next_hop, parked.frame);
         }
     }
 
@@ -363,8 +478,9 @@ impl Core {
         }
     }
 
-    /// Drops what expired.
+    /// Drops what expired, and moves parked answers on.
     pub(super) fn relay_housekeeping(&mut self, now: Instant) {
+        self.retry_parked(now);
         for (key, (hop, _)) in self.relay.forwarded.expire(now) {
             self.relay.unindex(&key, &hop);
         }

@@ -245,6 +245,43 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn no_follower_delivers_a_multicast_twice_while_views_disagree(
+        (n, links) in graph(8),
+        flaps in proptest::collection::vec((0u64..20, any::<prop::sample::Index>()), 1..6),
+        seed in any::<u64>(),
+    ) {
+        let mut sim = build(n, &links, seed);
+        sim.sync_delay = Duration::from_millis(300);
+        let everyone: Vec<PeerId> = (0..n).map(|i| sim.id(i)).collect();
+        for step in 0..20u64 {
+            let sender = (step as usize) % n;
+            let followers = everyone.clone();
+            sim.with(sender, |c, now| c.multicast("t", followers, 1, Bytes::from(format!("{step}")), now))
+                .unwrap()
+                .unwrap();
+            for (at, link) in &flaps {
+                let (a, b) = links[link.index(links.len())];
+                if *at == step { sim.unlink(a, b); }
+                if *at + 5 == step { sim.link(a, b); }
+            }
+            sim.run(Duration::from_millis(20));
+        }
+        sim.run(Duration::from_secs(3));
+        for i in 0..n {
+            let got: Vec<Bytes> = sim.events(i).filter_map(|e| match e {
+                Event::Multicast { payload, .. } => Some(payload.clone()),
+                _ => None,
+            }).collect();
+            let distinct: BTreeSet<_> = got.iter().collect();
+            prop_assert_eq!(distinct.len(), got.len(), "node {} delivered a multicast twice", i);
+        }
+    }
+}
+
 /// A line `0 - 1 - 2`.
 fn line() -> Sim {
     build(3, &[(0, 1), (1, 2)], 7)

@@ -1,0 +1,198 @@
+//! The overlay behaviour driving real swarms (in-memory transport, plaintext, yamux): relaying
+//! through a neighbour, backpressure from a full send queue, and hostile frames on a link.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+
+use bytes::Bytes;
+use fisco_p2p_overlay::{Behaviour, Config, Event, Refusal, SendError, PROTOCOL_NAME};
+use fisco_p2p_testkit::{connect, listen, memory_swarm, within, RawWriter, Running};
+use libp2p::{identity::Keypair, request_response, PeerId, Swarm};
+
+type Command = Box<dyn FnOnce(&mut Swarm<Behaviour>) + Send>;
+type Node = Running<Command, Event>;
+
+fn swarm(config: Config) -> Swarm<Behaviour> {
+    let key = Keypair::generate_secp256k1();
+    memory_swarm(key.clone(), Behaviour::new(key, config))
+}
+
+/// Runs `f` on the node's swarm and returns its result.
+async fn on<T: Send + 'static>(
+    node: &Node,
+    f: impl FnOnce(&mut Swarm<Behaviour>) -> T + Send + 'static,
+) -> T {
+    node.ask(|reply| -> Command {
+        Box::new(move |swarm| {
+            let _ = reply.send(f(swarm));
+        })
+    })
+    .await
+}
+
+fn run(swarm: Swarm<Behaviour>) -> Node {
+    Running::spawn(swarm, 256, |swarm, command: Command| command(swarm))
+}
+
+/// Three swarms in a line `a - b - c`, each told the others' neighbours as state sync would.
+async fn line(config: Config) -> (Node, Node, Node) {
+    let (mut a, mut b, mut c) = (swarm(config.clone()), swarm(config.clone()), swarm(config));
+    listen(&mut b).await;
+    listen(&mut c).await;
+    connect(&mut a, &mut b).await;
+    connect(&mut b, &mut c).await;
+    let ids = [*a.local_peer_id(), *b.local_peer_id(), *c.local_peer_id()];
+    let neighbours = [vec![ids[1]], vec![ids[0], ids[2]], vec![ids[1]]];
+    for swarm in [&mut a, &mut b, &mut c] {
+        for (i, listed) in neighbours.iter().enumerate() {
+            let set: BTreeSet<PeerId> = listed.iter().copied().collect();
+            swarm.behaviour_mut().set_neighbours(ids[i], set);
+        }
+    }
+    (run(a), run(b), run(c))
+}
+
+#[tokio::test]
+async fn a_request_crosses_a_relay_and_its_reply_comes_back() {
+    let (a, _b, mut c) = line(Config::default()).await;
+    let dest = c.peer_id;
+    let id = on(&a, move |s| {
+        s.behaviour_mut()
+            .request(dest, 5, Bytes::from_static(b"ping"), None)
+    })
+    .await
+    .unwrap();
+    let Event::Request {
+        reply_to,
+        origin,
+        hops,
+        ..
+    } = c.next_event().await
+    else {
+        panic!("expected the request at c");
+    };
+    assert_eq!((origin, hops), (a.peer_id, 2));
+    on(&c, move |s| {
+        s.behaviour_mut()
+            .respond(reply_to, Ok(Bytes::from_static(b"pong")))
+    })
+    .await
+    .unwrap();
+    let mut a = a;
+    match a.next_event().await {
+        Event::Response {
+            id: got, result, ..
+        } => {
+            assert_eq!(got, id);
+            let reply = result.unwrap();
+            assert_eq!((&reply.payload[..], reply.hops), (&b"pong"[..], 2));
+        }
+        other => panic!("expected the response, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_full_send_queue_refuses_the_next_message_at_once() {
+    // Room for one frame per link: the second broadcast, sent before the swarm runs again,
+    // finds the queue full and is refused rather than accepted and dropped later.
+    let config = Config::default().with_send_queue(1, 0);
+    let (a, _b, _c) = line(config).await;
+    let outcomes = on(&a, |s| {
+        let first = s.behaviour_mut().broadcast(1, Bytes::from_static(b"one"));
+        let second = s.behaviour_mut().broadcast(1, Bytes::from_static(b"two"));
+        (
+            first.map(|(_, links)| links),
+            second.map(|(_, links)| links),
+        )
+    })
+    .await;
+    assert_eq!(outcomes.0, Ok(1));
+    assert!(
+        matches!(outcomes.1, Err(SendError::QueueFull { .. })),
+        "{:?}",
+        outcomes.1
+    );
+}
+
+#[tokio::test]
+async fn an_oversize_or_garbage_frame_is_refused_and_the_link_keeps_working() {
+    let config = Config::default().with_max_message_size(128 * 1024);
+    let (mut a, mut b) = (swarm(config.clone()), swarm(config));
+    let victim = *b.local_peer_id();
+    // A raw writer beside a, on its own connection: what a broken or hostile peer sends.
+    let mallory_key = Keypair::generate_secp256k1();
+    let mut mallory = memory_swarm(
+        mallory_key,
+        request_response::Behaviour::with_codec(
+            RawWriter,
+            [(PROTOCOL_NAME, request_response::ProtocolSupport::Outbound)],
+            request_response::Config::default(),
+        ),
+    );
+    listen(&mut b).await;
+    connect(&mut a, &mut b).await;
+    connect(&mut mallory, &mut b).await;
+    let mallory_id = *mallory.local_peer_id();
+    let (a, mut b) = (run(a), run(b));
+    let raw = Running::spawn(mallory, 16, move |swarm, bytes: Vec<u8>| {
+        swarm.behaviour_mut().send_request(&victim, bytes);
+    });
+    // A length prefix of 1 MiB against a 64 KiB maximum, then garbage on a fresh substream.
+    raw.ask(|reply| {
+        let _ = reply.send(());
+        vec![0x00, 0x10, 0x00, 0x00, 1, 2, 3]
+    })
+    .await;
+    let refused = within("the oversize frame refused", async {
+        loop {
+            if let Event::Refused { from, reason, .. } = b.next_event().await {
+                break (from, reason);
+            }
+        }
+    })
+    .await;
+    assert_eq!(refused.0, mallory_id);
+    assert!(
+        matches!(
+            refused.1,
+            Refusal::TooLarge {
+                len: 0x0010_0000,
+                ..
+            }
+        ),
+        "{:?}",
+        refused.1
+    );
+    raw.ask(|reply| {
+        let _ = reply.send(());
+        vec![0, 0, 0, 9, 1, 0, 0, 0, 0, 0, 0, 0xff, 0xff]
+    })
+    .await;
+    let refused = within("the garbage frame refused", async {
+        loop {
+            if let Event::Refused { reason, .. } = b.next_event().await {
+                break reason;
+            }
+        }
+    })
+    .await;
+    assert!(matches!(refused, Refusal::Malformed(_)), "{refused:?}");
+    // The honest neighbour still gets through.
+    let dest = b.peer_id;
+    on(&a, move |s| {
+        s.behaviour_mut()
+            .request(dest, 1, Bytes::from_static(b"still there?"), None)
+    })
+    .await
+    .unwrap();
+    let request = within("the honest request", async {
+        loop {
+            if let Event::Request { payload, .. } = b.next_event().await {
+                break payload;
+            }
+        }
+    })
+    .await;
+    assert_eq!(&request[..], b"still there?");
+}
