@@ -1,5 +1,7 @@
-//! `cargo bench --bench net [-- --quick] [--only 1,3] [--stack ours,libp2p]`: our stack side by side with raw TCP,
-//! plain rustls and stock rust-libp2p, all on 127.0.0.1 in one process run.
+//! `cargo bench --bench net [-- --quick] [--only 1,3] [--stack ours,libp2p] [--requests N]
+//! [--in-flight K]`: our stack side by side with raw TCP, plain rustls and stock rust-libp2p, all
+//! on 127.0.0.1 in one process run. `--stack`, `--requests` and `--in-flight` narrow scenario 1
+//! down for profiling.
 //!
 //! Prints one table and writes `target/bench/net.json` (every figure and the ratios
 //! ours / baseline) plus the latency plots `target/bench/*.svg`. `--quick` is a smoke run of a
@@ -51,6 +53,10 @@ pub(crate) struct Settings {
     /// Stacks scenarios 1 and 2 run (`ours`, `node`, `libp2p`, `rustls`, `tcp`); empty: all.
     /// For profiling one stack alone.
     pub(crate) stacks: BTreeSet<String>,
+    /// Requests per round of scenario 1 instead of the default (for profiling).
+    pub(crate) requests: Option<usize>,
+    /// Requests in flight scenario 1 runs (default: 1 and 64).
+    pub(crate) in_flight: Option<usize>,
 }
 
 impl Settings {
@@ -72,6 +78,8 @@ impl Settings {
             quick: false,
             only: BTreeSet::new(),
             stacks: BTreeSet::new(),
+            requests: None,
+            in_flight: None,
         };
         let mut args = args.iter();
         while let Some(arg) = args.next() {
@@ -86,6 +94,14 @@ impl Settings {
                         .next()
                         .context("--stack needs a list such as ours,libp2p")?;
                     settings.stacks = list.split(',').map(|s| s.trim().to_owned()).collect();
+                }
+                "--requests" => {
+                    let n = args.next().context("--requests needs a number")?;
+                    settings.requests = Some(n.parse().context("--requests needs a number")?);
+                }
+                "--in-flight" => {
+                    let n = args.next().context("--in-flight needs a number")?;
+                    settings.in_flight = Some(n.parse().context("--in-flight needs a number")?);
                 }
                 // cargo bench passes --bench; libtest-style filters are not supported.
                 _ => {}

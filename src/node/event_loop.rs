@@ -60,6 +60,8 @@ pub(crate) struct EventLoop {
     pub(super) modules: Modules,
     /// Requests sent, by their overlay request ID.
     pub(super) requests: HashMap<fisco_p2p_overlay::RequestId, PendingRequest>,
+    /// Node IDs and PeerIds converted once per node (each conversion decompresses a point).
+    pub(super) ids: super::ids::Ids,
     /// Multicasts going out, by their overlay ID: the topic and who waits for the outcome.
     pub(super) multicasts:
         HashMap<fisco_p2p_overlay::MulticastId, (String, Reply<Result<usize, MulticastError>>)>,
@@ -90,6 +92,7 @@ impl EventLoop {
             closing: HashMap::new(),
             modules: Modules::new(inbox_capacity),
             requests: HashMap::new(),
+            ids: Default::default(),
             multicasts: HashMap::new(),
         }
     }

@@ -51,7 +51,7 @@ impl EventLoop {
                 hops,
                 ..
             } => {
-                if let Ok(from) = NodeId::from_peer_id(&origin) {
+                if let Some(from) = self.ids.node_id(&origin) {
                     self.deliver(
                         module,
                         Message::Broadcast {
@@ -80,8 +80,8 @@ impl EventLoop {
         payload: Bytes,
         hops: u8,
     ) {
-        let (Ok(from), Some(commands)) =
-            (NodeId::from_peer_id(&origin), self.command_sender.upgrade())
+        let (Some(from), Some(commands)) =
+            (self.ids.node_id(&origin), self.command_sender.upgrade())
         else {
             return;
         };

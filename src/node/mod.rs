@@ -13,7 +13,8 @@
 //! - `messaging.rs`: the messaging commands; `requests.rs`: requests sent and their outcomes;
 //!   `multicast.rs`: multicast to topic followers; `inbound.rs`: what arrives for the application;
 //! - `handle.rs`, `command.rs`, `inbox.rs`, `event.rs`: the application's side;
-//! - `swarm.rs`: building the Swarm; `config.rs`, `address.rs`, `error.rs`.
+//! - `swarm.rs`: building the Swarm; `config.rs`, `address.rs`, `error.rs`;
+//! - `ids.rs`: node IDs and PeerIds converted once per node, not once per message.
 
 mod address;
 mod command;
@@ -23,6 +24,7 @@ mod error;
 mod event;
 mod event_loop;
 mod handle;
+mod ids;
 mod inbound;
 mod inbox;
 mod messaging;

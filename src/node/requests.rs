@@ -100,7 +100,8 @@ impl EventLoop {
             let _ = reply.send(Err(e.into()));
             return;
         }
-        match self.send_request(node.to_peer_id(), module, payload, timeout) {
+        let peer = self.ids.peer_id(node);
+        match self.send_request(peer, module, payload, timeout) {
             Ok(id) => {
                 let sent = std::time::Instant::now();
                 self.requests
@@ -189,7 +190,7 @@ impl EventLoop {
                 let _ = reply.send(result.map_err(|error| CallError::Failed { node, error }));
             }
             Some(PendingRequest::Topic(mut send)) => {
-                let Ok(node) = NodeId::from_peer_id(&destination) else {
+                let Some(node) = self.ids.node_id(&destination) else {
                     return;
                 };
                 match result {

@@ -4,10 +4,10 @@ use std::{convert::Infallible, time::Duration};
 
 use libp2p::{connection_limits, identity::Keypair, tcp, yamux, Swarm};
 
-use super::{Config, NodeError};
+use super::{ids::Ids, Config, NodeError};
 use crate::{
     behaviour::Behaviour,
-    identity::{NodeId, NodeIdentity},
+    identity::NodeIdentity,
     tls::{self, AccessList},
 };
 
@@ -75,8 +75,14 @@ fn behaviour(
     let mut overlay = fisco_p2p_overlay::Behaviour::new(key.clone(), overlay_config);
     // The access lists apply to the origin of every message, not only to the neighbour that
     // passed it on: a barred node cannot reach this one through a relay either.
+    // The origin's node ID is remembered: deriving it costs a point decompression per message.
+    let ids = std::sync::Mutex::new(Ids::default());
     overlay.set_access(move |origin| {
-        let node = NodeId::from_peer_id(origin).map_err(|_| "not a FISCO node ID".to_string())?;
+        let node = ids
+            .lock()
+            .map_err(|_| "access check unavailable".to_string())?
+            .node_id(origin)
+            .ok_or_else(|| "not a FISCO node ID".to_string())?;
         access.check(&node).map_err(|reason| reason.to_string())
     });
     Ok(Behaviour {
