@@ -271,12 +271,18 @@ impl Behaviour {
     }
 
     /// Polls the timer armed for the core's next deadline; true if it fired.
+    ///
+    /// The timer is armed again only when the deadline moves earlier. The deadline moves later
+    /// every time the oldest request in flight is answered, and arming a timer registers it with
+    /// the timer thread (and wakes that thread): once per request under load. A timer left armed
+    /// for a deadline that went away fires early once; the core then finds nothing due, and the
+    /// timer is armed for the real deadline.
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
         let Some(deadline) = self.core.poll_timeout() else {
             self.timer = None;
             return false;
         };
-        if self.timer.as_ref().map(|(at, _)| *at) != Some(deadline) {
+        if !matches!(&self.timer, Some((armed, _)) if *armed <= deadline) {
             let delay = Delay::new(deadline.saturating_duration_since(Instant::now()));
             self.timer = Some((deadline, delay));
         }
