@@ -70,6 +70,7 @@ pub mod node;
 pub mod tls;
 
 mod behaviour;
+mod files;
 
 /// The protocol crates, for applications that compose their own behaviour.
 pub mod protocols {

@@ -6,15 +6,15 @@ use std::{collections::BTreeMap, sync::Arc};
 use axum::{
     body::Bytes,
     extract::{rejection::BytesRejection, DefaultBodyLimit, State as Extract},
-    http::{header, StatusCode},
+    http::{header, HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, post},
     Json, Router,
 };
 use serde::{Deserialize, Serialize};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 
-use super::{body, error::ApiError, feed, messages};
+use super::{body, error::ApiError, feed, guard, hub::Hub, messages};
 use crate::{
     identity::NodeId,
     metrics::Metrics,
@@ -25,14 +25,15 @@ use crate::{
 #[derive(Clone)]
 pub(super) struct State {
     pub(super) handle: Handle,
-    pub(super) feed: broadcast::WeakSender<feed::ApiEvent>,
+    pub(super) hub: Arc<Hub>,
     pub(super) metrics: Option<Arc<Metrics>>,
     /// Becomes true when the server shuts down; ends the event streams.
     pub(super) stopped: watch::Receiver<bool>,
 }
 
-/// Every route of the API; bodies over `max_body` bytes are refused with 413.
-pub(super) fn router(state: State, max_body: usize) -> Router {
+/// Every route of the API behind the [`guard`]; bodies over `max_body` bytes are refused with
+/// 413.
+pub(super) fn router(state: State, guard: guard::Guard, max_body: usize) -> Router {
     Router::new()
         .route("/v1/status", get(status))
         .route("/v1/peers", get(peers).post(add_peer).delete(remove_peer))
@@ -58,6 +59,7 @@ pub(super) fn router(state: State, max_body: usize) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(guard, guard::check))
         .with_state(state)
 }
 
@@ -181,25 +183,40 @@ async fn static_peers(
 }
 
 async fn events(Extract(state): Extract<State>) -> Result<Response, ApiError> {
-    let sender = state
-        .feed
-        .upgrade()
-        .ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the node has stopped"))?;
-    Ok(feed::sse(sender.subscribe(), state.stopped.clone()).into_response())
+    if state.hub.is_closed() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the node has stopped",
+        ));
+    }
+    let subscription = state.hub.subscribe().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many event streams are open; close one and retry",
+        )
+    })?;
+    Ok(feed::sse(subscription, state.stopped.clone()).into_response())
 }
 
-/// The content type of the OpenMetrics text that prometheus-client writes.
-const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-
-async fn metrics(Extract(state): Extract<State>) -> Result<Response, ApiError> {
+async fn metrics(Extract(state): Extract<State>, headers: HeaderMap) -> Result<Response, ApiError> {
     let metrics = state.metrics.as_ref().ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "metrics are not enabled on this node",
         )
     })?;
+    // The collector counts from the node's events; this lines it up with the node's own view.
     let status = state.handle.status().await?;
     let peers = state.handle.peers().await?;
     metrics.observe(&status, &peers);
-    Ok(([(header::CONTENT_TYPE, OPENMETRICS)], metrics.encode()).into_response())
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    let format = crate::metrics::Format::negotiate(accept);
+    Ok((
+        [(header::CONTENT_TYPE, format.content_type())],
+        metrics.encode_as(format),
+    )
+        .into_response())
 }

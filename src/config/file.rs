@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 use super::error::{ConfigError, Location};
-use super::value::{de, Address};
+use super::value::{de, Address, DurationRange};
 use crate::identity::NodeId;
 use crate::node;
 
@@ -19,6 +19,40 @@ pub const MIN_MESSAGE_SIZE: usize = 1024;
 pub const MAX_MESSAGE_SIZE: usize = 1024 * 1024 * 1024;
 /// Default period of state-sync announcements: 2 s, FISCO 3.x's beacon period.
 pub const DEFAULT_ANNOUNCE: Duration = Duration::from_secs(2);
+
+/// Most `limits.max_connections`: 65536 (each connection holds a socket and buffers).
+pub const MAX_CONNECTIONS: u32 = 65_536;
+/// Most `limits.max_pending_incoming`: 4096 handshakes at once.
+pub const MAX_PENDING_INCOMING: u32 = 4096;
+
+const fn range(min_ms: u64, max_s: u64) -> DurationRange {
+    DurationRange {
+        min: Duration::from_millis(min_ms),
+        max: Duration::from_secs(max_s),
+    }
+}
+
+/// The range each `[intervals]` key accepts, by key. Shorter periods burn CPU for nothing (a
+/// heartbeat of 1 ns kept a core 77% busy), shorter timeouts can never be met (a TLS handshake
+/// takes a few round trips), and longer ones hide failures for hours.
+pub const INTERVAL_RANGES: [(&str, DurationRange); 6] = [
+    ("heartbeat", range(100, 600)),
+    ("heartbeat_timeout", range(200, 3600)),
+    ("redial_initial", range(10, 60)),
+    ("redial_max", range(100, 3600)),
+    ("announce", range(100, 600)),
+    ("handshake_timeout", range(1000, 300)),
+];
+
+/// The accepted range of an `[intervals]` key.
+fn interval_range(key: &str) -> DurationRange {
+    INTERVAL_RANGES
+        .iter()
+        .find(|(name, _)| *name == key)
+        .map(|(_, range)| *range)
+        // Every key calling this is in the table (a unit test checks each one).
+        .unwrap_or(range(1, 3600))
+}
 
 /// One node's configuration as an operator writes it: the `node.toml` file, or what could be
 /// read from a FISCO `config.ini` or `nodes.json`. Made by [`load`](super::load).
@@ -39,6 +73,9 @@ pub struct NodeFile {
     #[serde(deserialize_with = "de::admin")]
     admin: Option<SocketAddr>,
     admin_public: bool,
+    admin_token_file: Option<PathBuf>,
+    #[serde(deserialize_with = "de::host_names")]
+    admin_hosts: Vec<String>,
     #[serde(deserialize_with = "de::topics")]
     topics: Vec<String>,
     #[serde(deserialize_with = "de::node_ids")]
@@ -54,6 +91,8 @@ impl Default for NodeFile {
     ///   absent, the `config.ini` loader `[network_security] data_path` (default `conf/`);
     /// - `listen`, `peers`, `topics`, `blacklist`, `whitelist`: empty;
     /// - `admin`: none (no admin API); `admin_public`: false (a non-loopback `admin` is refused);
+    ///   `admin_token_file`: none (no token; required with `admin_public`); `admin_hosts`: none
+    ///   (the API answers requests addressed to IP addresses and `localhost` only);
     /// - `limits`, `intervals`: see [`Limits::default`] and [`Intervals::default`].
     fn default() -> Self {
         Self {
@@ -63,6 +102,8 @@ impl Default for NodeFile {
             peers: Vec::new(),
             admin: None,
             admin_public: false,
+            admin_token_file: None,
+            admin_hosts: Vec::new(),
             topics: Vec::new(),
             blacklist: Vec::new(),
             whitelist: Vec::new(),
@@ -103,6 +144,17 @@ impl NodeFile {
     /// Whether the admin API may bind a non-loopback address.
     pub fn admin_public(&self) -> bool {
         self.admin_public
+    }
+
+    /// The file holding the admin API's bearer token, relative paths resolved against the
+    /// folder of the configuration file.
+    pub fn admin_token_file(&self) -> Option<&Path> {
+        self.admin_token_file.as_deref()
+    }
+
+    /// Host names the admin API answers besides IP addresses and `localhost`.
+    pub fn admin_hosts(&self) -> &[String] {
+        &self.admin_hosts
     }
 
     /// Topics to follow at start.
@@ -157,6 +209,12 @@ impl NodeFile {
     /// Allows a non-loopback admin address (the `run --admin-public` flag).
     pub fn with_admin_public(mut self, public: bool) -> Self {
         self.admin_public = public;
+        self
+    }
+
+    /// Sets the admin token file (the `run --admin-token-file` flag), used as given.
+    pub fn with_admin_token_file(mut self, path: Option<PathBuf>) -> Self {
+        self.admin_token_file = path;
         self
     }
 
@@ -219,9 +277,12 @@ impl NodeFile {
     /// Makes a relative `dir` relative to `base` (the folder of the configuration file), so the
     /// node finds its keys whatever the working directory.
     pub(crate) fn resolve_dir(&mut self, base: &Path) {
-        if let Some(dir) = &self.dir {
-            if dir.is_relative() {
-                self.dir = Some(base.join(dir));
+        for path in [&mut self.dir, &mut self.admin_token_file]
+            .into_iter()
+            .flatten()
+        {
+            if path.is_relative() {
+                *path = base.join(&*path);
             }
         }
     }
@@ -230,6 +291,18 @@ impl NodeFile {
     pub(crate) fn check(&self, path: &Path) -> Result<(), ConfigError> {
         let location = Location::new(path, None);
         if let Some(admin) = self.admin {
+            if !admin.ip().is_loopback() && self.admin_public && self.admin_token_file.is_none() {
+                return Err(ConfigError::bad_value(
+                    location,
+                    "admin_token_file",
+                    format!(
+                        "missing, but admin = \"{admin}\" is reachable from other machines \
+                         (admin_public = true): anyone who reaches it could drive the node; \
+                         make a token with `openssl rand -hex 32 > admin.token`, chmod 600 it \
+                         and set admin_token_file = \"admin.token\""
+                    ),
+                ));
+            }
             if !admin.ip().is_loopback() && !self.admin_public {
                 return Err(ConfigError::bad_value(
                     location,
@@ -262,9 +335,9 @@ impl NodeFile {
 pub struct Limits {
     #[serde(deserialize_with = "message_size")]
     max_message_size: usize,
-    #[serde(deserialize_with = "de::positive_u32")]
+    #[serde(deserialize_with = "max_connections")]
     max_connections: u32,
-    #[serde(deserialize_with = "de::positive_u32")]
+    #[serde(deserialize_with = "max_pending_incoming")]
     max_pending_incoming: u32,
 }
 
@@ -298,6 +371,14 @@ impl Limits {
     }
 }
 
+fn max_connections<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    de::count_in(deserializer, 1, MAX_CONNECTIONS)
+}
+
+fn max_pending_incoming<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    de::count_in(deserializer, 1, MAX_PENDING_INCOMING)
+}
+
 fn message_size<'de, D: Deserializer<'de>>(deserializer: D) -> Result<usize, D::Error> {
     de::counted(deserializer, |value| {
         match usize::try_from(value) {
@@ -314,18 +395,44 @@ fn message_size<'de, D: Deserializer<'de>>(deserializer: D) -> Result<usize, D::
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Intervals {
-    #[serde(deserialize_with = "de::duration")]
+    #[serde(deserialize_with = "intervals::heartbeat")]
     heartbeat: Duration,
-    #[serde(deserialize_with = "de::duration")]
+    #[serde(deserialize_with = "intervals::heartbeat_timeout")]
     heartbeat_timeout: Duration,
-    #[serde(deserialize_with = "de::duration")]
+    #[serde(deserialize_with = "intervals::redial_initial")]
     redial_initial: Duration,
-    #[serde(deserialize_with = "de::duration")]
+    #[serde(deserialize_with = "intervals::redial_max")]
     redial_max: Duration,
-    #[serde(deserialize_with = "de::duration")]
+    #[serde(deserialize_with = "intervals::announce")]
     announce: Duration,
-    #[serde(deserialize_with = "de::duration")]
+    #[serde(deserialize_with = "intervals::handshake_timeout")]
     handshake_timeout: Duration,
+}
+
+/// One deserializer per `[intervals]` key, each with its range.
+mod intervals {
+    use std::time::Duration;
+
+    use serde::Deserializer;
+
+    use super::{de, interval_range};
+
+    macro_rules! bounded {
+        ($($key:ident),*) => {$(
+            pub(super) fn $key<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+                de::duration_in(d, interval_range(stringify!($key)))
+            }
+        )*};
+    }
+
+    bounded!(
+        heartbeat,
+        heartbeat_timeout,
+        redial_initial,
+        redial_max,
+        announce,
+        handshake_timeout
+    );
 }
 
 impl Default for Intervals {

@@ -13,7 +13,8 @@
 //! - `messaging.rs`: the messaging commands; `requests.rs`: requests sent and their outcomes;
 //!   `multicast.rs`: multicast to topic followers; `inbound.rs`: what arrives for the application;
 //! - `handle.rs`, `command.rs`, `inbox.rs`, `event.rs`: the application's side;
-//! - `swarm.rs`: building the Swarm; `config.rs`, `address.rs`, `error.rs`.
+//! - `swarm.rs`: building the Swarm; `config.rs`, `address.rs`, `error.rs`; `topic.rs`, the
+//!   rule for topic names.
 
 mod address;
 mod command;
@@ -29,6 +30,7 @@ mod messaging;
 mod multicast;
 mod requests;
 mod swarm;
+mod topic;
 
 use std::time::Duration;
 
@@ -41,6 +43,7 @@ pub use error::{CallError, MulticastError, NodeError, RequestError, SendError, T
 pub use event::{Direction, DisconnectReason, Event, Refusal};
 pub use handle::{ConnectedPeer, Events, Handle, PeerInfo, StaticPeer, Status};
 pub use inbox::{Inbox, IncomingRequest, Message, Responder};
+pub use topic::{check_topic, MAX_TOPIC_LEN};
 
 use crate::{behaviour::Behaviour, identity::NodeIdentity, tls::AccessList};
 
@@ -65,7 +68,7 @@ impl Node {
         access.set_whitelist(config.whitelist.iter().copied());
         let mut swarm = swarm::build(&identity, &config, access.clone())?;
         for topic in &config.topics {
-            messaging::check_topic(topic).map_err(|e| NodeError::Setup(e.to_string()))?;
+            topic::check(topic).map_err(|e| NodeError::Setup(e.to_string()))?;
             let behaviour = swarm.behaviour_mut();
             behaviour
                 .multicast
