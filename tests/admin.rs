@@ -10,6 +10,8 @@ mod common;
 mod errors;
 #[path = "admin/events.rs"]
 mod events;
+#[path = "admin/hardening.rs"]
+mod hardening;
 #[path = "admin/harness.rs"]
 mod harness;
 

@@ -15,9 +15,7 @@
 //! - **Authorization: Bearer** must carry the token when one is configured (401).
 
 use axum::{
-    extract::{Request, State},
     http::{header, HeaderMap, HeaderValue, Method, StatusCode},
-    middleware::Next,
     response::{IntoResponse, Response},
 };
 
@@ -31,18 +29,11 @@ pub(super) struct Guard {
     pub(super) hosts: Vec<String>,
 }
 
-/// The middleware: answers a refused request at once, passes the others on.
-pub(super) async fn check(State(guard): State<Guard>, request: Request, next: Next) -> Response {
-    match guard.admit(request.method(), request.headers()) {
-        Ok(()) => next.run(request).await,
-        Err(refusal) => refusal,
-    }
-}
-
 impl Guard {
     /// `Ok`, or the answer refusing the request (large, but made once per refused request).
+    /// The server asks before it reads the body, so a refused client cannot make it hold one.
     #[allow(clippy::result_large_err)]
-    fn admit(&self, method: &Method, headers: &HeaderMap) -> Result<(), Response> {
+    pub(super) fn admit(&self, method: &Method, headers: &HeaderMap) -> Result<(), Response> {
         let host = text(headers.get(header::HOST)).ok_or_else(|| {
             forbidden("missing Host header; send the address you connect to as Host")
         })?;

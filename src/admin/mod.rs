@@ -293,7 +293,7 @@ impl Service {
             token: self.config.token.clone(),
             hosts: self.config.hosts.clone(),
         };
-        let app = routes::router(state, guard, self.config.max_body);
+        let app = routes::router(state, self.config.max_body);
         let limits = server::Limits {
             connections: self.config.max_connections,
             header_timeout: self.config.header_timeout,
@@ -306,7 +306,7 @@ impl Service {
             shutdown.await;
             let _ = stop.send(true);
         };
-        server::run(listener, app, limits, signal)
+        server::run(listener, app, guard, limits, signal)
             .await
             .map_err(AdminError::Serve)
     }

@@ -14,7 +14,7 @@ use axum::{
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use super::{body, error::ApiError, feed, guard, hub::Hub, messages};
+use super::{body, error::ApiError, feed, hub::Hub, messages};
 use crate::{
     identity::NodeId,
     metrics::Metrics,
@@ -31,9 +31,9 @@ pub(super) struct State {
     pub(super) stopped: watch::Receiver<bool>,
 }
 
-/// Every route of the API behind the [`guard`]; bodies over `max_body` bytes are refused with
-/// 413.
-pub(super) fn router(state: State, guard: guard::Guard, max_body: usize) -> Router {
+/// Every route of the API; bodies over `max_body` bytes are refused with 413. The server puts
+/// the guard in front of it.
+pub(super) fn router(state: State, max_body: usize) -> Router {
     Router::new()
         .route("/v1/status", get(status))
         .route("/v1/peers", get(peers).post(add_peer).delete(remove_peer))
@@ -59,7 +59,6 @@ pub(super) fn router(state: State, guard: guard::Guard, max_body: usize) -> Rout
             )
         })
         .layer(DefaultBodyLimit::max(max_body))
-        .layer(axum::middleware::from_fn_with_state(guard, guard::check))
         .with_state(state)
 }
 

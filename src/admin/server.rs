@@ -1,4 +1,5 @@
-//! Serving HTTP/1.1 connections within bounds: at most so many at once, the request head within
+//! Serving HTTP/1.1 connections within bounds, each request shown to the [`Guard`] before its
+//! body is read: at most so many at once, the request head within
 //! a time limit, and no connection silent (nothing read, nothing written) for longer than the
 //! idle timeout.
 //!
@@ -30,6 +31,8 @@ use tokio::{
 };
 use tower::ServiceExt as _;
 
+use super::guard::Guard;
+
 /// The bounds of the server.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Limits {
@@ -46,6 +49,7 @@ pub(super) struct Limits {
 pub(super) async fn run(
     listener: TcpListener,
     app: Router,
+    guard: Guard,
     limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
@@ -73,8 +77,9 @@ pub(super) async fn run(
         match Arc::clone(&permits).try_acquire_owned() {
             Ok(permit) => {
                 let app = app.clone();
+                let guard = guard.clone();
                 let closing = closing_rx.clone();
-                connections.spawn(serve(stream, app, limits, permit, closing));
+                connections.spawn(serve(stream, (app, guard), limits, permit, closing));
             }
             Err(_) => {
                 if last_warning.is_none_or(|at| at.elapsed() > Duration::from_secs(10)) {
@@ -114,7 +119,7 @@ async fn refuse(mut stream: TcpStream, _permit: OwnedSemaphorePermit) {
 /// Serves one connection until it closes, goes idle, or the server shuts down.
 async fn serve(
     stream: TcpStream,
-    app: Router,
+    (app, guard): (Router, Guard),
     limits: Limits,
     _permit: OwnedSemaphorePermit,
     mut closing: watch::Receiver<bool>,
@@ -127,11 +132,15 @@ async fn serve(
     let busy = Arc::clone(&activity);
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         let app = app.clone();
+        let admitted = guard.admit(request.method(), request.headers());
         let busy = Busy::new(Arc::clone(&busy));
         async move {
-            let response = match read_body(request, limits).await {
-                Ok(request) => app.oneshot(request).await.infallible(),
+            let response = match admitted {
                 Err(refusal) => refusal,
+                Ok(()) => match read_body(request, limits).await {
+                    Ok(request) => app.oneshot(request).await.infallible(),
+                    Err(refusal) => refusal,
+                },
             };
             drop(busy);
             Ok::<_, Infallible>(response)
