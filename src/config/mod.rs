@@ -36,6 +36,7 @@ mod fisco_ini;
 mod network;
 mod node_toml;
 mod nodes_json;
+mod sections;
 mod value;
 
 #[cfg(test)]
@@ -44,13 +45,14 @@ mod proptests;
 use std::path::Path;
 
 pub use error::{ConfigError, Location};
-pub use file::{
-    Intervals, Limits, NodeFile, DEFAULT_ANNOUNCE, DEFAULT_MAX_MESSAGE_SIZE, INTERVAL_RANGES,
-    MAX_CONNECTIONS, MAX_MESSAGE_SIZE, MAX_PENDING_INCOMING, MIN_MESSAGE_SIZE,
-};
+pub use file::NodeFile;
 pub use network::{
     write_network, NetworkError, NetworkNode, NetworkSpec, ADMIN_PORT_OFFSET, MAX_NETWORK_NODES,
     NODE_TOML_FILE,
+};
+pub use sections::{
+    Intervals, Limits, DEFAULT_ANNOUNCE, DEFAULT_MAX_MESSAGE_SIZE, INTERVAL_RANGES,
+    MAX_CONNECTIONS, MAX_MESSAGE_SIZE, MAX_PENDING_INCOMING, MIN_MESSAGE_SIZE,
 };
 pub use value::{Address, DurationRange, MAX_TOPIC_LEN};
 

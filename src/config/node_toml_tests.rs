@@ -2,8 +2,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::*;
-use crate::config::file::DEFAULT_MAX_MESSAGE_SIZE;
 use crate::config::Address;
+use crate::config::DEFAULT_MAX_MESSAGE_SIZE;
 
 const PATH: &str = "/etc/fisco/node0/node.toml";
 const NODE_ID: &str = "0a52a6a0e3cbd8c3e0b28c3a6e0e1f8d7d4b0f6f0b7d1f2e9d6a1b2c3d4e5f6a\
