@@ -179,3 +179,32 @@ async fn peers_added_at_runtime_survive_a_sighup_and_file_peers_follow_the_file(
         node0.log()
     );
 }
+
+#[tokio::test]
+async fn a_node_with_a_token_answers_only_ctl_calls_that_carry_it() {
+    let network = Network::generate(1).await;
+    let dir = network.node_dir(0);
+    std::fs::write(
+        dir.join("admin.token"),
+        "0123456789abcdef0123456789abcdef\n",
+    )
+    .expect("token");
+    network.edit_config(0, |text| {
+        text.replace(
+            "admin_hosts = []",
+            "admin_hosts = []\nadmin_token_file = \"admin.token\"",
+        )
+    });
+    let _daemon = network.run(0).await;
+    let (code, _, err) = network.ctl(0, &["status"]).await;
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("HTTP 401") && err.contains("--token-file"),
+        "{err}"
+    );
+    let token = dir.join("admin.token");
+    let token = token.to_str().expect("UTF-8 path");
+    let (code, out, err) = network.ctl(0, &["--token-file", token, "status"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("node ID"), "{out}");
+}

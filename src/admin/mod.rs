@@ -14,7 +14,7 @@
 //! | `POST /v1/broadcast {"module"?,"data"}` | to every node |
 //! | `POST /v1/subscribe`, `/v1/unsubscribe {"topic"}` | follow or stop following a topic |
 //! | `GET /v1/events` | SSE: one JSON object per event |
-//! | `GET /metrics` | Prometheus text |
+//! | `GET /metrics` | Prometheus metrics: OpenMetrics or the 0.0.4 text format, by `Accept` |
 //!
 //! Payloads are `data` (UTF-8 text) or `data_base64` (binary). Bad input is answered 4xx with
 //! `{"error": "..."}` naming the problem; node errors map to 404 (no follower), 413 (too large),
