@@ -39,6 +39,7 @@ pub struct NodeFile {
     blacklist: Vec<NodeId>,
     #[serde(deserialize_with = "de::node_ids")]
     whitelist: Vec<NodeId>,
+    direct_connections: bool,
     limits: Limits,
     intervals: Intervals,
 }
@@ -50,6 +51,8 @@ impl Default for NodeFile {
     /// - `admin`: none (no admin API); `admin_public`: false (a non-loopback `admin` is refused);
     ///   `admin_token_file`: none (no token; required with `admin_public`); `admin_hosts`: none
     ///   (the API answers requests addressed to IP addresses and `localhost` only);
+    /// - `direct_connections`: false (only configured and inbound links; other nodes are reached
+    ///   through relays);
     /// - `limits`, `intervals`: see [`Limits::default`] and [`Intervals::default`].
     fn default() -> Self {
         Self {
@@ -64,6 +67,7 @@ impl Default for NodeFile {
             topics: Vec::new(),
             blacklist: Vec::new(),
             whitelist: Vec::new(),
+            direct_connections: false,
             limits: Limits::default(),
             intervals: Intervals::default(),
         }
@@ -117,6 +121,11 @@ impl NodeFile {
     /// Topics to follow at start.
     pub fn topics(&self) -> &[String] {
         &self.topics
+    }
+
+    /// Whether the node may open direct connections to busy correspondents.
+    pub fn direct_connections(&self) -> bool {
+        self.direct_connections
     }
 
     /// Node IDs refused at the handshake (FISCO `crl.N`).
@@ -217,7 +226,8 @@ impl NodeFile {
             .with_handshake_timeout(self.intervals.handshake_timeout())
             .with_redial_backoff(self.intervals.redial_initial(), self.intervals.redial_max())
             .with_max_connections(self.limits.max_connections())
-            .with_max_pending_incoming(self.limits.max_pending_incoming());
+            .with_max_pending_incoming(self.limits.max_pending_incoming())
+            .with_direct_connections(self.direct_connections);
         for address in &self.listen {
             config = config.with_listen(address.multiaddr().clone());
         }

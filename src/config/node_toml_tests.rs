@@ -62,8 +62,9 @@ fn an_empty_file_gives_the_defaults_and_the_files_folder_as_dir() {
     assert_eq!(file.limits().max_connections(), 256);
     assert_eq!(file.limits().max_pending_incoming(), 64);
     let intervals = file.intervals();
-    assert_eq!(intervals.heartbeat(), Duration::from_secs(5));
-    assert_eq!(intervals.heartbeat_timeout(), Duration::from_secs(10));
+    assert_eq!(intervals.heartbeat(), Duration::from_secs(1));
+    assert_eq!(intervals.heartbeat_timeout(), Duration::from_secs(2));
+    assert!(!file.direct_connections());
     assert_eq!(intervals.redial_initial(), Duration::from_millis(100));
     assert_eq!(intervals.redial_max(), Duration::from_secs(10));
     assert_eq!(intervals.announce(), Duration::from_secs(2));
