@@ -30,16 +30,32 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (handle, mut events) = Node::spawn(identity, config).await?;
     tracing::info!(node = %handle.node_id(), "started");
 
-    // Answer every request on our module with a greeting.
+    // Answer every request on our module with a greeting, and log its other messages. The
+    // match is inside the loop: `while let Some(Message::Request(..))` would end the loop at the
+    // first multicast or broadcast and drop the inbox, which unregisters the module.
     let mut inbox = handle.register(MODULE).await?;
     let me = handle.node_id();
     tokio::spawn(async move {
-        while let Some(Message::Request(request)) = inbox.next().await {
-            let reply = format!(
-                "hello from {me:?}, you sent {} bytes",
-                request.payload.len()
-            );
-            let _ = request.responder.reply(reply.into()).await;
+        while let Some(message) = inbox.next().await {
+            match message {
+                Message::Request(request) => {
+                    let reply = format!(
+                        "hello from {me:?}, you sent {} bytes",
+                        request.payload.len()
+                    );
+                    let _ = request.responder.reply(reply.into()).await;
+                }
+                Message::Multicast {
+                    from,
+                    topic,
+                    payload,
+                } => {
+                    tracing::info!(?from, %topic, bytes = payload.len(), "multicast");
+                }
+                Message::Broadcast { from, payload } => {
+                    tracing::info!(?from, bytes = payload.len(), "broadcast");
+                }
+            }
         }
     });
 

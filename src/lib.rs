@@ -29,17 +29,29 @@
 //!     .with_peer(fisco_p2p::node::parse_address("127.0.0.1:30301")?);
 //! let (handle, mut events) = Node::spawn(identity, config).await?;
 //!
-//! // Serve module 1: answer every request.
+//! // Serve module 1: answer every request. Match inside the loop: a `while let` on
+//! // `Message::Request` alone would stop at the first multicast and drop the inbox, which
+//! // unregisters the module.
 //! let mut inbox = handle.register(1).await?;
 //! tokio::spawn(async move {
-//!     while let Some(Message::Request(request)) = inbox.next().await {
-//!         let _ = request.responder.reply(Bytes::from_static(b"pong")).await;
+//!     while let Some(message) = inbox.next().await {
+//!         match message {
+//!             Message::Request(request) => {
+//!                 let _ = request.responder.reply(Bytes::from_static(b"pong")).await;
+//!             }
+//!             Message::Multicast { topic, payload, .. } => {
+//!                 tracing::info!(%topic, bytes = payload.len(), "multicast");
+//!             }
+//!             Message::Broadcast { payload, .. } => {
+//!                 tracing::info!(bytes = payload.len(), "broadcast");
+//!             }
+//!         }
 //!     }
 //! });
 //!
 //! // Watch connections come and go.
 //! while let Some(event) = events.next().await {
-//!     println!("{event:?}");
+//!     tracing::info!(?event);
 //! }
 //! # Ok(())
 //! # }
@@ -70,6 +82,7 @@ pub mod node;
 pub mod tls;
 
 mod behaviour;
+mod files;
 
 /// The protocol crates, for applications that compose their own behaviour.
 pub mod protocols {
@@ -78,7 +91,24 @@ pub mod protocols {
     pub use fisco_p2p_sync as sync;
 }
 
-// The README's code blocks compile as doctests.
+// The Rust blocks of the README and of docs/ compile as doctests (tests/docs.rs runs their shell
+// blocks and reads their TOML blocks).
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+#[doc = include_str!("../docs/admin-api.md")]
+#[cfg(doctest)]
+pub struct AdminApiDoctests;
+
+#[doc = include_str!("../docs/config.md")]
+#[cfg(doctest)]
+pub struct ConfigDoctests;
+
+#[doc = include_str!("../docs/deploy.md")]
+#[cfg(doctest)]
+pub struct DeployDoctests;
+
+#[doc = include_str!("../docs/troubleshooting.md")]
+#[cfg(doctest)]
+pub struct TroubleshootingDoctests;

@@ -10,6 +10,8 @@ mod common;
 mod errors;
 #[path = "admin/events.rs"]
 mod events;
+#[path = "admin/hardening.rs"]
+mod hardening;
 #[path = "admin/harness.rs"]
 mod harness;
 
@@ -62,6 +64,27 @@ async fn peers_shows_each_known_node_with_topics_and_state() {
     assert_eq!(peer["addrs"], json!([b.node.addr.to_string()]));
     assert_eq!(peer["state_base64"]["raw"], "/wA=");
     assert!(peer["seq"].as_u64().expect("seq") >= 3, "{peer}");
+}
+
+#[tokio::test]
+async fn routes_list_each_reachable_node_with_its_next_hop_and_path() {
+    let (a, b) = pair().await;
+    let b_id = b.node_id().to_string();
+    wait_until(&a, "/v1/routes", "a has a route to b", |routes| {
+        routes.as_array().is_some_and(|list| !list.is_empty())
+    })
+    .await;
+    let routes = a.get("/v1/routes").await;
+    assert_eq!(
+        routes,
+        json!([{
+            "destination": b_id,
+            "next_hop": b_id,
+            "hops": 1,
+            "path": [a.node_id().to_string(), b_id],
+        }])
+    );
+    assert_eq!(a.get("/v1/status").await["routes"], 1);
 }
 
 #[tokio::test]
@@ -235,4 +258,76 @@ async fn metrics_count_messages_connections_latency_and_the_sync_view() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+}
+
+/// `GET /metrics` with `accept`: the Content-Type and the body.
+async fn scrape(daemon: &Daemon, accept: &str) -> (String, String) {
+    let request = format!(
+        "GET /metrics HTTP/1.1\r\nHost: {}\r\nAccept: {accept}\r\nConnection: close\r\n\r\n",
+        daemon.address
+    );
+    let (status, answer) = harness::raw_http(daemon.address, &request).await;
+    assert_eq!(status, 200, "{answer}");
+    let (head, body) = answer.split_once("\r\n\r\n").expect("head and body");
+    let content_type = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-type: "))
+        .unwrap_or_default()
+        .to_owned();
+    (content_type, body.to_owned())
+}
+
+#[tokio::test]
+async fn metrics_answer_each_scraper_in_the_format_it_asks_for() {
+    let (a, _b) = pair().await;
+    let prometheus = "application/openmetrics-text;version=1.0.0;q=0.5,\
+                      text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
+    let (kind, body) = scrape(&a, prometheus).await;
+    assert!(kind.starts_with("application/openmetrics-text"), "{kind}");
+    assert!(body.ends_with("# EOF\n"), "{body}");
+    let (kind, body) = scrape(&a, "text/plain;version=0.0.4").await;
+    assert!(kind.starts_with("text/plain; version=0.0.4"), "{kind}");
+    assert!(!body.contains("# EOF"), "{body}");
+    assert!(body.contains("# HELP fisco_p2p_connection_refusals_total "));
+    assert!(body.contains("fisco_p2p_build_info{"), "{body}");
+    assert!(body.contains("process_resident_memory_bytes "), "{body}");
+}
+
+#[tokio::test]
+async fn promtool_finds_nothing_to_lint_in_the_text_format() {
+    let available = std::process::Command::new("promtool")
+        .arg("--version")
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !available {
+        eprintln!("skipped: promtool is not installed (Debian: apt-get install prometheus)");
+        return;
+    }
+    let (a, _b) = pair().await;
+    let (_, body) = scrape(&a, "text/plain;version=0.0.4").await;
+    let mut child = tokio::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("promtool starts");
+    use tokio::io::AsyncWriteExt as _;
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(body.as_bytes()).await.expect("written");
+    drop(stdin);
+    let output = tokio::time::timeout(common::WAIT, child.wait_with_output())
+        .await
+        .expect("promtool ends in time")
+        .expect("promtool output");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success() && said.trim().is_empty(),
+        "{said}\n{body}"
+    );
 }

@@ -316,3 +316,90 @@ fn node_id_of_path_reads_a_node_dir_a_key_or_a_certificate_bundle() {
         "{err}"
     );
 }
+
+/// A copy of `fisco-2.5/node0` in a temporary directory, its `ca.crt` replaced by `ca`.
+fn node0_trusting(ca: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["node.key", "node.crt"] {
+        std::fs::copy(fixture("fisco-2.5/node0").join(name), dir.path().join(name)).unwrap();
+    }
+    std::fs::copy(fixture(ca), dir.path().join("ca.crt")).unwrap();
+    dir
+}
+
+#[test]
+fn a_ca_file_that_does_not_vouch_for_the_node_certificate_is_refused_naming_both() {
+    // A CA of a whole other chain, and one of another chain with the same name ("chain0").
+    for ca in ["bad/foreign-ca/ca.crt", "tool/ca/ca.crt"] {
+        let dir = node0_trusting(ca);
+        let err = NodeIdentity::load_dir(dir.path()).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            matches!(&err, IdentityError::UntrustedChain { .. }),
+            "{ca}: {message}"
+        );
+        assert!(
+            message.contains("node.crt") && message.contains("ca.crt"),
+            "{message}"
+        );
+        assert!(
+            message.contains("CN=node0") && message.contains("does not chain"),
+            "{message}"
+        );
+    }
+}
+
+#[test]
+fn a_node_of_an_rsa_chain_loads_and_is_checked_against_its_rsa_ca() {
+    // FISCO 2.0-2.4: RSA chain and agency keys, secp256k1 node key.
+    NodeIdentity::load_dir(fixture("fisco-2.0-rsa/node0")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["node.key", "node.crt"] {
+        std::fs::copy(
+            fixture("fisco-2.0-rsa/node0").join(name),
+            dir.path().join(name),
+        )
+        .unwrap();
+    }
+    std::fs::copy(fixture("fisco-2.5/ca/ca.crt"), dir.path().join("ca.crt")).unwrap();
+    let err = NodeIdentity::load_dir(dir.path()).unwrap_err();
+    assert!(matches!(err, IdentityError::UntrustedChain { .. }), "{err}");
+}
+
+#[test]
+fn a_pem_file_cut_short_is_named_in_words_not_bytes() {
+    let dir = node0_trusting("fisco-2.5/ca/ca.crt");
+    let bundle = std::fs::read_to_string(dir.path().join("node.crt")).unwrap();
+    let cut = &bundle[..bundle.find("-----END CERTIFICATE-----").unwrap()];
+    std::fs::write(dir.path().join("node.crt"), cut).unwrap();
+    let message = NodeIdentity::load_dir(dir.path()).unwrap_err().to_string();
+    assert!(
+        message.contains("\"-----END CERTIFICATE-----\" line is missing"),
+        "{message}"
+    );
+    assert!(!message.contains("[45, 45"), "{message}");
+}
+
+#[cfg(unix)]
+#[test]
+fn key_files_that_are_devices_or_huge_are_refused_without_reading_them() {
+    let dir = node0_trusting("fisco-2.5/ca/ca.crt");
+    let key = dir.path().join("node.key");
+    std::fs::remove_file(&key).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &key).unwrap();
+    let err = NodeIdentity::load_dir(dir.path()).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            IdentityError::NotRegularFile {
+                kind: "character device",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    std::fs::remove_file(&key).unwrap();
+    std::fs::write(&key, vec![b'A'; 2 << 20]).unwrap();
+    let err = NodeIdentity::load_dir(dir.path()).unwrap_err();
+    assert!(matches!(&err, IdentityError::TooLarge { .. }), "{err}");
+}

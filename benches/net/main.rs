@@ -12,7 +12,7 @@
 //! (harness); `ids.rs`, `swarms.rs`, `rpc.rs`, `frames.rs`, `noderpc.rs`, `nodes.rs`, `pairs.rs`
 //! (the stacks); one file per scenario group: `reqrep.rs` (1, 2), `connect.rs` (3), `flood.rs`
 //! (4, 5), `reconnect.rs` (6), `memory.rs` (7), `hops.rs` (8), `multicast.rs` (9), `reroute.rs`
-//! (10); `cluster.rs`, `member.rs` and `graph.rs` (many swarms in one process, shared with
+//! (10, with `proxy.rs`); `cluster.rs`, `member.rs` and `graph.rs` (many swarms in one process, shared with
 //! `examples/scale.rs`).
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -32,6 +32,7 @@ mod noderpc;
 mod nodes;
 mod pairs;
 mod plot;
+mod proxy;
 mod reconnect;
 mod report;
 mod reqrep;

@@ -1,9 +1,13 @@
 //! Scenario 10: route convergence. 50 nodes through the node API, default configuration, static
-//! peers along a random degree-4 graph. One link is cut (the node that dialled it removes the
-//! other from its static peers, which closes the connection; nothing redials it): the time from
-//! the cut until every node's routing table is the one of the graph without that link. Then the
-//! link is restored (added back as a static peer): the time until every table is the one of the
-//! whole graph again (this includes the dial and the TLS handshake).
+//! peers along a random degree-4 graph. One link is cut, and the time from the cut until every
+//! node's routing table is the one of the graph without that link is measured. Two kinds of cut:
+//!
+//! - **clean**: the node that dialled the link removes the other from its static peers, which
+//!   closes the connection (both ends see it at once; nothing redials it). Then the link is
+//!   restored (added back as a static peer): the time until every table is the one of the whole
+//!   graph again (this includes the dial and the TLS handshake);
+//! - **silent**: the link runs through a TCP proxy that stops forwarding without closing
+//!   anything; only the heartbeat (every 1 s, dropped after 2 s without answer) can tell.
 //!
 //! A table is right when it has a route to every reachable node, of the graph's shortest
 //! distance, through a neighbour one step closer: then no route crosses a link that does not
@@ -23,6 +27,7 @@ use crate::{
     graph,
     ids::Chain,
     nodes::{self, BenchNode},
+    proxy::Proxy,
     report::{Better, Report, Row, Stack},
     stats::Samples,
     Settings,
@@ -71,10 +76,13 @@ struct Network {
     nodes: Vec<BenchNode>,
     index: HashMap<NodeId, usize>,
     edges: Vec<(usize, usize)>,
+    /// The links dialled through a proxy, to be cut silently.
+    proxies: HashMap<(usize, usize), Proxy>,
 }
 
 impl Network {
-    async fn start(chain: &mut Chain) -> anyhow::Result<Network> {
+    /// Starts the nodes and connects them; the links in `silent` go through a proxy.
+    async fn start(chain: &mut Chain, silent: &[(usize, usize)]) -> anyhow::Result<Network> {
         let mut nodes = Vec::with_capacity(NODES);
         for _ in 0..NODES {
             nodes.push(nodes::spawn_local(chain.node()?).await?);
@@ -85,8 +93,17 @@ impl Network {
             .map(|(i, n)| (n.handle.node_id(), i))
             .collect();
         let edges = graph::degree_four(NODES, SEED);
+        let mut proxies = HashMap::new();
         for &(a, b) in &edges {
-            nodes[a].handle.add_peer(nodes[b].addr.clone()).await?;
+            let addr = if silent.contains(&(a, b)) {
+                let proxy = Proxy::start(socket_addr(&nodes[b].addr)?).await?;
+                let addr = proxy.addr.clone();
+                proxies.insert((a, b), proxy);
+                addr
+            } else {
+                nodes[b].addr.clone()
+            };
+            nodes[a].handle.add_peer(addr).await?;
         }
         let deadline = Instant::now() + LIMIT;
         for node in &nodes {
@@ -101,7 +118,14 @@ impl Network {
             nodes,
             index,
             edges,
+            proxies,
         })
+    }
+
+    /// The graph without link `cut`.
+    fn without(&self, cut: (usize, usize)) -> Expected {
+        let rest: Vec<(usize, usize)> = self.edges.iter().copied().filter(|&e| e != cut).collect();
+        Expected::new(&rest)
     }
 
     /// Waits until every node's table matches `expected`; returns the time from `since` until
@@ -138,23 +162,52 @@ impl Network {
     }
 }
 
+/// The socket address of a `/ip4/.../tcp/...` address.
+fn socket_addr(addr: &libp2p::Multiaddr) -> anyhow::Result<std::net::SocketAddr> {
+    use libp2p::multiaddr::Protocol;
+    let mut ip = None;
+    for protocol in addr.iter() {
+        match protocol {
+            Protocol::Ip4(a) => ip = Some(std::net::IpAddr::V4(a)),
+            Protocol::Tcp(port) => {
+                if let Some(ip) = ip {
+                    return Ok(std::net::SocketAddr::new(ip, port));
+                }
+            }
+            _ => {}
+        }
+    }
+    bail!("{addr} is not an IPv4 TCP address")
+}
+
 pub(crate) async fn run(
     settings: &Settings,
     chain: &mut Chain,
     report: &mut Report,
 ) -> anyhow::Result<()> {
-    let net = Network::start(chain).await?;
+    let all = graph::degree_four(NODES, SEED);
+    // Any one link may go: the other Hamiltonian cycle of the graph keeps it connected. Every
+    // 7th link is cut cleanly, every 11th (from the 3rd) silently: spread over the graph.
+    let silent: Vec<(usize, usize)> = all
+        .iter()
+        .copied()
+        .skip(3)
+        .step_by(11)
+        .take(settings.pick(1, 8))
+        .collect();
+    let clean: Vec<(usize, usize)> = all
+        .iter()
+        .copied()
+        .filter(|e| !silent.contains(e))
+        .step_by(7)
+        .collect();
+    let mut net = Network::start(chain, &silent).await?;
     let whole = Expected::new(&net.edges);
     let initial = net.converged(&whole, Instant::now()).await?;
-    let rounds = settings.pick(2, 20);
-    let (mut cuts, mut restores) = (Vec::new(), Vec::new());
-    for round in 0..rounds {
-        // Every 7th link: spread over the graph. Any one link may go: the other cycle of the
-        // graph keeps it connected.
-        let (a, b) = net.edges[(round * 7) % net.edges.len()];
-        let rest: Vec<(usize, usize)> =
-            net.edges.iter().copied().filter(|&e| e != (a, b)).collect();
-        let cut = Expected::new(&rest);
+    let (mut cuts, mut restores, mut silences) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..settings.pick(2, 20) {
+        let (a, b) = clean[round % clean.len()];
+        let cut = net.without((a, b));
         let since = Instant::now();
         net.nodes[a]
             .handle
@@ -167,6 +220,23 @@ pub(crate) async fn run(
             .add_peer(net.nodes[b].addr.clone())
             .await?;
         restores.push(net.converged(&whole, since).await?);
+    }
+    for &(a, b) in &silent {
+        let cut = net.without((a, b));
+        let Some(proxy) = net.proxies.remove(&(a, b)) else {
+            bail!("no proxy on link {a}-{b}");
+        };
+        let since = Instant::now();
+        proxy.freeze();
+        silences.push(net.converged(&cut, since).await?);
+        // Heal it without the proxy, for the next round.
+        net.nodes[a].handle.remove_peer(proxy.addr.clone()).await?;
+        drop(proxy);
+        net.nodes[a]
+            .handle
+            .add_peer(net.nodes[b].addr.clone())
+            .await?;
+        net.converged(&whole, Instant::now()).await?;
     }
     let row = |case: &str, times: &[Duration], note: String| {
         Row::from_samples(
@@ -181,7 +251,7 @@ pub(crate) async fn run(
         .with_note(note)
     };
     report.push(row(
-        "link cut, 50 nodes",
+        "clean link cut, 50 nodes",
         &cuts,
         format!(
             "node defaults; {} links, degree 4; every table right {initial:.1?} after all links were up",
@@ -192,6 +262,11 @@ pub(crate) async fn run(
         "link restored, 50 nodes",
         &restores,
         "from add_peer: dial, TLS handshake, then the news spreads".into(),
+    ));
+    report.push(row(
+        "silent link cut, 50 nodes",
+        &silences,
+        "a proxy stops forwarding; heartbeat every 1 s, dropped after 2 s unanswered".into(),
     ));
     net.shutdown().await;
     Ok(())

@@ -49,6 +49,13 @@ pub(super) fn node_id(field: &str, text: &str) -> Result<NodeId, ApiError> {
     })
 }
 
+/// A topic given in a body, checked by the one rule of [`crate::node::check_topic`].
+pub(super) fn topic(topic: &str) -> Result<(), ApiError> {
+    crate::node::check_topic(topic).map_err(|reason| {
+        ApiError::bad_request(format!("invalid topic {:?}: {reason}", shorten(topic)))
+    })
+}
+
 fn shorten(text: &str) -> String {
     let mut short: String = text.chars().take(24).collect();
     if short.len() < text.len() {
@@ -57,13 +64,18 @@ fn shorten(text: &str) -> String {
     short
 }
 
-/// A payload in an answer or event: `data` when it is UTF-8 text, `data_base64` otherwise.
+/// A payload in an answer or event: `data` when it is UTF-8 text, `data_base64` otherwise; in an
+/// event, a payload over the feed's limit is left out and only its `size` given.
 #[derive(Debug, Clone, Serialize)]
 pub(super) struct Data {
     #[serde(skip_serializing_if = "Option::is_none")]
     data: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     data_base64: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size: Option<usize>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    data_omitted: bool,
 }
 
 impl Data {
@@ -72,11 +84,28 @@ impl Data {
             Ok(text) => Self {
                 data: Some(text.to_owned()),
                 data_base64: None,
+                size: None,
+                data_omitted: false,
             },
             Err(_) => Self {
                 data: None,
                 data_base64: Some(BASE64.encode(bytes)),
+                size: None,
+                data_omitted: false,
             },
+        }
+    }
+
+    /// The payload if it is at most `max` bytes; otherwise only its size, marked omitted.
+    pub(super) fn at_most(bytes: &[u8], max: usize) -> Self {
+        if bytes.len() <= max {
+            return Self::new(bytes);
+        }
+        Self {
+            data: None,
+            data_base64: None,
+            size: Some(bytes.len()),
+            data_omitted: true,
         }
     }
 }
@@ -103,5 +132,7 @@ mod tests {
         assert_eq!(text, serde_json::json!({ "data": "hello" }));
         let binary = serde_json::to_value(Data::new(&[0xff, 0])).unwrap();
         assert_eq!(binary, serde_json::json!({ "data_base64": "/wA=" }));
+        let big = serde_json::to_value(Data::at_most(b"hello", 4)).unwrap();
+        assert_eq!(big, serde_json::json!({ "size": 5, "data_omitted": true }));
     }
 }

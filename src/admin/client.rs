@@ -24,7 +24,7 @@ pub enum ClientError {
         source: std::io::Error,
     },
     /// The call took longer than the client's timeout.
-    #[error("no answer from the admin API at {0} in time")]
+    #[error("no answer from the admin API at {0} in time; the node may still be working on it (a request to a slow peer): give more time with --timeout")]
     Timeout(SocketAddr),
     /// The HTTP exchange failed, or the answer was too large or not JSON.
     #[error("bad exchange with the admin API: {0}")]
@@ -70,11 +70,22 @@ impl Answer {
 }
 
 /// A client of one node's admin API. See the [module docs](self).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Client {
     address: SocketAddr,
     timeout: Duration,
     max_answer: usize,
+    token: Option<String>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("address", &self.address)
+            .field("timeout", &self.timeout)
+            .field("token", &self.token.as_ref().map(|_| ".."))
+            .finish()
+    }
 }
 
 impl Client {
@@ -85,7 +96,23 @@ impl Client {
             address,
             timeout: Duration::from_secs(60),
             max_answer: 64 * 1024 * 1024,
+            token: None,
         }
+    }
+
+    /// Sends `Authorization: Bearer <token>` with every call.
+    pub fn with_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// Sends the token of a token file (its first line) with every call.
+    pub fn with_token_file(
+        self,
+        path: impl AsRef<std::path::Path>,
+    ) -> Result<Self, super::TokenError> {
+        let text = super::token::read_token_text(path.as_ref())?;
+        Ok(self.with_token(text))
     }
 
     /// The longest a call may take (connecting, sending, and reading the whole answer).
@@ -151,10 +178,22 @@ impl Client {
                 .map_err(|_| ClientError::Timeout(self.address))??;
         if response.status() != StatusCode::OK {
             let status = response.status().as_u16();
-            return Err(ClientError::Api {
+            let bytes = Limited::new(response.into_body(), 64 * 1024)
+                .collect()
+                .await
+                .map(|body| body.to_bytes())
+                .unwrap_or_default();
+            let answer = Answer {
+                status,
+                body: serde_json::from_slice(&bytes)
+                    .unwrap_or_else(|_| Value::String("the event stream was refused".into())),
+            };
+            // A 2xx other than 200 is no event stream either.
+            let error = answer.into_result().err().unwrap_or(ClientError::Api {
                 status,
                 message: "the event stream was refused".into(),
             });
+            return Err(error);
         }
         Ok(EventStream {
             body: response.into_body(),
@@ -186,11 +225,15 @@ impl Client {
                 tracing::debug!(%error, "admin API connection ended");
             }
         });
-        let request = Request::builder()
+        let mut request = Request::builder()
             .method(method)
             .uri(path)
             .header(header::HOST, self.address.to_string())
-            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::CONTENT_TYPE, "application/json");
+        if let Some(token) = &self.token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let request = request
             .body(Full::new(body.unwrap_or_default()))
             .map_err(|e| ClientError::Protocol(e.to_string()))?;
         sender.send_request(request).await.map_err(protocol)

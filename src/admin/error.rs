@@ -12,11 +12,19 @@ use crate::node::{CallError, MulticastError, NodeError, RequestError, SendError,
 
 /// Why the admin API could not start or stopped serving.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum AdminError {
     /// The address is not a loopback address and exposing the API was not allowed; anyone who
     /// reaches it could drive the node. Use `127.0.0.1:PORT`, or allow it (`--admin-public`).
     #[error("admin address {0} is not a loopback address; use 127.0.0.1:PORT or pass --admin-public to expose the admin API")]
     NotLoopback(SocketAddr),
+    /// The API was to be served on a non-loopback address without a token: anyone who reaches
+    /// the address could drive the node.
+    #[error("the admin API on {0} is reachable from other machines, so it needs a token; set admin_token_file (or --admin-token-file) to a file holding one, made with `openssl rand -hex 32`")]
+    PublicWithoutToken(SocketAddr),
+    /// The token file could not be used.
+    #[error(transparent)]
+    Token(#[from] super::token::TokenError),
     /// The address could not be bound (in use, or not an address of this machine).
     #[error(
         "cannot bind the admin API to {address}: {source}; pick another port or free this one"

@@ -1,29 +1,51 @@
 //! The live feed behind `GET /v1/events`, and the daemon's default module.
 //!
 //! One task reads the node's events and the inbox of [`DEFAULT_MODULE`](super::DEFAULT_MODULE):
-//! it answers each request by echoing its data back, and turns connections, refusals, state
-//! updates and every message of the module into [`ApiEvent`]s on a bounded broadcast channel.
-//! Each SSE client reads that channel on its own; one that falls behind skips the oldest events
-//! (it is told how many in an SSE comment) and never slows the node or the other clients.
+//! it answers each request by echoing its data back, and turns every node event, and every
+//! message of the module, into an [`ApiEvent`] encoded once and handed to the [`Hub`], which
+//! queues it for each SSE client within that client's bounds. If this task itself falls behind
+//! the node, every client is told with a `lagged` event naming how many events were lost.
 
-use std::{convert::Infallible, time::Duration};
+use std::{convert::Infallible, sync::Arc, time::Duration};
 
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures::{Stream, StreamExt};
 use serde::Serialize;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 
-use super::body::Data;
+use super::{
+    body::Data,
+    hub::{Hub, Item, Subscription},
+};
 use crate::{
     identity::NodeId,
     metrics::labels::{disconnect_code, refusal_code},
     node::{Direction, Event, Events, Inbox, Message},
 };
 
+/// Every `type` an event of the feed can have, in the order of the docs.
+pub const EVENT_TYPES: [&str; 13] = [
+    "listening",
+    "peer_connected",
+    "peer_disconnected",
+    "connection_refused",
+    "static_peer_unreachable",
+    "self_dial",
+    "peer_state",
+    "peer_online",
+    "peer_offline",
+    "peer_forgotten",
+    "invalid_message",
+    "message",
+    "lagged",
+];
+
 /// One event as `GET /v1/events` sends it: a JSON object whose `type` says which.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub(super) enum ApiEvent {
+    /// The node listens on a new address.
+    Listening { address: String },
     /// A node connected.
     PeerConnected {
         node_id: NodeId,
@@ -48,6 +70,34 @@ pub(super) enum ApiEvent {
         /// The reason in words.
         message: String,
     },
+    /// A static peer address could not be connected; it is retried later.
+    StaticPeerUnreachable {
+        address: String,
+        failures: u32,
+        retry_in_ms: u64,
+    },
+    /// A static peer address turned out to be this node's own; it is no longer dialled.
+    SelfDial { address: String },
+    /// State sync brought a node's new state.
+    PeerState {
+        node_id: NodeId,
+        seq: u64,
+        topics: Vec<String>,
+    },
+    /// A node marked offline was heard of again.
+    PeerOnline { node_id: NodeId },
+    /// A node was not heard of for the offline time.
+    PeerOffline { node_id: NodeId },
+    /// A node was not heard of for the forget time; its state was dropped.
+    PeerForgotten { node_id: NodeId },
+    /// A neighbour sent something that was refused and dropped.
+    InvalidMessage {
+        node_id: NodeId,
+        /// The node it claimed to come from, when it came through a relay.
+        origin: Option<NodeId>,
+        protocol: &'static str,
+        reason: String,
+    },
     /// A message for the default module: a request it answered, a multicast or a broadcast.
     Message {
         /// `unicast`, `multicast` or `broadcast`.
@@ -59,18 +109,22 @@ pub(super) enum ApiEvent {
         #[serde(flatten)]
         data: Data,
     },
-    /// State sync brought a node's new state.
-    PeerState {
-        node_id: NodeId,
-        seq: u64,
-        topics: Vec<String>,
+    /// Events were lost: the feed fell behind the node (`source` `node`, every client gets
+    /// this), or this client read too slowly (`client`, and its stream ends).
+    Lagged {
+        missed: u64,
+        source: &'static str,
+        message: &'static str,
     },
 }
 
 impl ApiEvent {
-    /// The API's view of a node event; `None` for events the API does not show.
-    fn from_node(event: &Event) -> Option<Self> {
-        Some(match event {
+    /// The API's view of a node event: every kind of event has one.
+    fn from_node(event: &Event) -> Self {
+        match event {
+            Event::Listening { address } => Self::Listening {
+                address: address.to_string(),
+            },
             Event::PeerConnected {
                 node_id,
                 address,
@@ -97,6 +151,18 @@ impl ApiEvent {
                 reason: refusal_code(reason),
                 message: reason.to_string(),
             },
+            Event::StaticPeerUnreachable {
+                address,
+                failures,
+                retry_in,
+            } => Self::StaticPeerUnreachable {
+                address: address.to_string(),
+                failures: *failures,
+                retry_in_ms: u64::try_from(retry_in.as_millis()).unwrap_or(u64::MAX),
+            },
+            Event::SelfDial { address } => Self::SelfDial {
+                address: address.to_string(),
+            },
             Event::PeerStateChanged {
                 node_id,
                 seq,
@@ -106,35 +172,71 @@ impl ApiEvent {
                 seq: *seq,
                 topics: topics.clone(),
             },
-            _ => return None,
-        })
+            Event::PeerOnline { node_id } => Self::PeerOnline { node_id: *node_id },
+            Event::PeerOffline { node_id } => Self::PeerOffline { node_id: *node_id },
+            Event::PeerForgotten { node_id } => Self::PeerForgotten { node_id: *node_id },
+            Event::InvalidMessage {
+                node_id,
+                origin,
+                protocol,
+                reason,
+            } => Self::InvalidMessage {
+                node_id: *node_id,
+                origin: *origin,
+                protocol,
+                reason: reason.clone(),
+            },
+        }
+    }
+
+    /// The JSON text of the event, as every client receives it.
+    fn encode(&self) -> Arc<str> {
+        match serde_json::to_string(self) {
+            Ok(json) => json.into(),
+            // Serializing these plain structs cannot fail; say so rather than panic.
+            Err(error) => format!(
+                "{{\"type\":\"lagged\",\"missed\":1,\"source\":\"node\",\"message\":\"an event could not be encoded: {}\"}}",
+                error.to_string().replace('"', "'")
+            )
+            .into(),
+        }
     }
 }
 
 /// Runs the feed until the node stops: forwards node events, and echoes and reports the
-/// messages of the default module (when `inbox` is given).
+/// messages of the default module (when `inbox` is given; payloads over `max_payload` bytes
+/// are reported by size only).
 pub(super) async fn run(
     mut events: Events,
     mut inbox: Option<Inbox>,
-    feed: broadcast::Sender<ApiEvent>,
+    hub: Arc<Hub>,
+    max_payload: usize,
 ) {
     loop {
         tokio::select! {
-            event = events.next() => match event {
-                Some(event) => {
-                    if let Some(event) = ApiEvent::from_node(&event) {
-                        // No SSE client is fine: the feed is a view, not a queue of work.
-                        let _ = feed.send(event);
-                    }
+            event = events.next_or_lag() => match event {
+                Some(Ok(event)) => hub.publish(ApiEvent::from_node(&event).encode()),
+                Some(Err(missed)) => {
+                    tracing::warn!(missed, "admin event feed fell behind the node");
+                    hub.publish(ApiEvent::Lagged {
+                        missed,
+                        source: "node",
+                        message: "the admin API fell behind the node and lost events",
+                    }.encode());
                 }
                 None => break,
             },
             message = next_message(&mut inbox) => match message {
-                Some(message) => on_message(message, &feed).await,
+                Some(message) => {
+                    if let Some(event) = on_message(message, max_payload).await {
+                        hub.publish(event.encode());
+                    }
+                }
                 None => inbox = None,
             },
         }
     }
+    hub.close();
     tracing::debug!("node stopped; admin event feed ends");
 }
 
@@ -145,8 +247,8 @@ async fn next_message(inbox: &mut Option<Inbox>) -> Option<Message> {
     }
 }
 
-/// Echoes a request back, and reports the message on the feed.
-async fn on_message(message: Message, feed: &broadcast::Sender<ApiEvent>) {
+/// Echoes a request back; the event reporting the message.
+async fn on_message(message: Message, max_payload: usize) -> Option<ApiEvent> {
     let event = match message {
         Message::Request(request) => {
             let event = ApiEvent::Message {
@@ -154,11 +256,11 @@ async fn on_message(message: Message, feed: &broadcast::Sender<ApiEvent>) {
                 from: request.from,
                 topic: None,
                 module: request.module,
-                data: Data::new(&request.payload),
+                data: Data::at_most(&request.payload, max_payload),
             };
             if let Err(error) = request.responder.reply(request.payload).await {
                 tracing::debug!(%error, "echo reply not sent");
-                return;
+                return None;
             }
             event
         }
@@ -172,40 +274,39 @@ async fn on_message(message: Message, feed: &broadcast::Sender<ApiEvent>) {
             from,
             topic: Some(topic),
             module: super::DEFAULT_MODULE,
-            data: Data::new(&payload),
+            data: Data::at_most(&payload, max_payload),
         },
         Message::Broadcast { from, payload, .. } => ApiEvent::Message {
             kind: "broadcast",
             from,
             topic: None,
             module: super::DEFAULT_MODULE,
-            data: Data::new(&payload),
+            data: Data::at_most(&payload, max_payload),
         },
     };
-    let _ = feed.send(event);
+    Some(event)
 }
 
 /// How often an idle SSE stream sends a comment, so proxies and clients see it alive.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// The SSE answer of `GET /v1/events`: every event from now on, until the node or the admin
-/// API stops.
+/// API stops, or the client falls behind (then a last `lagged` event).
 pub(super) fn sse(
-    receiver: broadcast::Receiver<ApiEvent>,
+    subscription: Subscription,
     stop: watch::Receiver<bool>,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
-    let events = futures::stream::unfold(receiver, |mut receiver| async move {
-        let item = match receiver.recv().await {
-            Ok(event) => match SseEvent::default().json_data(&event) {
-                Ok(sse) => sse,
-                Err(error) => SseEvent::default().comment(format!("event not encoded: {error}")),
-            },
-            Err(broadcast::error::RecvError::Lagged(missed)) => {
-                SseEvent::default().comment(format!("fell behind: skipped {missed} events"))
+    let events = subscription.map(|item| {
+        let json = match item {
+            Item::Event(json) => json,
+            Item::Lagged(missed) => ApiEvent::Lagged {
+                missed,
+                source: "client",
+                message: "this client read too slowly; its stream ends: reconnect and read faster",
             }
-            Err(broadcast::error::RecvError::Closed) => return None,
+            .encode(),
         };
-        Some((Ok(item), receiver))
+        Ok(SseEvent::default().data(&*json))
     });
     Sse::new(events.take_until(stopped(stop))).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
 }
@@ -213,4 +314,50 @@ pub(super) fn sse(
 /// Resolves once the admin API is shutting down (or its stop signal is gone).
 async fn stopped(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|stopped| *stopped).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_event_type_is_listed() {
+        let id = NodeId::from_peer_id(
+            &libp2p::identity::Keypair::generate_secp256k1()
+                .public()
+                .to_peer_id(),
+        )
+        .expect("a secp256k1 peer ID");
+        let samples = [
+            ApiEvent::Listening {
+                address: "/ip4/127.0.0.1/tcp/1".into(),
+            },
+            ApiEvent::SelfDial {
+                address: "a".into(),
+            },
+            ApiEvent::PeerOnline { node_id: id },
+            ApiEvent::PeerOffline { node_id: id },
+            ApiEvent::PeerForgotten { node_id: id },
+            ApiEvent::StaticPeerUnreachable {
+                address: "a".into(),
+                failures: 1,
+                retry_in_ms: 100,
+            },
+            ApiEvent::InvalidMessage {
+                node_id: id,
+                protocol: "sync",
+                reason: "x".into(),
+            },
+            ApiEvent::Lagged {
+                missed: 3,
+                source: "node",
+                message: "m",
+            },
+        ];
+        for event in samples {
+            let json: serde_json::Value = serde_json::from_str(&event.encode()).unwrap();
+            let kind = json["type"].as_str().unwrap().to_owned();
+            assert!(EVENT_TYPES.contains(&kind.as_str()), "{kind}");
+        }
+    }
 }

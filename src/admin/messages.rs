@@ -81,6 +81,7 @@ struct TopicBody {
 impl TopicBody {
     fn parse(body: Body) -> Result<(String, u16, Bytes), ApiError> {
         let parsed: TopicBody = body::json(body)?;
+        body::topic(&parsed.topic)?;
         let payload = body::payload(parsed.data, parsed.data_base64)?;
         Ok((
             parsed.topic,
@@ -145,6 +146,7 @@ pub(super) async fn subscribe(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let SubscribeBody { topic } = body::json(body)?;
+    body::topic(&topic)?;
     let changed = state.handle.subscribe(topic.clone()).await?;
     Ok(Json(json!({ "topic": topic, "changed": changed })))
 }

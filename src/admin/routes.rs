@@ -6,15 +6,15 @@ use std::{collections::BTreeMap, sync::Arc};
 use axum::{
     body::Bytes,
     extract::{rejection::BytesRejection, DefaultBodyLimit, State as Extract},
-    http::{header, StatusCode},
+    http::{header, HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, post},
     Json, Router,
 };
 use serde::{Deserialize, Serialize};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 
-use super::{body, error::ApiError, feed, messages};
+use super::{body, error::ApiError, feed, hub::Hub, messages};
 use crate::{
     identity::NodeId,
     metrics::Metrics,
@@ -25,18 +25,20 @@ use crate::{
 #[derive(Clone)]
 pub(super) struct State {
     pub(super) handle: Handle,
-    pub(super) feed: broadcast::WeakSender<feed::ApiEvent>,
+    pub(super) hub: Arc<Hub>,
     pub(super) metrics: Option<Arc<Metrics>>,
     /// Becomes true when the server shuts down; ends the event streams.
     pub(super) stopped: watch::Receiver<bool>,
 }
 
-/// Every route of the API; bodies over `max_body` bytes are refused with 413.
+/// Every route of the API; bodies over `max_body` bytes are refused with 413. The server puts
+/// the guard in front of it.
 pub(super) fn router(state: State, max_body: usize) -> Router {
     Router::new()
         .route("/v1/status", get(status))
         .route("/v1/peers", get(peers).post(add_peer).delete(remove_peer))
         .route("/v1/static-peers", get(static_peers))
+        .route("/v1/routes", get(routes))
         .route("/v1/request", post(messages::request))
         .route("/v1/send-topic", post(messages::send_topic))
         .route("/v1/multicast", post(messages::multicast))
@@ -68,6 +70,8 @@ struct StatusJson {
     seq: u64,
     topics: Vec<String>,
     connected: usize,
+    /// Nodes reachable over the links that exist, this node's neighbours included.
+    routes: usize,
 }
 
 async fn status(Extract(state): Extract<State>) -> Result<Json<StatusJson>, ApiError> {
@@ -78,7 +82,37 @@ async fn status(Extract(state): Extract<State>) -> Result<Json<StatusJson>, ApiE
         seq: status.seq,
         topics: status.topics,
         connected: status.connected,
+        routes: status.routes,
     }))
+}
+
+/// A route: where messages for `destination` go next, and how many links away it is.
+#[derive(Serialize)]
+struct RouteJson {
+    destination: NodeId,
+    next_hop: NodeId,
+    hops: u32,
+    /// This node, each relay, then the destination, as this node sees the network.
+    path: Vec<NodeId>,
+}
+
+async fn routes(Extract(state): Extract<State>) -> Result<Json<Vec<RouteJson>>, ApiError> {
+    let mut out = Vec::new();
+    for route in state.handle.routes().await? {
+        let path = state
+            .handle
+            .path(route.destination)
+            .await?
+            .unwrap_or_default();
+        out.push(RouteJson {
+            destination: route.destination,
+            next_hop: route.next_hop,
+            hops: route.hops,
+            path,
+        });
+    }
+    out.sort_by_key(|r| (r.hops, r.destination));
+    Ok(Json(out))
 }
 
 /// A known node. State values that are UTF-8 text are in `state`, the others, in base64, in
@@ -181,25 +215,40 @@ async fn static_peers(
 }
 
 async fn events(Extract(state): Extract<State>) -> Result<Response, ApiError> {
-    let sender = state
-        .feed
-        .upgrade()
-        .ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the node has stopped"))?;
-    Ok(feed::sse(sender.subscribe(), state.stopped.clone()).into_response())
+    if state.hub.is_closed() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the node has stopped",
+        ));
+    }
+    let subscription = state.hub.subscribe().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many event streams are open; close one and retry",
+        )
+    })?;
+    Ok(feed::sse(subscription, state.stopped.clone()).into_response())
 }
 
-/// The content type of the OpenMetrics text that prometheus-client writes.
-const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-
-async fn metrics(Extract(state): Extract<State>) -> Result<Response, ApiError> {
+async fn metrics(Extract(state): Extract<State>, headers: HeaderMap) -> Result<Response, ApiError> {
     let metrics = state.metrics.as_ref().ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "metrics are not enabled on this node",
         )
     })?;
+    // The collector counts from the node's events; this lines it up with the node's own view.
     let status = state.handle.status().await?;
     let peers = state.handle.peers().await?;
     metrics.observe(&status, &peers);
-    Ok(([(header::CONTENT_TYPE, OPENMETRICS)], metrics.encode()).into_response())
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    let format = crate::metrics::Format::negotiate(accept);
+    Ok((
+        [(header::CONTENT_TYPE, format.content_type())],
+        metrics.encode_as(format),
+    )
+        .into_response())
 }

@@ -5,6 +5,7 @@ mod ctl;
 mod demo;
 mod id;
 mod run;
+pub(crate) mod terminal;
 
 use clap::{Parser, Subcommand};
 
@@ -53,7 +54,37 @@ impl Command {
     }
 }
 
-/// An error and its causes on one line, skipping a cause its parent's message already quotes.
+/// An error already reported in its own form (`ctl --json` writes a JSON object): `main` only
+/// exits non-zero.
+#[derive(Debug)]
+pub(crate) struct ReportedError;
+
+impl std::fmt::Display for ReportedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("(reported)")
+    }
+}
+
+impl std::error::Error for ReportedError {}
+
+impl ReportedError {
+    /// Writes `error` to stderr as one JSON object, `{"error": "...", "status": N}` (`status`,
+    /// the HTTP status, when the API answered), and returns the marker.
+    #[allow(clippy::print_stderr)]
+    pub(crate) fn json(error: &anyhow::Error) -> Self {
+        let mut object = serde_json::json!({ "error": one_line(error) });
+        if let Some(fisco_p2p::admin::client::ClientError::Api { status, .. }) =
+            error.downcast_ref::<fisco_p2p::admin::client::ClientError>()
+        {
+            object["status"] = serde_json::json!(status);
+        }
+        eprintln!("{object}");
+        Self
+    }
+}
+
+/// An error and its causes on one line, skipping a cause its parent's message already quotes;
+/// control characters (a peer's words may be quoted) are escaped.
 pub(crate) fn one_line(error: &anyhow::Error) -> String {
     let mut line = String::new();
     for cause in error.chain() {
@@ -65,5 +96,5 @@ pub(crate) fn one_line(error: &anyhow::Error) -> String {
             line.push_str(&text);
         }
     }
-    line.replace('\n', " ")
+    terminal::escape(&line).into_owned()
 }

@@ -59,6 +59,15 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
+    /// The path is not a regular file of a sensible size, or not UTF-8 text (a FIFO, a device,
+    /// a directory, a huge file); the reason says which.
+    #[error("{}: cannot use this configuration file: {reason}", path.display())]
+    Unusable {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The file name tells none of the known formats.
     #[error(
         "{}: unknown configuration format; name the file *.toml (node.toml), config.ini or \
@@ -113,7 +122,9 @@ impl ConfigError {
     /// The file at fault.
     pub fn path(&self) -> &Path {
         match self {
-            ConfigError::Read { path, .. } | ConfigError::UnknownFormat { path } => path,
+            ConfigError::Read { path, .. }
+            | ConfigError::Unusable { path, .. }
+            | ConfigError::UnknownFormat { path } => path,
             ConfigError::Syntax { location, .. }
             | ConfigError::UnknownKey { location, .. }
             | ConfigError::BadValue { location, .. } => location.path(),
@@ -123,7 +134,9 @@ impl ConfigError {
     /// The line at fault, when known.
     pub fn line(&self) -> Option<usize> {
         match self {
-            ConfigError::Read { .. } | ConfigError::UnknownFormat { .. } => None,
+            ConfigError::Read { .. }
+            | ConfigError::Unusable { .. }
+            | ConfigError::UnknownFormat { .. } => None,
             ConfigError::Syntax { location, .. }
             | ConfigError::UnknownKey { location, .. }
             | ConfigError::BadValue { location, .. } => location.line(),

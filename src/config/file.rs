@@ -2,23 +2,14 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 use super::error::{ConfigError, Location};
+use super::sections::{Intervals, Limits};
 use super::value::{de, Address};
 use crate::identity::NodeId;
 use crate::node;
-
-/// Default largest message, in bytes: 32 MiB, FISCO 3.x's default.
-pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 32 * 1024 * 1024;
-/// Smallest `limits.max_message_size` accepted: 1 KiB.
-pub const MIN_MESSAGE_SIZE: usize = 1024;
-/// Largest `limits.max_message_size` accepted: 1 GiB (FISCO 2.x used 100 MiB).
-pub const MAX_MESSAGE_SIZE: usize = 1024 * 1024 * 1024;
-/// Default period of state-sync announcements: 2 s, FISCO 3.x's beacon period.
-pub const DEFAULT_ANNOUNCE: Duration = Duration::from_secs(2);
 
 /// One node's configuration as an operator writes it: the `node.toml` file, or what could be
 /// read from a FISCO `config.ini` or `nodes.json`. Made by [`load`](super::load).
@@ -39,12 +30,16 @@ pub struct NodeFile {
     #[serde(deserialize_with = "de::admin")]
     admin: Option<SocketAddr>,
     admin_public: bool,
+    admin_token_file: Option<PathBuf>,
+    #[serde(deserialize_with = "de::host_names")]
+    admin_hosts: Vec<String>,
     #[serde(deserialize_with = "de::topics")]
     topics: Vec<String>,
     #[serde(deserialize_with = "de::node_ids")]
     blacklist: Vec<NodeId>,
     #[serde(deserialize_with = "de::node_ids")]
     whitelist: Vec<NodeId>,
+    direct_connections: bool,
     limits: Limits,
     intervals: Intervals,
 }
@@ -54,6 +49,10 @@ impl Default for NodeFile {
     ///   absent, the `config.ini` loader `[network_security] data_path` (default `conf/`);
     /// - `listen`, `peers`, `topics`, `blacklist`, `whitelist`: empty;
     /// - `admin`: none (no admin API); `admin_public`: false (a non-loopback `admin` is refused);
+    ///   `admin_token_file`: none (no token; required with `admin_public`); `admin_hosts`: none
+    ///   (the API answers requests addressed to IP addresses and `localhost` only);
+    /// - `direct_connections`: false (only configured and inbound links; other nodes are reached
+    ///   through relays);
     /// - `limits`, `intervals`: see [`Limits::default`] and [`Intervals::default`].
     fn default() -> Self {
         Self {
@@ -63,9 +62,12 @@ impl Default for NodeFile {
             peers: Vec::new(),
             admin: None,
             admin_public: false,
+            admin_token_file: None,
+            admin_hosts: Vec::new(),
             topics: Vec::new(),
             blacklist: Vec::new(),
             whitelist: Vec::new(),
+            direct_connections: false,
             limits: Limits::default(),
             intervals: Intervals::default(),
         }
@@ -105,9 +107,25 @@ impl NodeFile {
         self.admin_public
     }
 
+    /// The file holding the admin API's bearer token, relative paths resolved against the
+    /// folder of the configuration file.
+    pub fn admin_token_file(&self) -> Option<&Path> {
+        self.admin_token_file.as_deref()
+    }
+
+    /// Host names the admin API answers besides IP addresses and `localhost`.
+    pub fn admin_hosts(&self) -> &[String] {
+        &self.admin_hosts
+    }
+
     /// Topics to follow at start.
     pub fn topics(&self) -> &[String] {
         &self.topics
+    }
+
+    /// Whether the node may open direct connections to busy correspondents.
+    pub fn direct_connections(&self) -> bool {
+        self.direct_connections
     }
 
     /// Node IDs refused at the handshake (FISCO `crl.N`).
@@ -160,6 +178,12 @@ impl NodeFile {
         self
     }
 
+    /// Sets the admin token file (the `run --admin-token-file` flag), used as given.
+    pub fn with_admin_token_file(mut self, path: Option<PathBuf>) -> Self {
+        self.admin_token_file = path;
+        self
+    }
+
     /// Replaces the topics followed at start (the `run --topic` flags).
     pub fn with_topics(mut self, topics: Vec<String>) -> Self {
         self.topics = topics;
@@ -197,12 +221,13 @@ impl NodeFile {
         let mut config = node::Config::default()
             .with_blacklist(self.blacklist.iter().copied())
             .with_whitelist(self.whitelist.iter().copied())
-            .with_heartbeat_interval(self.intervals.heartbeat)
-            .with_heartbeat_timeout(self.intervals.heartbeat_timeout)
-            .with_handshake_timeout(self.intervals.handshake_timeout)
-            .with_redial_backoff(self.intervals.redial_initial, self.intervals.redial_max)
-            .with_max_connections(self.limits.max_connections)
-            .with_max_pending_incoming(self.limits.max_pending_incoming);
+            .with_heartbeat_interval(self.intervals.heartbeat())
+            .with_heartbeat_timeout(self.intervals.heartbeat_timeout())
+            .with_handshake_timeout(self.intervals.handshake_timeout())
+            .with_redial_backoff(self.intervals.redial_initial(), self.intervals.redial_max())
+            .with_max_connections(self.limits.max_connections())
+            .with_max_pending_incoming(self.limits.max_pending_incoming())
+            .with_direct_connections(self.direct_connections);
         for address in &self.listen {
             config = config.with_listen(address.multiaddr().clone());
         }
@@ -219,9 +244,12 @@ impl NodeFile {
     /// Makes a relative `dir` relative to `base` (the folder of the configuration file), so the
     /// node finds its keys whatever the working directory.
     pub(crate) fn resolve_dir(&mut self, base: &Path) {
-        if let Some(dir) = &self.dir {
-            if dir.is_relative() {
-                self.dir = Some(base.join(dir));
+        for path in [&mut self.dir, &mut self.admin_token_file]
+            .into_iter()
+            .flatten()
+        {
+            if path.is_relative() {
+                *path = base.join(&*path);
             }
         }
     }
@@ -230,6 +258,18 @@ impl NodeFile {
     pub(crate) fn check(&self, path: &Path) -> Result<(), ConfigError> {
         let location = Location::new(path, None);
         if let Some(admin) = self.admin {
+            if !admin.ip().is_loopback() && self.admin_public && self.admin_token_file.is_none() {
+                return Err(ConfigError::bad_value(
+                    location,
+                    "admin_token_file",
+                    format!(
+                        "missing, but admin = \"{admin}\" is reachable from other machines \
+                         (admin_public = true): anyone who reaches it could drive the node; \
+                         make a token with `openssl rand -hex 32 > admin.token`, chmod 600 it \
+                         and set admin_token_file = \"admin.token\""
+                    ),
+                ));
+            }
             if !admin.ip().is_loopback() && !self.admin_public {
                 return Err(ConfigError::bad_value(
                     location,
@@ -241,138 +281,17 @@ impl NodeFile {
                 ));
             }
         }
-        if self.intervals.redial_initial > self.intervals.redial_max {
+        if self.intervals.redial_initial() > self.intervals.redial_max() {
             return Err(ConfigError::bad_value(
                 location,
                 "intervals.redial_initial",
                 format!(
                     "{} is longer than intervals.redial_max ({}); make it shorter",
-                    super::value::format_duration(self.intervals.redial_initial),
-                    super::value::format_duration(self.intervals.redial_max)
+                    super::value::format_duration(self.intervals.redial_initial()),
+                    super::value::format_duration(self.intervals.redial_max())
                 ),
             ));
         }
         Ok(())
-    }
-}
-
-/// The `[limits]` section: sizes and counts that bound the node's memory.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Limits {
-    #[serde(deserialize_with = "message_size")]
-    max_message_size: usize,
-    #[serde(deserialize_with = "de::positive_u32")]
-    max_connections: u32,
-    #[serde(deserialize_with = "de::positive_u32")]
-    max_pending_incoming: u32,
-}
-
-impl Default for Limits {
-    /// - `max_message_size`: 32 MiB ([`DEFAULT_MAX_MESSAGE_SIZE`]);
-    /// - `max_connections`: 256, `max_pending_incoming`: 64 (those of [`node::Config`]).
-    fn default() -> Self {
-        let node = node::Config::default();
-        Self {
-            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
-            max_connections: node.max_connections,
-            max_pending_incoming: node.max_pending_incoming,
-        }
-    }
-}
-
-impl Limits {
-    /// Largest message sent or accepted, in bytes.
-    pub fn max_message_size(&self) -> usize {
-        self.max_message_size
-    }
-
-    /// Most established connections.
-    pub fn max_connections(&self) -> u32 {
-        self.max_connections
-    }
-
-    /// Most inbound connections in their handshake at once.
-    pub fn max_pending_incoming(&self) -> u32 {
-        self.max_pending_incoming
-    }
-}
-
-fn message_size<'de, D: Deserializer<'de>>(deserializer: D) -> Result<usize, D::Error> {
-    de::counted(deserializer, |value| {
-        match usize::try_from(value) {
-        Ok(size) if (MIN_MESSAGE_SIZE..=MAX_MESSAGE_SIZE).contains(&size) => Ok(size),
-        _ => Err(format!(
-            "{value} bytes is out of range; write a number of bytes from {MIN_MESSAGE_SIZE} (1 KiB) \
-             to {MAX_MESSAGE_SIZE} (1 GiB), such as 33554432 for 32 MiB"
-        )),
-    }
-    })
-}
-
-/// The `[intervals]` section: periods and timeouts, written like `"5s"`, `"500ms"`, `"2m"`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Intervals {
-    #[serde(deserialize_with = "de::duration")]
-    heartbeat: Duration,
-    #[serde(deserialize_with = "de::duration")]
-    heartbeat_timeout: Duration,
-    #[serde(deserialize_with = "de::duration")]
-    redial_initial: Duration,
-    #[serde(deserialize_with = "de::duration")]
-    redial_max: Duration,
-    #[serde(deserialize_with = "de::duration")]
-    announce: Duration,
-    #[serde(deserialize_with = "de::duration")]
-    handshake_timeout: Duration,
-}
-
-impl Default for Intervals {
-    /// Those of [`node::Config`]: heartbeat 5 s (FISCO's), heartbeat timeout 10 s, redial from
-    /// 100 ms up to 10 s (FISCO's fixed redial period), handshake timeout 10 s; and state-sync
-    /// announcements every 2 s ([`DEFAULT_ANNOUNCE`]).
-    fn default() -> Self {
-        let node = node::Config::default();
-        Self {
-            heartbeat: node.heartbeat_interval,
-            heartbeat_timeout: node.heartbeat_timeout,
-            redial_initial: node.redial_initial,
-            redial_max: node.redial_max,
-            announce: DEFAULT_ANNOUNCE,
-            handshake_timeout: node.handshake_timeout,
-        }
-    }
-}
-
-impl Intervals {
-    /// How often each connection is probed.
-    pub fn heartbeat(&self) -> Duration {
-        self.heartbeat
-    }
-
-    /// How long a probe may go unanswered before the connection is dropped.
-    pub fn heartbeat_timeout(&self) -> Duration {
-        self.heartbeat_timeout
-    }
-
-    /// First delay before redialling an unreachable static peer.
-    pub fn redial_initial(&self) -> Duration {
-        self.redial_initial
-    }
-
-    /// Largest delay between redials.
-    pub fn redial_max(&self) -> Duration {
-        self.redial_max
-    }
-
-    /// Period of state-sync announcements.
-    pub fn announce(&self) -> Duration {
-        self.announce
-    }
-
-    /// Longest TLS handshake.
-    pub fn handshake_timeout(&self) -> Duration {
-        self.handshake_timeout
     }
 }

@@ -36,6 +36,7 @@ mod fisco_ini;
 mod network;
 mod node_toml;
 mod nodes_json;
+mod sections;
 mod value;
 
 #[cfg(test)]
@@ -44,15 +45,45 @@ mod proptests;
 use std::path::Path;
 
 pub use error::{ConfigError, Location};
-pub use file::{
-    Intervals, Limits, NodeFile, DEFAULT_ANNOUNCE, DEFAULT_MAX_MESSAGE_SIZE, MAX_MESSAGE_SIZE,
-    MIN_MESSAGE_SIZE,
-};
+pub use file::NodeFile;
 pub use network::{
     write_network, NetworkError, NetworkNode, NetworkSpec, ADMIN_PORT_OFFSET, MAX_NETWORK_NODES,
     NODE_TOML_FILE,
 };
-pub use value::{Address, MAX_TOPIC_LEN};
+pub use sections::{
+    Intervals, Limits, DEFAULT_ANNOUNCE, DEFAULT_MAX_MESSAGE_SIZE, INTERVAL_RANGES,
+    MAX_CONNECTIONS, MAX_MESSAGE_SIZE, MAX_PENDING_INCOMING, MIN_MESSAGE_SIZE,
+};
+pub use value::{Address, DurationRange, MAX_TOPIC_LEN};
+
+/// Largest configuration file read: 1 MiB (a `nodes.json` of a thousand peers is about 25 KiB).
+pub const MAX_CONFIG_FILE: u64 = 1024 * 1024;
+
+/// Reads a configuration file: a regular file of at most [`MAX_CONFIG_FILE`] bytes of UTF-8.
+pub(crate) fn read_text(path: &Path) -> Result<String, ConfigError> {
+    use crate::files::FileError;
+    let bytes = crate::files::read(path, MAX_CONFIG_FILE).map_err(|error| match error {
+        FileError::Io(source) => ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        },
+        FileError::NotFound => ConfigError::Read {
+            path: path.to_owned(),
+            source: std::io::ErrorKind::NotFound.into(),
+        },
+        other => ConfigError::Unusable {
+            path: path.to_owned(),
+            reason: other.to_string(),
+        },
+    })?;
+    String::from_utf8(bytes).map_err(|error| ConfigError::Unusable {
+        path: path.to_owned(),
+        reason: format!(
+            "not UTF-8 text (byte {} is not); save it as UTF-8",
+            error.utf8_error().valid_up_to()
+        ),
+    })
+}
 
 /// The formats [`load`] reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,10 +115,7 @@ pub fn load(path: impl AsRef<Path>) -> Result<NodeFile, ConfigError> {
     let format = Format::of(path).ok_or_else(|| ConfigError::UnknownFormat {
         path: path.to_owned(),
     })?;
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
+    let text = read_text(path)?;
     let file = match format {
         Format::NodeToml => node_toml::parse(&text, path)?,
         Format::FiscoIni => fisco_ini::parse(&text, path)?,

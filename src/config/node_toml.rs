@@ -107,6 +107,23 @@ impl NodeFile {
         }
         let _ = writeln!(out, "# Allow a non-loopback admin address.");
         let _ = writeln!(out, "admin_public = {}", self.admin_public());
+        let _ = writeln!(
+            out,
+            "# File holding the admin API's bearer token (`openssl rand -hex 32`); needed with admin_public."
+        );
+        match self.admin_token_file() {
+            Some(path) => {
+                let _ = writeln!(out, "admin_token_file = {}", quote(&path.to_string_lossy()));
+            }
+            None => {
+                let _ = writeln!(out, "# admin_token_file = \"admin.token\"");
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# Host names the admin API answers besides IP addresses and localhost."
+        );
+        let _ = writeln!(out, "admin_hosts = {}", list(self.admin_hosts()));
         let _ = writeln!(out, "# Topics followed from the start.");
         let _ = writeln!(out, "topics = {}", list(self.topics()));
         let _ = writeln!(

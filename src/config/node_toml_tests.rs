@@ -2,8 +2,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::*;
-use crate::config::file::DEFAULT_MAX_MESSAGE_SIZE;
 use crate::config::Address;
+use crate::config::DEFAULT_MAX_MESSAGE_SIZE;
 
 const PATH: &str = "/etc/fisco/node0/node.toml";
 const NODE_ID: &str = "0a52a6a0e3cbd8c3e0b28c3a6e0e1f8d7d4b0f6f0b7d1f2e9d6a1b2c3d4e5f6a\
@@ -62,8 +62,9 @@ fn an_empty_file_gives_the_defaults_and_the_files_folder_as_dir() {
     assert_eq!(file.limits().max_connections(), 256);
     assert_eq!(file.limits().max_pending_incoming(), 64);
     let intervals = file.intervals();
-    assert_eq!(intervals.heartbeat(), Duration::from_secs(5));
-    assert_eq!(intervals.heartbeat_timeout(), Duration::from_secs(10));
+    assert_eq!(intervals.heartbeat(), Duration::from_secs(1));
+    assert_eq!(intervals.heartbeat_timeout(), Duration::from_secs(2));
+    assert!(!file.direct_connections());
     assert_eq!(intervals.redial_initial(), Duration::from_millis(100));
     assert_eq!(intervals.redial_max(), Duration::from_secs(10));
     assert_eq!(intervals.announce(), Duration::from_secs(2));
@@ -275,7 +276,13 @@ fn limits_must_be_usable() {
         "[limits]\nmax_connections = 0",
         "limits.max_connections",
         Some(2),
-        "at least 1",
+        "0 is out of range; write a number from 1 to 65536",
+    );
+    refused(
+        "[limits]\nmax_pending_incoming = 5000",
+        "limits.max_pending_incoming",
+        Some(2),
+        "from 1 to 4096",
     );
     refused(
         "[limits]\nmax_pending_incoming = -1",
@@ -311,14 +318,128 @@ fn the_admin_address_must_be_loopback_unless_public() {
         Some(1),
         "127.0.0.1:31300",
     );
-    let file = parse_ok("admin = \"0.0.0.0:31300\"\nadmin_public = true");
+    refused(
+        "admin = \"0.0.0.0:31300\"\nadmin_public = true",
+        "admin_token_file",
+        None,
+        "openssl rand -hex 32",
+    );
+    let file = parse_ok(
+        "admin = \"0.0.0.0:31300\"\nadmin_public = true\nadmin_token_file = \"admin.token\"\n\
+         admin_hosts = [\"Node0.Example.\"]",
+    );
     assert!(file.admin_public());
+    assert_eq!(
+        file.admin_token_file(),
+        Some(Path::new("/etc/fisco/node0/admin.token"))
+    );
+    assert_eq!(file.admin_hosts(), ["node0.example"]);
+    refused(
+        "admin_hosts = [\"node0.example:31300\"]",
+        "admin_hosts[0]",
+        Some(1),
+        "without a port",
+    );
     refused("admin_public = \"yes\"", "admin_public", Some(1), "bool");
 }
 
 #[test]
 fn topics_must_be_named() {
     refused("topics = [\"a\", \"\"]", "topics[1]", Some(1), "empty");
+    refused(
+        "topics = [\"a\\tb\"]",
+        "topics[0]",
+        Some(1),
+        "control character",
+    );
+    let long = "x".repeat(256);
+    refused(
+        &format!("topics = [\"{long}\"]"),
+        "topics[0]",
+        Some(1),
+        "longer than 255 bytes",
+    );
+    let file = parse_ok(&format!("topics = [\"{}\"]", "x".repeat(255)));
+    assert_eq!(file.topics()[0].len(), 255);
+}
+
+#[test]
+fn every_interval_is_refused_outside_its_range_naming_the_value_and_the_range() {
+    for (key, range) in crate::config::INTERVAL_RANGES {
+        let below = range.min - Duration::from_nanos(1);
+        let above = range.max + Duration::from_millis(1);
+        for value in [below, above] {
+            let written = format!("{}ns", value.as_nanos());
+            let text = format!("[intervals]\n{key} = \"{written}\"");
+            let error = parse_err(&text).to_string();
+            assert!(
+                error.contains(&format!("`intervals.{key}`"))
+                    && error.contains(&written)
+                    && error.contains(&format!(
+                        "from {} to {}",
+                        humantime::format_duration(range.min),
+                        humantime::format_duration(range.max)
+                    )),
+                "{text}: {error}"
+            );
+        }
+        let ok = format!(
+            "[intervals]\n{key} = \"{}\"",
+            humantime::format_duration(range.min)
+        );
+        let _ = parse_ok(&ok);
+    }
+    refused(
+        "[intervals]\nheartbeat = \"1ns\"",
+        "intervals.heartbeat",
+        Some(2),
+        "\"1ns\" is out of range",
+    );
+    refused(
+        "[intervals]\nhandshake_timeout = \"1ns\"",
+        "intervals.handshake_timeout",
+        Some(2),
+        "from 1s to 5m",
+    );
+}
+
+#[test]
+fn the_defaults_lie_within_the_ranges() {
+    let file = parse_ok("");
+    let intervals = file.intervals();
+    for (key, value) in [
+        ("heartbeat", intervals.heartbeat()),
+        ("heartbeat_timeout", intervals.heartbeat_timeout()),
+        ("redial_initial", intervals.redial_initial()),
+        ("redial_max", intervals.redial_max()),
+        ("announce", intervals.announce()),
+        ("handshake_timeout", intervals.handshake_timeout()),
+    ] {
+        let (_, range) = crate::config::INTERVAL_RANGES
+            .iter()
+            .find(|(name, _)| *name == key)
+            .unwrap_or_else(|| panic!("{key} has a range"));
+        assert!(range.min <= value && value <= range.max, "{key}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_config_that_is_a_symlink_to_dev_zero_or_a_fifo_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let zero = dir.path().join("zero.toml");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    let error = crate::config::load(&zero).unwrap_err().to_string();
+    assert!(error.contains("character device"), "{error}");
+    let fifo = dir.path().join("fifo.toml");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.unwrap().success());
+    let error = crate::config::load(&fifo).unwrap_err().to_string();
+    assert!(error.contains("FIFO"), "{error}");
+    let big = dir.path().join("big.toml");
+    std::fs::write(&big, vec![b'#'; 2 << 20]).unwrap();
+    let error = crate::config::load(&big).unwrap_err().to_string();
+    assert!(error.contains("larger than 1 MiB"), "{error}");
 }
 
 #[test]

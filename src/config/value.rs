@@ -13,8 +13,7 @@ use serde::{Deserialize, Deserializer};
 use crate::identity::NodeId;
 use crate::node::{parse_address, AddressError};
 
-/// Longest topic name, in bytes.
-pub const MAX_TOPIC_LEN: usize = 255;
+pub use crate::node::MAX_TOPIC_LEN;
 
 /// A listen or peer address as the operator wrote it (`ip:port`, `[v6]:port`, `host:port` or a
 /// TCP multiaddr), with the multiaddr it stands for.
@@ -101,29 +100,43 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
+/// The smallest and largest value a duration key accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DurationRange {
+    /// Smallest value accepted.
+    pub min: Duration,
+    /// Largest value accepted.
+    pub max: Duration,
+}
+
+impl DurationRange {
+    /// Parses `text` with [`parse_duration`] and checks it lies in the range; the error names the
+    /// value and the range.
+    pub(crate) fn parse(&self, text: &str) -> Result<Duration, String> {
+        let duration = parse_duration(text)?;
+        if duration < self.min || duration > self.max {
+            return Err(format!(
+                "{text:?} is out of range; write a duration from {} to {}",
+                format_duration(self.min),
+                format_duration(self.max)
+            ));
+        }
+        Ok(duration)
+    }
+}
+
 /// Formats a duration the way [`parse_duration`] reads it (`5s`, `500ms`, `1m 30s`).
 pub(crate) fn format_duration(duration: Duration) -> String {
     humantime::format_duration(duration).to_string()
 }
 
-/// Checks a topic name: not blank, at most [`MAX_TOPIC_LEN`] bytes, no control characters.
+/// Checks a topic name by the rule of [`crate::node::check_topic`], naming the topic.
 pub(crate) fn check_topic(topic: &str) -> Result<(), String> {
-    if topic.trim().is_empty() {
-        return Err("a topic name cannot be empty or blank; write a name like \"orders\"".into());
-    }
-    if topic.len() > MAX_TOPIC_LEN {
-        return Err(format!(
-            "topic {:?}... is {} bytes long; use at most {MAX_TOPIC_LEN}",
-            topic.chars().take(20).collect::<String>(),
-            topic.len()
-        ));
-    }
-    if topic.chars().any(char::is_control) {
-        return Err(format!(
-            "topic {topic:?} holds a control character; use printable characters"
-        ));
-    }
-    Ok(())
+    crate::node::check_topic(topic).map_err(|reason| {
+        let shown: String = topic.chars().take(40).collect();
+        let more = if shown.len() < topic.len() { "..." } else { "" };
+        format!("topic {shown:?}{more}: {reason}")
+    })
 }
 
 /// Parses the admin API address: an IP socket address, which the API binds as is.
@@ -145,12 +158,12 @@ pub(crate) mod de {
     use super::*;
 
     /// Visits a string and parses it with `parse`.
-    struct Parsed<T> {
+    struct Parsed<F> {
         expecting: &'static str,
-        parse: fn(&str) -> Result<T, String>,
+        parse: F,
     }
 
-    impl<T> Visitor<'_> for Parsed<T> {
+    impl<T, F: FnOnce(&str) -> Result<T, String>> Visitor<'_> for Parsed<F> {
         type Value = T;
 
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -166,17 +179,17 @@ pub(crate) mod de {
     pub(crate) fn parsed<'de, D: Deserializer<'de>, T>(
         deserializer: D,
         expecting: &'static str,
-        parse: fn(&str) -> Result<T, String>,
+        parse: impl FnOnce(&str) -> Result<T, String>,
     ) -> Result<T, D::Error> {
         deserializer.deserialize_str(Parsed { expecting, parse })
     }
 
     /// Visits an integer and checks it with `check`.
-    struct Counted<T> {
-        check: fn(u64) -> Result<T, String>,
+    struct Counted<F> {
+        check: F,
     }
 
-    impl<T> Visitor<'_> for Counted<T> {
+    impl<T, F: FnOnce(u64) -> Result<T, String>> Visitor<'_> for Counted<F> {
         type Value = T;
 
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -200,7 +213,7 @@ pub(crate) mod de {
     /// Deserializes a non-negative integer and checks it.
     pub(crate) fn counted<'de, D: Deserializer<'de>, T>(
         deserializer: D,
-        check: fn(u64) -> Result<T, String>,
+        check: impl FnOnce(u64) -> Result<T, String>,
     ) -> Result<T, D::Error> {
         deserializer.deserialize_u64(Counted { check })
     }
@@ -225,6 +238,40 @@ pub(crate) mod de {
         }
     }
 
+    /// Host names for the admin API's `Host` check: DNS names, without port.
+    pub(crate) fn host_names<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<String>, D::Error> {
+        let listed = Vec::<Listed<HostName>>::deserialize(deserializer)?;
+        Ok(listed.into_iter().map(|l| l.0 .0).collect())
+    }
+
+    struct HostName(String);
+
+    impl<'de> Deserialize<'de> for Listed<HostName> {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            parsed(
+                deserializer,
+                "a host name such as \"node1.example\"",
+                |text| {
+                    let name = text.trim().trim_end_matches('.').to_ascii_lowercase();
+                    let valid = !name.is_empty()
+                        && name.len() <= 253
+                        && name
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+                    if valid {
+                        Ok(Listed(HostName(name)))
+                    } else {
+                        Err(format!(
+                        "{text:?} is not a host name; write a DNS name such as \"node1.example\", without a port"
+                    ))
+                    }
+                },
+            )
+        }
+    }
+
     pub(crate) fn node_ids<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Vec<NodeId>, D::Error> {
@@ -239,10 +286,14 @@ pub(crate) mod de {
         Ok(listed.into_iter().map(|l| l.0).collect())
     }
 
-    pub(crate) fn duration<'de, D: Deserializer<'de>>(
+    /// A duration within `range`.
+    pub(crate) fn duration_in<'de, D: Deserializer<'de>>(
         deserializer: D,
+        range: DurationRange,
     ) -> Result<Duration, D::Error> {
-        parsed(deserializer, "a duration such as \"5s\"", parse_duration)
+        parsed(deserializer, "a duration such as \"5s\"", |text| {
+            range.parse(text)
+        })
     }
 
     pub(crate) fn admin<'de, D: Deserializer<'de>>(
@@ -256,16 +307,16 @@ pub(crate) mod de {
         .map(Some)
     }
 
-    /// A count that must be at least 1 (a limit of zero would stop the node from working).
-    pub(crate) fn positive_u32<'de, D: Deserializer<'de>>(
+    /// A count from `min` to `max` (a limit of zero would stop the node from working).
+    pub(crate) fn count_in<'de, D: Deserializer<'de>>(
         deserializer: D,
+        min: u32,
+        max: u32,
     ) -> Result<u32, D::Error> {
         counted(deserializer, |value| match u32::try_from(value) {
-            Ok(0) => Err("0 would refuse every connection; write a number of at least 1".into()),
-            Ok(value) => Ok(value),
-            Err(_) => Err(format!(
-                "{value} is too large; write a number up to {}",
-                u32::MAX
+            Ok(value) if (min..=max).contains(&value) => Ok(value),
+            _ => Err(format!(
+                "{value} is out of range; write a number from {min} to {max}"
             )),
         })
     }
@@ -305,6 +356,21 @@ mod tests {
     }
 
     #[test]
+    fn a_duration_out_of_its_range_names_the_value_and_the_range() {
+        let range = DurationRange {
+            min: Duration::from_millis(100),
+            max: Duration::from_secs(600),
+        };
+        assert_eq!(range.parse("1s").unwrap(), Duration::from_secs(1));
+        let error = range.parse("1ns").unwrap_err();
+        assert!(
+            error.contains("\"1ns\"") && error.contains("100ms to 10m"),
+            "{error}"
+        );
+        assert!(range.parse("11m").is_err());
+    }
+
+    #[test]
     fn formatted_durations_parse_back_to_the_same_value() {
         for millis in [1, 100, 999, 1000, 1500, 60_000, 90_500, 3_600_000] {
             let duration = Duration::from_millis(millis);
@@ -321,6 +387,9 @@ mod tests {
         assert!(check_topic("订单/2024").is_ok());
         assert!(check_topic("  ").is_err());
         assert!(check_topic("a\nb").is_err());
+        assert!(check_topic("a\tb")
+            .unwrap_err()
+            .contains("control character"));
         assert!(check_topic(&"x".repeat(MAX_TOPIC_LEN)).is_ok());
         assert!(check_topic(&"x".repeat(MAX_TOPIC_LEN + 1)).is_err());
     }

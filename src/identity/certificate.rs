@@ -123,7 +123,7 @@ pub(crate) fn parse_pem_certificates(
     for (index, item) in CertificateDer::pem_slice_iter(pem).enumerate() {
         let der = item.map_err(|e| IdentityError::BadPem {
             origin: origin.clone(),
-            reason: e.to_string(),
+            reason: super::pem_error_text(&e),
         })?;
         inspect(&der, origin, index + 1)?;
         certs.push(der);

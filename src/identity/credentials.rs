@@ -7,6 +7,7 @@ use tracing::warn;
 
 use super::certificate::{inspect, parse_pem_certificates, LeafKey};
 use super::error::{IdentityError, Origin};
+use super::own_chain::untrusted_reason;
 use super::{read_file, NodeId, NodeKey};
 
 /// File name of the node's private key in a FISCO node directory.
@@ -18,9 +19,11 @@ pub const CA_CERT_FILE: &str = "ca.crt";
 
 /// Everything a node presents and checks in a TLS handshake: key, certificate chain, trusted CAs.
 ///
-/// Loading checks that the chain's first (leaf) certificate carries a secp256k1 key and that it is the
-/// node key's own. It does not verify the chain against the CAs, nor validity dates: the TLS verifier
-/// does that on every handshake (a leaf that is expired or a CA only earns a warning here).
+/// Loading checks that the chain's first (leaf) certificate carries a secp256k1 key, that it is the
+/// node key's own, and that the chain leads to one of the trusted CAs (a node whose `ca.crt` does
+/// not vouch for its own certificate would be refused by every peer). It does not judge validity
+/// dates or flags: the TLS verifier does that on every handshake (a leaf that is expired or a CA
+/// only earns a warning here).
 #[derive(Clone)]
 pub struct NodeIdentity {
     key: NodeKey,
@@ -50,13 +53,13 @@ impl NodeIdentity {
         let node_key = NodeKey::load(key)?;
         let chain_origin = Origin::File(chain_path.to_owned());
         let chain = parse_pem_certificates(&read_file(chain_path)?, &chain_origin)?;
-        let cas = parse_pem_certificates(&read_file(ca_path)?, &Origin::File(ca_path.to_owned()))?;
+        let ca_origin = Origin::File(ca_path.to_owned());
+        let cas = parse_pem_certificates(&read_file(ca_path)?, &ca_origin)?;
         Self::checked(
             node_key,
             Origin::File(key.to_owned()),
-            chain,
-            chain_origin,
-            cas,
+            (chain, chain_origin),
+            (cas, ca_origin),
         )
     }
 
@@ -80,9 +83,8 @@ impl NodeIdentity {
         Self::checked(
             key,
             Origin::Memory("node key"),
-            chain,
-            chain_origin,
-            trusted_cas,
+            (chain, chain_origin),
+            (trusted_cas, ca_origin),
         )
     }
 
@@ -106,9 +108,8 @@ impl NodeIdentity {
     fn checked(
         key: NodeKey,
         key_origin: Origin,
-        chain: Vec<CertificateDer<'static>>,
-        chain_origin: Origin,
-        trusted_cas: Vec<CertificateDer<'static>>,
+        (chain, chain_origin): (Vec<CertificateDer<'static>>, Origin),
+        (trusted_cas, ca_origin): (Vec<CertificateDer<'static>>, Origin),
     ) -> Result<Self, IdentityError> {
         let Some(leaf) = chain.first() else {
             return Err(IdentityError::NoPem {
@@ -135,6 +136,19 @@ impl NodeIdentity {
                 cert: chain_origin,
                 key_id: Box::new(key.node_id()),
                 cert_id: Box::new(cert_id),
+            });
+        }
+        if let Some(reason) = untrusted_reason(leaf, &info, &chain[1..], &trusted_cas) {
+            let detail = format!(
+                "{} is issued by {}, the CA file holds {}; {reason}",
+                info.subject,
+                info.issuer,
+                ca_subjects(&trusted_cas)
+            );
+            return Err(IdentityError::UntrustedChain {
+                cert: chain_origin,
+                cas: ca_origin,
+                detail,
             });
         }
         warn_about_leaf(&chain_origin, &info);
@@ -175,6 +189,18 @@ impl std::fmt::Debug for NodeIdentity {
             .field("trusted_cas", &self.trusted_cas.len())
             .finish_non_exhaustive()
     }
+}
+
+/// The subjects of the trusted CAs, for an error message: `CN=chain0, O=fisco-bcos; ...`.
+fn ca_subjects(cas: &[CertificateDer<'_>]) -> String {
+    let subjects: Vec<String> = cas
+        .iter()
+        .map(|ca| {
+            inspect(ca, &Origin::Memory("CA"), 1)
+                .map_or_else(|_| "(unreadable)".to_owned(), |info| info.subject)
+        })
+        .collect();
+    subjects.join("; ")
 }
 
 /// Peers will refuse a leaf that is a CA or out of its validity window: say so at load time.

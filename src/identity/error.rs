@@ -131,6 +131,38 @@ pub enum IdentityError {
         /// The node ID of the certificate.
         cert_id: Box<NodeId>,
     },
+    /// The node certificate does not lead to any CA of the trusted CA file: every peer of the
+    /// chain would refuse it as `unknown_ca`.
+    #[error(
+        "{cert}: the node certificate does not chain to a CA trusted in {cas}: {detail}; use \
+         the ca.crt of the chain that issued node.crt, or reissue node.crt from that CA \
+         (`fisco-p2p certs node`)"
+    )]
+    UntrustedChain {
+        /// The certificate chain (node.crt).
+        cert: Origin,
+        /// The trusted CA file (ca.crt).
+        cas: Origin,
+        /// The certificate's subject and issuer, the trusted CAs' subjects, and what the path
+        /// check found.
+        detail: String,
+    },
+    /// A file is a directory, FIFO, socket or device rather than a regular file.
+    #[error("{path}: a {kind}, not a regular file; point at the file itself")]
+    NotRegularFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is.
+        kind: &'static str,
+    },
+    /// A file is far larger than any key or certificate file.
+    #[error("{path}: larger than {max} bytes, far more than a key or certificate file holds; is this the right file?")]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The cap, in bytes.
+        max: u64,
+    },
     /// A key could not be encoded (should not happen with a valid key).
     #[error("cannot encode the node key: {0}")]
     Encode(String),

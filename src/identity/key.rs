@@ -63,7 +63,7 @@ impl NodeKey {
             Err(e) => {
                 return Err(IdentityError::BadPem {
                     origin,
-                    reason: e.to_string(),
+                    reason: super::pem_error_text(&e),
                 })
             }
         };

@@ -34,6 +34,8 @@ mod error;
 mod key;
 mod lookup;
 mod node_id;
+mod own_chain;
+pub(crate) mod signature;
 
 pub use certificate::{inspect_certificate, CertificateInfo, LeafKey};
 pub use credentials::{NodeIdentity, CA_CERT_FILE, NODE_CERT_FILE, NODE_KEY_FILE};
@@ -46,15 +48,57 @@ pub(crate) use certificate::parse_pem_certificates;
 
 use std::path::Path;
 
-/// Reads a whole file, telling a missing file (FISCO layout hint) from other I/O errors.
+/// Largest key or certificate file read: 1 MiB (a certificate is about 1 KiB; a CA file of a
+/// thousand CAs still fits).
+pub const MAX_PEM_FILE: u64 = 1024 * 1024;
+
+/// Reads a whole key or certificate file: a regular file of at most [`MAX_PEM_FILE`] bytes,
+/// telling a missing file (FISCO layout hint) from other errors.
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, IdentityError> {
-    std::fs::read(path).map_err(|source| match source.kind() {
-        std::io::ErrorKind::NotFound => IdentityError::MissingFile {
+    use crate::files::FileError;
+    crate::files::read(path, MAX_PEM_FILE).map_err(|error| match error {
+        FileError::NotFound => IdentityError::MissingFile {
             path: path.to_owned(),
         },
-        _ => IdentityError::Read {
+        FileError::NotRegular(kind) => IdentityError::NotRegularFile {
+            path: path.to_owned(),
+            kind,
+        },
+        FileError::TooLarge { max } => IdentityError::TooLarge {
+            path: path.to_owned(),
+            max,
+        },
+        FileError::Io(source) => IdentityError::Read {
             path: path.to_owned(),
             source,
         },
     })
+}
+
+/// A PEM parser's error in words: rustls prints the offending line as a list of bytes.
+pub(crate) fn pem_error_text(error: &rustls::pki_types::pem::Error) -> String {
+    use rustls::pki_types::pem::Error;
+    let quoted = |bytes: &[u8]| {
+        let text: String = String::from_utf8_lossy(bytes)
+            .chars()
+            .take(80)
+            .flat_map(char::escape_debug)
+            .collect();
+        format!("\"{text}\"")
+    };
+    match error {
+        Error::MissingSectionEnd { end_marker } => format!(
+            "the \"-----END {}-----\" line is missing (is the file cut short?)",
+            String::from_utf8_lossy(end_marker)
+                .chars()
+                .take(40)
+                .flat_map(char::escape_debug)
+                .collect::<String>()
+        ),
+        Error::IllegalSectionStart { line } => {
+            format!("malformed BEGIN line {}", quoted(line))
+        }
+        Error::Base64Decode(reason) => format!("bad base64 between BEGIN and END: {reason}"),
+        other => other.to_string(),
+    }
 }

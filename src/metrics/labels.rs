@@ -26,6 +26,11 @@ impl MessageKind {
     }
 }
 
+impl MessageKind {
+    /// Every kind, for declaring each label series before first use.
+    pub const ALL: [MessageKind; 3] = [Self::Unicast, Self::Multicast, Self::Broadcast];
+}
+
 /// What a request was addressed to, as the latency histogram labels it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RequestKind {
@@ -44,6 +49,98 @@ impl RequestKind {
         }
     }
 }
+
+impl RequestKind {
+    /// Every kind.
+    pub const ALL: [RequestKind; 2] = [Self::Node, Self::Topic];
+}
+
+/// How a request ended, as the latency histogram labels it. Each request ends in exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RequestOutcome {
+    /// The target replied.
+    Reply,
+    /// No reply within the request's timeout.
+    Timeout,
+    /// No route to the target appeared in time.
+    Unreachable,
+    /// The way to the target broke (a relay or this node's link to the first hop) on every
+    /// attempt, or the request crossed the hop limit.
+    Disconnected,
+    /// The target answered with an error: unknown module, too large, refused by its
+    /// application or its access lists.
+    Rejected,
+    /// Anything else, including a request refused here before it was sent.
+    Error,
+}
+
+impl RequestOutcome {
+    /// Every outcome.
+    pub const ALL: [RequestOutcome; 6] = [
+        Self::Reply,
+        Self::Timeout,
+        Self::Unreachable,
+        Self::Disconnected,
+        Self::Rejected,
+        Self::Error,
+    ];
+
+    /// `reply`, `timeout`, `unreachable`, `disconnected`, `rejected` or `error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Reply => "reply",
+            Self::Timeout => "timeout",
+            Self::Unreachable => "unreachable",
+            Self::Disconnected => "disconnected",
+            Self::Rejected => "rejected",
+            Self::Error => "error",
+        }
+    }
+
+    /// The outcome of a request that failed with `error`.
+    pub fn of_error(error: &crate::node::RequestError) -> Self {
+        use crate::node::RequestError;
+        match error {
+            RequestError::Timeout => Self::Timeout,
+            RequestError::NoRoute => Self::Unreachable,
+            RequestError::RelayFailed { .. } | RequestError::HopLimit => Self::Disconnected,
+            RequestError::UnknownModule(_)
+            | RequestError::TooLarge { .. }
+            | RequestError::Application(_)
+            | RequestError::Refused(_) => Self::Rejected,
+            _ => Self::Error,
+        }
+    }
+}
+
+/// Every refusal code [`refusal_code`] gives, for declaring the label series up front.
+pub const REFUSAL_CODES: [&str; 15] = [
+    "unknown_ca",
+    "expired",
+    "not_yet_valid",
+    "bad_signature",
+    "key_mismatch",
+    "leaf_is_ca",
+    "leaf_key_not_secp256k1",
+    "blacklisted",
+    "not_whitelisted",
+    "no_certificate",
+    "bad_certificate",
+    "not_tls",
+    "connection_limit",
+    "timeout",
+    "unreachable",
+];
+
+/// Every disconnection code [`disconnect_code`] gives.
+pub const DISCONNECT_CODES: [&str; 6] = [
+    "connection_lost",
+    "heartbeat_timeout",
+    "blacklisted",
+    "not_whitelisted",
+    "requested",
+    "shutdown",
+];
 
 /// A refusal as one snake_case word: the TLS reason (`unknown_ca`, `expired`, `blacklisted`, ...)
 /// or `connection_limit`, `timeout`, `unreachable`.
@@ -109,5 +206,50 @@ mod tests {
             );
         }
         assert_eq!(refusal_code(&refusals[0]), "leaf_key_not_secp256k1");
+    }
+
+    #[test]
+    fn the_declared_code_lists_hold_every_code() {
+        use RefusalReason::*;
+        let tls = [
+            UnknownCa,
+            Expired,
+            NotYetValid,
+            BadSignature,
+            KeyMismatch,
+            LeafIsCa,
+            LeafKeyNotSecp256k1,
+            Blacklisted,
+            NotWhitelisted,
+            NoCertificate,
+            BadCertificate,
+            NotTls,
+        ];
+        // A new reason makes this match fail to compile: add it to the list above and to
+        // REFUSAL_CODES.
+        for reason in tls {
+            match reason {
+                UnknownCa | Expired | NotYetValid | BadSignature | KeyMismatch | LeafIsCa
+                | LeafKeyNotSecp256k1 | Blacklisted | NotWhitelisted | NoCertificate
+                | BadCertificate | NotTls => {}
+            }
+        }
+        let refusals = tls.into_iter().map(Refusal::Tls).chain([
+            Refusal::ConnectionLimit(String::new()),
+            Refusal::Timeout,
+            Refusal::Unreachable(String::new()),
+        ]);
+        let codes: Vec<&str> = refusals.map(|r| refusal_code(&r)).collect();
+        assert_eq!(codes, REFUSAL_CODES);
+        let disconnects = [
+            DisconnectReason::ConnectionLost(String::new()),
+            DisconnectReason::HeartbeatTimeout,
+            DisconnectReason::Blacklisted,
+            DisconnectReason::NotWhitelisted,
+            DisconnectReason::Requested,
+            DisconnectReason::Shutdown,
+        ];
+        let codes: Vec<&str> = disconnects.iter().map(disconnect_code).collect();
+        assert_eq!(codes, DISCONNECT_CODES);
     }
 }

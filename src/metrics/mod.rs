@@ -1,18 +1,28 @@
-//! Prometheus metrics of a node, served as text by the admin API at `GET /metrics`.
+//! Prometheus metrics of a node, served by the admin API at `GET /metrics`, or by any exporter
+//! that encodes [`Metrics::registry`].
 //!
 //! One [`Metrics`] belongs to one node. Who feeds what:
 //! - the node's event loop, when the node was given the metrics with
 //!   [`node::Config::with_metrics`](crate::node::Config::with_metrics): every event it emits
-//!   (connections, disconnections by reason, refusals by reason, state updates), every message
-//!   it sends and delivers (count and payload bytes, by kind), the latency of every request it
-//!   sends ([`Metrics::request_finished`]), and its swarm events, which libp2p's own metrics
-//!   (`libp2p_*`: connection durations, dial errors...) count;
-//! - the admin API: at each scrape the node's view of the network ([`Metrics::observe`]): its seq, and how many
-//!   nodes it knows, how many are online and connected, which shows state sync converging.
+//!   (connections, disconnections by reason, refusals by reason, state updates, liveness), every
+//!   message it sends and delivers (count and payload bytes, by kind), the outcome and latency
+//!   of every request it sends ([`Metrics::request_completed`]), and its swarm events, which
+//!   libp2p's own metrics (`libp2p_*`: connection durations, dial errors...) count;
+//! - at each scrape, collectors: the node's view of the network (connected, known and online
+//!   nodes, from the events above; its own seq and topic count, from
+//!   [`Metrics::local_record`] or [`Metrics::observe`]), `fisco_p2p_build_info`, and the
+//!   standard `process_*` metrics (CPU, memory, file descriptors).
 //!
-//! Every name starts with `fisco_p2p_` (ours) or `libp2p_` (libp2p's).
+//! Every labelled series exists from the start at zero, so a rate or an alert works before the
+//! first event. Every name starts with `fisco_p2p_` (ours), `libp2p_` (libp2p's) or `process_`.
+//! [`Metrics::encode_as`] writes OpenMetrics or the Prometheus 0.0.4 text format
+//! ([`Format::negotiate`] picks one from an `Accept` header).
 
 pub mod labels;
+mod overlay;
+mod process;
+mod text;
+mod view;
 
 use std::{fmt, time::Duration};
 
@@ -20,14 +30,15 @@ use prometheus_client::{
     metrics::{
         counter::Counter,
         family::Family,
-        gauge::Gauge,
         histogram::{exponential_buckets, Histogram},
+        info::Info,
     },
     registry::{Registry, Unit},
 };
 
 use crate::node::{Event, Message, PeerInfo, Status};
-pub use labels::{MessageKind, RequestKind};
+pub use labels::{MessageKind, RequestKind, RequestOutcome};
+pub use text::{to_text_004, Format};
 
 type Labels1 = [(&'static str, &'static str); 1];
 type Labels2 = [(&'static str, &'static str); 2];
@@ -38,7 +49,8 @@ type Histograms = Family<Labels2, Histogram, fn() -> Histogram>;
 pub struct Metrics {
     registry: Registry,
     libp2p: libp2p::metrics::Metrics,
-    connected: Gauge,
+    view: std::sync::Arc<view::ViewCollector>,
+    overlay: std::sync::Arc<overlay::OverlayCollector>,
     connections: Family<Labels1, Counter>,
     disconnections: Family<Labels1, Counter>,
     refusals: Family<Labels2, Counter>,
@@ -47,10 +59,6 @@ pub struct Metrics {
     bytes_sent: Family<Labels1, Counter>,
     bytes_received: Family<Labels1, Counter>,
     request_duration: Histograms,
-    local_seq: Gauge,
-    topics: Gauge,
-    known_nodes: Gauge,
-    online_nodes: Gauge,
     state_updates: Counter,
 }
 
@@ -78,7 +86,8 @@ impl Metrics {
         let libp2p = libp2p::metrics::Metrics::new(&mut registry);
         let metrics = Self {
             libp2p,
-            connected: Gauge::default(),
+            view: Default::default(),
+            overlay: Default::default(),
             connections: Family::default(),
             disconnections: Family::default(),
             refusals: Family::default(),
@@ -87,23 +96,64 @@ impl Metrics {
             bytes_sent: Family::default(),
             bytes_received: Family::default(),
             request_duration: Family::new_with_constructor(request_histogram),
-            local_seq: Gauge::default(),
-            topics: Gauge::default(),
-            known_nodes: Gauge::default(),
-            online_nodes: Gauge::default(),
             state_updates: Counter::default(),
             registry: Registry::default(),
         };
+        metrics.declare_series();
         metrics.register(registry)
     }
 
+    /// Creates every labelled series at zero, so each exists before its first event.
+    fn declare_series(&self) {
+        for direction in ["inbound", "outbound"] {
+            let _ = self.connections.get_or_create(&[("direction", direction)]);
+            for reason in labels::REFUSAL_CODES {
+                let _ = self
+                    .refusals
+                    .get_or_create(&[("direction", direction), ("reason", reason)]);
+            }
+        }
+        for reason in labels::DISCONNECT_CODES {
+            let _ = self.disconnections.get_or_create(&[("reason", reason)]);
+        }
+        for kind in MessageKind::ALL {
+            let labels = [("kind", kind.as_str())];
+            let _ = self.messages_sent.get_or_create(&labels);
+            let _ = self.messages_received.get_or_create(&labels);
+            let _ = self.bytes_sent.get_or_create(&labels);
+            let _ = self.bytes_received.get_or_create(&labels);
+        }
+        for target in RequestKind::ALL {
+            for outcome in RequestOutcome::ALL {
+                let _ = self
+                    .request_duration
+                    .get_or_create(&[("target", target.as_str()), ("outcome", outcome.as_str())]);
+            }
+        }
+    }
+
     fn register(mut self, mut registry: Registry) -> Self {
+        registry.register_collector(Box::new(process::ProcessCollector));
         let ours = registry.sub_registry_with_prefix("fisco_p2p");
         ours.register(
-            "connected_peers",
-            "Nodes connected now",
-            self.connected.clone(),
+            "build",
+            "Version and platform of this fisco-p2p build (always 1)",
+            Info::new(vec![
+                ("version", env!("CARGO_PKG_VERSION")),
+                ("os", std::env::consts::OS),
+                ("arch", std::env::consts::ARCH),
+                (
+                    "profile",
+                    if cfg!(debug_assertions) {
+                        "debug"
+                    } else {
+                        "release"
+                    },
+                ),
+            ]),
         );
+        ours.register_collector(Box::new(std::sync::Arc::clone(&self.view)));
+        ours.register_collector(Box::new(std::sync::Arc::clone(&self.overlay)));
         ours.register(
             "connections_established",
             "Connections to a new peer, by who dialled (direction)",
@@ -148,26 +198,6 @@ impl Metrics {
             self.request_duration.clone(),
         );
         ours.register(
-            "local_seq",
-            "Seq of this node's own state record",
-            self.local_seq.clone(),
-        );
-        ours.register(
-            "followed_topics",
-            "Topics this node follows",
-            self.topics.clone(),
-        );
-        ours.register(
-            "known_nodes",
-            "Other nodes known through state sync or a connection",
-            self.known_nodes.clone(),
-        );
-        ours.register(
-            "online_nodes",
-            "Known nodes heard of recently, directly or through others",
-            self.online_nodes.clone(),
-        );
-        ours.register(
             "state_updates",
             "State records of other nodes received with a new seq",
             self.state_updates.clone(),
@@ -176,7 +206,21 @@ impl Metrics {
         self
     }
 
-    /// The metrics in the Prometheus / OpenMetrics text format.
+    /// The registry holding every metric, for an application that exports metrics its own way
+    /// (the collectors compute their values whenever it is encoded).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The metrics in `format`.
+    pub fn encode_as(&self, format: Format) -> String {
+        match format {
+            Format::OpenMetrics => self.encode(),
+            Format::Text004 => to_text_004(&self.encode()),
+        }
+    }
+
+    /// The metrics in the OpenMetrics text format.
     pub fn encode(&self) -> String {
         let mut text = String::new();
         // Writing into a String cannot fail.
@@ -186,6 +230,7 @@ impl Metrics {
 
     /// Counts what an event of the node says (called by the event loop for each one it emits).
     pub fn record_event(&self, event: &Event) {
+        self.view.lock().record(event);
         match event {
             Event::PeerConnected { direction, .. } => {
                 self.connections
@@ -245,22 +290,47 @@ impl Metrics {
         }
     }
 
-    /// Records how long a request took and whether it got a reply.
+    /// Records how long a request took and whether it got a reply (an error counts as
+    /// [`RequestOutcome::Error`]; prefer [`request_completed`](Self::request_completed)).
     pub fn request_finished(&self, kind: RequestKind, took: Duration, replied: bool) {
-        let outcome = if replied { "reply" } else { "error" };
+        let outcome = if replied {
+            RequestOutcome::Reply
+        } else {
+            RequestOutcome::Error
+        };
+        self.request_completed(kind, took, outcome);
+    }
+
+    /// Records the outcome of a request and how long it took; call it exactly once per request,
+    /// whichever way it ends (a reply, a timeout, a request refused before it went out...).
+    pub fn request_completed(&self, kind: RequestKind, took: Duration, outcome: RequestOutcome) {
         self.request_duration
-            .get_or_create(&[("target", kind.as_str()), ("outcome", outcome)])
+            .get_or_create(&[("target", kind.as_str()), ("outcome", outcome.as_str())])
             .observe(took.as_secs_f64());
     }
 
-    /// Sets the gauges of the node's view: its seq and topics, and the nodes it knows.
+    /// Reads the overlay's counters from `handle` at every scrape (the node attaches its own when
+    /// it starts with these metrics).
+    pub fn attach_overlay(&self, handle: fisco_p2p_overlay::StatsHandle) {
+        *self
+            .overlay
+            .handle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(handle);
+    }
+
+    /// Sets the seq and the topic count of this node's own record (the node calls it whenever
+    /// its record changes).
+    pub fn local_record(&self, seq: u64, topics: usize) {
+        self.view.lock().local_record(seq, topics);
+    }
+
+    /// Lines the view up with the node's own answers ([`Handle::status`] and
+    /// [`Handle::peers`](crate::node::Handle::peers)), for whoever has them at hand.
+    ///
+    /// [`Handle::status`]: crate::node::Handle::status
     pub fn observe(&self, status: &Status, peers: &[PeerInfo]) {
-        self.connected.set(saturating_i64(status.connected as u64));
-        self.local_seq.set(saturating_i64(status.seq));
-        self.topics.set(saturating_i64(status.topics.len() as u64));
-        self.known_nodes.set(saturating_i64(peers.len() as u64));
-        let online = peers.iter().filter(|p| p.online).count();
-        self.online_nodes.set(saturating_i64(online as u64));
+        self.view.lock().observe(status, peers);
     }
 
     /// Lets libp2p's own metrics count a swarm event.
@@ -280,86 +350,6 @@ fn direction_str(direction: crate::node::Direction) -> &'static str {
     }
 }
 
-fn saturating_i64(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::node::{Direction, Refusal};
-    use crate::tls::RefusalReason;
-
-    fn value_of(text: &str, line_start: &str) -> Option<f64> {
-        text.lines()
-            .find(|l| l.starts_with(line_start))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
-    }
-
-    #[test]
-    fn counts_refusals_by_direction_and_reason() {
-        let metrics = Metrics::new();
-        let refused = Event::ConnectionRefused {
-            node_id: None,
-            address: None,
-            direction: Direction::Inbound,
-            reason: Refusal::Tls(RefusalReason::Blacklisted),
-        };
-        metrics.record_event(&refused);
-        metrics.record_event(&refused);
-        let text = metrics.encode();
-        assert_eq!(
-            value_of(
-                &text,
-                "fisco_p2p_connection_refusals_total{direction=\"inbound\",reason=\"blacklisted\"}"
-            ),
-            Some(2.0),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn counts_messages_and_bytes_by_kind() {
-        let metrics = Metrics::new();
-        metrics.message_sent(MessageKind::Broadcast, 10);
-        metrics.message_sent(MessageKind::Broadcast, 5);
-        metrics.message_received(MessageKind::Multicast, 7);
-        let text = metrics.encode();
-        assert_eq!(
-            value_of(&text, "fisco_p2p_messages_sent_total{kind=\"broadcast\"}"),
-            Some(2.0)
-        );
-        assert_eq!(
-            value_of(
-                &text,
-                "fisco_p2p_payload_sent_bytes_total{kind=\"broadcast\"}"
-            ),
-            Some(15.0)
-        );
-        assert_eq!(
-            value_of(
-                &text,
-                "fisco_p2p_payload_received_bytes_total{kind=\"multicast\"}"
-            ),
-            Some(7.0)
-        );
-    }
-
-    #[test]
-    fn request_latency_lands_in_the_right_bucket() {
-        let metrics = Metrics::new();
-        metrics.request_finished(RequestKind::Node, Duration::from_millis(3), true);
-        let text = metrics.encode();
-        let bucket = |le: &str| {
-            value_of(
-                &text,
-                &format!(
-                    "fisco_p2p_request_duration_seconds_bucket{{le=\"{le}\",target=\"node\",outcome=\"reply\"}}"
-                ),
-            )
-        };
-        assert_eq!(bucket("0.002"), Some(0.0), "{text}");
-        assert_eq!(bucket("0.004"), Some(1.0), "{text}");
-    }
-}
+#[path = "tests.rs"]
+mod tests;

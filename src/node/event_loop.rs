@@ -65,6 +65,8 @@ pub(crate) struct EventLoop {
     /// Multicasts going out, by their overlay ID: the topic and who waits for the outcome.
     pub(super) multicasts:
         HashMap<fisco_p2p_overlay::MulticastId, (String, Reply<Result<usize, MulticastError>>)>,
+    /// The seq of the local record last reported to the metrics.
+    local_seq: u64,
 }
 
 impl EventLoop {
@@ -94,6 +96,7 @@ impl EventLoop {
             requests: HashMap::new(),
             ids: Default::default(),
             multicasts: HashMap::new(),
+            local_seq: 0,
         }
     }
 
@@ -110,10 +113,23 @@ impl EventLoop {
                     None => break None,
                 },
             }
+            self.note_local_record();
         };
         self.shutdown().await;
         if let Some(reply) = done {
             let _ = reply.send(());
+        }
+    }
+
+    /// Tells the metrics when the local record changed (topics, state, neighbours, addresses).
+    fn note_local_record(&mut self) {
+        let Some(metrics) = &self.config.metrics else {
+            return;
+        };
+        let record = self.swarm.behaviour().sync.local_record();
+        if record.seq() != self.local_seq {
+            self.local_seq = record.seq();
+            metrics.local_record(record.seq(), record.topics().len());
         }
     }
 

@@ -369,6 +369,16 @@ impl Events {
         Self { inner }
     }
 
+    /// Like [`next`](Self::next), but says when this stream fell behind: `Some(Err(missed))`
+    /// stands for the events it skipped, and the events after them follow.
+    pub async fn next_or_lag(&mut self) -> Option<Result<Event, u64>> {
+        match self.inner.recv().await {
+            Ok(event) => Some(Ok(event)),
+            Err(broadcast::error::RecvError::Lagged(missed)) => Some(Err(missed)),
+            Err(broadcast::error::RecvError::Closed) => None,
+        }
+    }
+
     /// The next event, or `None` once the node has stopped.
     pub async fn next(&mut self) -> Option<Event> {
         loop {

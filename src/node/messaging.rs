@@ -13,22 +13,9 @@ use super::{
 };
 use crate::{identity::NodeId, metrics::MessageKind};
 
-/// Longest topic name accepted.
-const MAX_TOPIC_LEN: usize = 256;
-
-/// Checks a topic name.
+/// Checks a topic name (the one rule of [`super::topic`]).
 pub(super) fn check_topic(topic: &str) -> Result<(), SendError> {
-    let reason = if topic.is_empty() {
-        "empty"
-    } else if topic.len() > MAX_TOPIC_LEN {
-        "longer than 256 bytes"
-    } else {
-        return Ok(());
-    };
-    Err(SendError::InvalidTopic {
-        topic: topic.chars().take(64).collect(),
-        reason,
-    })
+    super::topic::check(topic)
 }
 
 impl EventLoop {
@@ -66,6 +53,12 @@ impl EventLoop {
                 reply,
             } => {
                 if let Err(e) = check_topic(&topic).and_then(|()| self.check_size(&payload)) {
+                    let now = std::time::Instant::now();
+                    self.request_done(
+                        crate::metrics::RequestKind::Topic,
+                        now,
+                        crate::metrics::RequestOutcome::Error,
+                    );
                     let _ = reply.send(Err(e.into()));
                     return;
                 }

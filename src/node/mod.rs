@@ -13,7 +13,8 @@
 //! - `messaging.rs`: the messaging commands; `requests.rs`: requests sent and their outcomes;
 //!   `multicast.rs`: multicast to topic followers; `inbound.rs`: what arrives for the application;
 //! - `handle.rs`, `command.rs`, `inbox.rs`, `event.rs`: the application's side;
-//! - `swarm.rs`: building the Swarm; `config.rs`, `address.rs`, `error.rs`;
+//! - `swarm.rs`: building the Swarm; `config.rs`, `address.rs`, `error.rs`; `topic.rs`, the
+//!   rule for topic names;
 //! - `ids.rs`: node IDs and PeerIds converted once per node, not once per message.
 
 mod address;
@@ -31,6 +32,7 @@ mod messaging;
 mod multicast;
 mod requests;
 mod swarm;
+mod topic;
 
 use std::time::Duration;
 
@@ -44,6 +46,7 @@ pub use event::{Direction, DisconnectReason, Event, Refusal};
 pub use fisco_p2p_overlay::Stats as OverlayStats;
 pub use handle::{ConnectedPeer, Events, Handle, PeerInfo, RouteInfo, StaticPeer, Status};
 pub use inbox::{Inbox, IncomingRequest, Message, Responder};
+pub use topic::{check_topic, MAX_TOPIC_LEN};
 
 use crate::{behaviour::Behaviour, identity::NodeIdentity, tls::AccessList};
 
@@ -67,8 +70,11 @@ impl Node {
         access.set_blacklist(config.blacklist.iter().copied());
         access.set_whitelist(config.whitelist.iter().copied());
         let mut swarm = swarm::build(&identity, &config, access.clone())?;
+        if let Some(metrics) = &config.metrics {
+            metrics.attach_overlay(swarm.behaviour().overlay.stats_handle());
+        }
         for topic in &config.topics {
-            messaging::check_topic(topic).map_err(|e| NodeError::Setup(e.to_string()))?;
+            topic::check(topic).map_err(|e| NodeError::Setup(e.to_string()))?;
             swarm
                 .behaviour_mut()
                 .sync

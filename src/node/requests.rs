@@ -12,7 +12,7 @@ use rand::seq::SliceRandom;
 use super::{command::Reply, event_loop::EventLoop, CallError, SendError, TopicError};
 use crate::{
     identity::NodeId,
-    metrics::{MessageKind, RequestKind},
+    metrics::{MessageKind, RequestKind, RequestOutcome},
 };
 
 /// A request sent on behalf of the application, waiting for its outcome.
@@ -74,15 +74,16 @@ impl TopicSend {
 }
 
 impl EventLoop {
-    /// Records how long a request took, for the latency histogram.
+    /// Records how a request ended and how long it took: exactly once per call of
+    /// `Handle::request` or `Handle::send_to_topic`, whichever way it ends.
     pub(super) fn request_done(
         &self,
         kind: RequestKind,
         started: std::time::Instant,
-        replied: bool,
+        outcome: RequestOutcome,
     ) {
         if let Some(metrics) = &self.config.metrics {
-            metrics.request_finished(kind, started.elapsed(), replied);
+            metrics.request_completed(kind, started.elapsed(), outcome);
         }
     }
 
@@ -96,18 +97,18 @@ impl EventLoop {
         timeout: Option<std::time::Duration>,
         reply: Reply<Result<Bytes, CallError>>,
     ) {
-        if let Err(e) = self.check_size(&payload) {
-            let _ = reply.send(Err(e.into()));
-            return;
-        }
+        let sent = std::time::Instant::now();
         let peer = self.ids.peer_id(node);
-        match self.send_request(peer, module, payload, timeout) {
+        let outcome = self
+            .check_size(&payload)
+            .and_then(|()| self.send_request(peer, module, payload, timeout));
+        match outcome {
             Ok(id) => {
-                let sent = std::time::Instant::now();
                 self.requests
                     .insert(id, PendingRequest::Call { node, sent, reply });
             }
             Err(e) => {
+                self.request_done(RequestKind::Node, sent, RequestOutcome::Error);
                 let _ = reply.send(Err(e.into()));
             }
         }
@@ -152,9 +153,11 @@ impl EventLoop {
         unrouted.shuffle(rng);
         // A follower without a route yet may get one within the overlay's route wait.
         let Some(peer) = routed.pop().or_else(|| unrouted.pop()) else {
-            if !send.failures.is_empty() {
-                self.request_done(RequestKind::Topic, send.started, false);
-            }
+            let outcome = match send.failures.last() {
+                Some((_, error)) => RequestOutcome::of_error(error),
+                None => RequestOutcome::Unreachable,
+            };
+            self.request_done(RequestKind::Topic, send.started, outcome);
             let error = if send.failures.is_empty() {
                 TopicError::NoFollower { topic: send.topic }
             } else {
@@ -172,6 +175,7 @@ impl EventLoop {
                 self.requests.insert(id, PendingRequest::Topic(send));
             }
             Err(e) => {
+                self.request_done(RequestKind::Topic, send.started, RequestOutcome::Error);
                 let _ = send.reply.send(Err(e.into()));
             }
         }
@@ -186,7 +190,11 @@ impl EventLoop {
     ) {
         match self.requests.remove(&id) {
             Some(PendingRequest::Call { node, sent, reply }) => {
-                self.request_done(RequestKind::Node, sent, result.is_ok());
+                let outcome = match &result {
+                    Ok(_) => RequestOutcome::Reply,
+                    Err(error) => RequestOutcome::of_error(error),
+                };
+                self.request_done(RequestKind::Node, sent, outcome);
                 let _ = reply.send(result.map_err(|error| CallError::Failed { node, error }));
             }
             Some(PendingRequest::Topic(mut send)) => {
@@ -195,7 +203,7 @@ impl EventLoop {
                 };
                 match result {
                     Ok(bytes) => {
-                        self.request_done(RequestKind::Topic, send.started, true);
+                        self.request_done(RequestKind::Topic, send.started, RequestOutcome::Reply);
                         let _ = send.reply.send(Ok((node, bytes)));
                     }
                     Err(error) => {

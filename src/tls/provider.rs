@@ -14,41 +14,19 @@ use rustls::{
         ring::{self as ring_provider, cipher_suite},
         CryptoProvider, WebPkiSupportedAlgorithms,
     },
-    pki_types::{alg_id, AlgorithmIdentifier, InvalidSignature, SignatureVerificationAlgorithm},
     sign::{Signer, SigningKey},
     SignatureAlgorithm, SignatureScheme,
 };
-use secp256k1::{ecdsa, Message, PublicKey, SecretKey};
-use sha2::{Digest, Sha256};
+use secp256k1::{ecdsa, SecretKey};
+
+// The signature algorithm lives with the identity, which checks its own chain at load time.
+pub(crate) use crate::identity::signature::{digest, Secp256k1Sha256, CHAIN_ALGORITHMS};
 
 /// TLS signature scheme for ECDSA on secp256k1 with SHA-256, from the private-use range.
 ///
 /// The low byte must not be 0x00-0x02: rustls treats those as the TLS 1.2 anonymous, RSA-PKCS1
 /// and DSA algorithms and silently drops them from TLS 1.3 offers. 0x03 is "ECDSA".
 pub(crate) const SECP256K1_SHA256: SignatureScheme = SignatureScheme::Unknown(0xFE03);
-
-/// Signature algorithms accepted in certificate chains.
-///
-/// secp256k1 for FISCO >= 2.5 chains; RSA PKCS#1 for the RSA-2048 chain and agency keys of FISCO
-/// 2.0-2.4; the common NIST curves and RSA-PSS so a third-party CA does not fail for want of an
-/// algorithm (the leaf key itself must still be secp256k1).
-pub(crate) static CHAIN_ALGORITHMS: &[&dyn SignatureVerificationAlgorithm] = &[
-    &Secp256k1Sha256,
-    webpki::ring::RSA_PKCS1_2048_8192_SHA256,
-    webpki::ring::RSA_PKCS1_2048_8192_SHA384,
-    webpki::ring::RSA_PKCS1_2048_8192_SHA512,
-    webpki::ring::RSA_PKCS1_2048_8192_SHA256_ABSENT_PARAMS,
-    webpki::ring::RSA_PKCS1_2048_8192_SHA384_ABSENT_PARAMS,
-    webpki::ring::RSA_PKCS1_2048_8192_SHA512_ABSENT_PARAMS,
-    webpki::ring::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
-    webpki::ring::RSA_PSS_2048_8192_SHA384_LEGACY_KEY,
-    webpki::ring::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
-    webpki::ring::ECDSA_P256_SHA256,
-    webpki::ring::ECDSA_P256_SHA384,
-    webpki::ring::ECDSA_P384_SHA256,
-    webpki::ring::ECDSA_P384_SHA384,
-    webpki::ring::ED25519,
-];
 
 /// What the provider advertises for handshake signatures: only secp256k1.
 static HANDSHAKE_ALGORITHMS: WebPkiSupportedAlgorithms = WebPkiSupportedAlgorithms {
@@ -67,34 +45,6 @@ pub(crate) fn crypto_provider() -> Arc<CryptoProvider> {
         signature_verification_algorithms: HANDSHAKE_ALGORITHMS,
         ..ring_provider::default_provider()
     })
-}
-
-/// ECDSA over secp256k1 with SHA-256, verified by libsecp256k1.
-#[derive(Debug)]
-pub(crate) struct Secp256k1Sha256;
-
-impl SignatureVerificationAlgorithm for Secp256k1Sha256 {
-    fn verify_signature(
-        &self,
-        public_key: &[u8],
-        message: &[u8],
-        signature: &[u8],
-    ) -> Result<(), InvalidSignature> {
-        let key = PublicKey::from_slice(public_key).map_err(|_| InvalidSignature)?;
-        let mut signature = ecdsa::Signature::from_der(signature).map_err(|_| InvalidSignature)?;
-        // libsecp256k1 accepts only low-S signatures; OpenSSL emits high S half of the time and
-        // ECDSA itself accepts both, so fold S into the lower half before checking.
-        signature.normalize_s();
-        ecdsa::verify(&signature, digest(message), &key).map_err(|_| InvalidSignature)
-    }
-
-    fn public_key_alg_id(&self) -> AlgorithmIdentifier {
-        alg_id::ECDSA_P256K1
-    }
-
-    fn signature_alg_id(&self) -> AlgorithmIdentifier {
-        alg_id::ECDSA_SHA256
-    }
 }
 
 /// The node's secp256k1 key as a rustls signing key.
@@ -153,13 +103,11 @@ impl Signer for NodeSigner {
     }
 }
 
-/// SHA-256 of `message` as a secp256k1 message digest.
-fn digest(message: &[u8]) -> Message {
-    Message::from_digest(Sha256::digest(message).into())
-}
-
 #[cfg(test)]
 mod tests {
+    use rustls::pki_types::SignatureVerificationAlgorithm as _;
+    use secp256k1::PublicKey;
+
     use super::*;
 
     fn signing_key() -> (SecretKey, PublicKey) {

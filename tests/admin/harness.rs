@@ -20,6 +20,8 @@ use crate::common::{network::messaging_config, TestNode, WAIT};
 pub struct Daemon {
     pub node: TestNode,
     pub client: Client,
+    /// The admin API's address.
+    pub address: std::net::SocketAddr,
     shutdown: Option<oneshot::Sender<()>>,
     pub server: Option<JoinHandle<Result<(), admin::AdminError>>>,
 }
@@ -53,6 +55,7 @@ impl Daemon {
         Daemon {
             node,
             client: Client::new(address).with_timeout(WAIT),
+            address,
             shutdown: Some(shutdown),
             server: Some(server),
         }
@@ -171,6 +174,56 @@ pub async fn pair() -> (Daemon, Daemon) {
     let b = Daemon::start(ids.next().expect("identity")).await;
     connect(&mut a, &b).await;
     (a, b)
+}
+
+/// Sends `request` (a whole HTTP/1.1 request as text) on a new connection and reads until the
+/// server closes it or `WAIT` passes; returns the status code and everything read.
+pub async fn raw_http(address: std::net::SocketAddr, request: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connects");
+        stream.write_all(request.as_bytes()).await.expect("writes");
+        let mut answer = Vec::new();
+        let mut buffer = [0u8; 4096];
+        // One answer: stop at the end of the body (Content-Length) or when the server closes.
+        loop {
+            let n = stream.read(&mut buffer).await.unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            answer.extend_from_slice(&buffer[..n]);
+            if complete(&answer) {
+                break;
+            }
+        }
+        String::from_utf8_lossy(&answer).into_owned()
+    };
+    let text = tokio::time::timeout(WAIT, exchange)
+        .await
+        .expect("an answer in time");
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+/// Whether `answer` holds a whole response with a Content-Length body.
+fn complete(answer: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(answer);
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return false;
+    };
+    head.lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse::<usize>().ok())?
+        })
+        .is_some_and(|length| body.len() >= length)
 }
 
 /// A JSON value that must be a string.

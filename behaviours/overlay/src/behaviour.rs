@@ -27,7 +27,7 @@ use crate::{
     handler::{Budget, FromHandler, Handler, HandlerEvent, Outgoing},
     id::{MessageId, MulticastId, ReplyTo, RequestId},
     seal::KeySeal,
-    Config, Event, ReplyError, Route, SendError, Stats,
+    Config, Event, ReplyError, Route, SendError, Stats, StatsHandle,
 };
 
 /// Room an envelope takes beyond its payload (header, routing list, signature), for the send
@@ -59,6 +59,7 @@ pub struct Behaviour {
     events: VecDeque<ToSwarm<Event, Outgoing>>,
     timer: Option<(Instant, Delay)>,
     waker: Option<Waker>,
+    published: StatsHandle,
 }
 
 impl Behaviour {
@@ -81,7 +82,14 @@ impl Behaviour {
             events: VecDeque::new(),
             timer: None,
             waker: None,
+            published: StatsHandle::default(),
         }
+    }
+
+    /// A handle on this overlay's counters and route count that other threads (a metrics
+    /// exporter) can read at any time; updated after every round of the behaviour's work.
+    pub fn stats_handle(&self) -> StatsHandle {
+        self.published.clone()
     }
 
     /// Sets who may reach this node: `access(origin)` returns why not, if not. Requests from a
@@ -404,6 +412,8 @@ impl NetworkBehaviour for Behaviour {
                 self.core.tick(Instant::now());
                 continue;
             }
+            let routes = self.core.route_count();
+            self.published.publish(&self.core.stats(), routes);
             self.waker = Some(cx.waker().clone());
             return Poll::Pending;
         }

@@ -95,6 +95,7 @@ mod frame;
 mod handler;
 mod id;
 mod seal;
+mod stats;
 #[cfg(feature = "test-utils")]
 pub mod testing;
 
@@ -108,6 +109,7 @@ pub use error::{Refusal, ReplyError, RequestError, SendError};
 pub use handler::{Handler, HandlerEvent, Outgoing};
 pub use id::{MessageId, MulticastId, ReplyTo, RequestId};
 pub use seal::SignatureError;
+pub use stats::StatsHandle;
 
 /// Room a frame keeps beyond its payload: envelope header, key and signature, and a multicast
 /// copy's list of followers. The largest payload is `max_message_size` less this.

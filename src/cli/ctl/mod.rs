@@ -1,14 +1,22 @@
 //! `fisco-p2p ctl`: a thin client of a running node's admin API. Readable output by default,
-//! the API's JSON with `--json`; any failure is one line on stderr and a non-zero exit.
+//! with everything that came from the network escaped (`--raw` for payloads as they are); the
+//! API's JSON with `--json`. Any failure is one line on stderr (a JSON object with `--json`) and
+//! a non-zero exit.
 
 mod show;
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::Context as _;
-use clap::{Args, Subcommand};
-use fisco_p2p::admin::client::Client;
+use clap::{builder::PossibleValuesParser, Args, Subcommand};
+use fisco_p2p::admin::{client::Client, EVENT_TYPES};
 use serde_json::{json, Map, Value};
+
+/// A call waits this long when `--timeout` is not given.
+const DEFAULT_TIMEOUT: u64 = 30;
+/// How much longer than a request's own timeout the client waits for the API's answer, so the
+/// node reports a timeout of the peer rather than the client one of the API.
+const ANSWER_GRACE: Duration = Duration::from_secs(5);
 
 /// Arguments of `fisco-p2p ctl`.
 #[derive(Debug, Args)]
@@ -22,12 +30,29 @@ pub(crate) struct CtlArgs {
         default_value = "127.0.0.1:31300"
     )]
     admin: SocketAddr,
-    /// Print the API's JSON (one object per line for `events`) instead of readable text.
+    /// Print the API's JSON (one object per line for `events`; errors as {"error": ...} on
+    /// stderr) instead of readable text.
     #[arg(long, global = true)]
     json: bool,
-    /// Give up on a call after this many seconds (`events` waits for events as long as needed).
-    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 30)]
-    timeout: u64,
+    /// Give up on a call after this many seconds (default 30; a request also asks the node to
+    /// give up on the peer by then; `events` waits for events as long as needed).
+    #[arg(long, global = true, value_name = "SECONDS")]
+    timeout: Option<u64>,
+    /// File holding the admin API's token (`admin_token_file` of the node).
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "FISCO_P2P_ADMIN_TOKEN_FILE"
+    )]
+    token_file: Option<PathBuf>,
+    /// Show full node IDs and state values (tables show the first 12 hex characters).
+    #[arg(long, global = true)]
+    wide: bool,
+    /// Print payloads exactly as received: a reply as its bytes alone, event data unescaped.
+    /// Without it, control characters from the network are shown escaped (\x1b, \n).
+    #[arg(long, global = true)]
+    raw: bool,
     /// What to ask.
     #[command(subcommand)]
     command: CtlCommand,
@@ -62,7 +87,7 @@ impl PayloadArgs {
 /// The `ctl` subcommands.
 #[derive(Debug, Subcommand)]
 enum CtlCommand {
-    /// The node's ID, listen addresses, seq, topics and number of connected nodes.
+    /// The node's ID, listen addresses, seq, topics, connected nodes and routes.
     Status,
     /// Every node known (connected or not); with --static, the static peer list.
     Peers {
@@ -70,13 +95,16 @@ enum CtlCommand {
         #[arg(long = "static")]
         static_peers: bool,
     },
+    /// Every node this node has a route to: the next hop, the links to it and the path.
+    Routes,
     /// Send a request to one node and print its reply.
     Request {
         /// The node ID (128 hex characters).
         node: String,
         #[command(flatten)]
         payload: PayloadArgs,
-        /// Timeout of this request in milliseconds (default: the node's).
+        /// Timeout of this request in milliseconds (default: --timeout when given, else the
+        /// node's).
         #[arg(long, value_name = "MS")]
         timeout_ms: Option<u64>,
     },
@@ -124,25 +152,53 @@ enum CtlCommand {
         /// Exit after this many events.
         #[arg(long, value_name = "N")]
         count: Option<usize>,
-        /// Only events of this type (peer_connected, peer_disconnected, connection_refused,
-        /// message, peer_state); repeat for several.
-        #[arg(long = "type", value_name = "TYPE")]
+        /// Only events of this type; repeat for several.
+        #[arg(long = "type", value_name = "TYPE", value_parser = PossibleValuesParser::new(EVENT_TYPES))]
         types: Vec<String>,
     },
 }
 
 impl CtlArgs {
     pub(crate) fn run(self) -> anyhow::Result<()> {
+        let json = self.json;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .context("cannot start the async runtime")?;
-        runtime.block_on(self.run_async())
+        match runtime.block_on(self.run_async()) {
+            Err(error) if json => Err(super::ReportedError::json(&error).into()),
+            other => other,
+        }
+    }
+
+    /// The client: its timeout (longer for a request, which then carries the timeout itself),
+    /// and its token.
+    fn client(&self) -> anyhow::Result<Client> {
+        let mut timeout = Duration::from_secs(self.timeout.unwrap_or(DEFAULT_TIMEOUT));
+        if self.request_timeout_ms().is_some() {
+            timeout += ANSWER_GRACE;
+        }
+        let client = Client::new(self.admin).with_timeout(timeout);
+        match &self.token_file {
+            Some(path) => Ok(client.with_token_file(path)?),
+            None => Ok(client),
+        }
+    }
+
+    /// The `timeout_ms` a request carries: `--timeout-ms`, else `--timeout` when given.
+    fn request_timeout_ms(&self) -> Option<u64> {
+        match &self.command {
+            CtlCommand::Request { timeout_ms, .. } => {
+                timeout_ms.or_else(|| self.timeout.map(|seconds| seconds.saturating_mul(1000)))
+            }
+            _ => None,
+        }
     }
 
     async fn run_async(self) -> anyhow::Result<()> {
-        let client = Client::new(self.admin).with_timeout(Duration::from_secs(self.timeout));
-        let out = show::Output::new(self.json);
+        let client = self.client()?;
+        let request_timeout = self.request_timeout_ms();
+        let out = show::Output::new(self.json, self.wide, self.raw);
         match self.command {
             CtlCommand::Status => out.status(&client.get("/v1/status").await?),
             CtlCommand::Peers { static_peers: true } => {
@@ -151,21 +207,18 @@ impl CtlArgs {
             CtlCommand::Peers {
                 static_peers: false,
             } => out.peers(&client.get("/v1/peers").await?),
-            CtlCommand::Request {
-                node,
-                payload,
-                timeout_ms,
-            } => {
+            CtlCommand::Routes => out.routes(&client.get("/v1/routes").await?),
+            CtlCommand::Request { node, payload, .. } => {
                 let mut body = payload.fields();
                 body.insert("to".into(), Value::String(node));
-                if let Some(ms) = timeout_ms {
+                if let Some(ms) = request_timeout {
                     body.insert("timeout_ms".into(), json!(ms));
                 }
-                out.reply(&client.post("/v1/request", &Value::Object(body)).await?)
+                out.reply(&client.post("/v1/request", &Value::Object(body)).await?)?
             }
             CtlCommand::SendTopic { topic, payload } => {
                 let body = with_topic(payload.fields(), topic);
-                out.reply(&client.post("/v1/send-topic", &body).await?)
+                out.reply(&client.post("/v1/send-topic", &body).await?)?
             }
             CtlCommand::Multicast { topic, payload } => {
                 let body = with_topic(payload.fields(), topic);

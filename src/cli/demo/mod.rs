@@ -154,9 +154,13 @@ fn step(
     started: Instant,
 ) -> anyhow::Result<()> {
     let took = started.elapsed();
+    // Details quote what the nodes sent and said: escape it before it reaches the terminal.
     let (ok, detail) = match &outcome {
-        Ok(detail) => (true, detail.clone()),
-        Err(e) => (false, format!("{e:#}")),
+        Ok(detail) => (true, crate::cli::terminal::escape(detail).into_owned()),
+        Err(e) => (
+            false,
+            crate::cli::terminal::escape(&format!("{e:#}")).into_owned(),
+        ),
     };
     let mark = if ok { "ok" } else { "FAILED" };
     println!("[{number}/{total}] {name:<13} {mark:<6} {took:>8.1?}  {detail}");

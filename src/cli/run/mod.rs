@@ -3,7 +3,9 @@
 //! Logs go to stderr (`RUST_LOG`, default `info`). Stdout gets exactly one line once the node
 //! is up, for scripts: `node <ID> listening on <ADDR>[,<ADDR>...] admin <ADDR|off>`.
 //! SIGINT and SIGTERM stop the node gracefully; SIGHUP re-reads the configuration file and
-//! applies its static peers and black/white lists (peers given with `--peer` stay as given).
+//! applies its static peers and black/white lists: peers removed from the file are removed,
+//! peers added to it are dialled, and peers added at runtime (`ctl add-peer`) stay (peers given
+//! with `--peer` stay as given).
 
 #![allow(clippy::print_stdout)]
 
@@ -50,9 +52,13 @@ pub(crate) struct RunArgs {
     /// Address of the admin API, ip:port (port 0 picks one). Overrides the file's `admin`.
     #[arg(long, value_name = "ADDR")]
     admin: Option<SocketAddr>,
-    /// Allow the admin API on a non-loopback address.
+    /// Allow the admin API on a non-loopback address (needs a token file).
     #[arg(long)]
     admin_public: bool,
+    /// File holding the admin API's bearer token; every request must then present it.
+    /// Overrides the file's `admin_token_file`.
+    #[arg(long, value_name = "FILE")]
+    admin_token_file: Option<PathBuf>,
     /// Topic to follow from the start; repeat for several. Replaces the file's `topics`.
     #[arg(long = "topic", value_name = "TOPIC")]
     topics: Vec<String>,
@@ -97,6 +103,9 @@ impl RunArgs {
         if self.admin_public {
             file = file.with_admin_public(true);
         }
+        if self.admin_token_file.is_some() {
+            file = file.with_admin_token_file(self.admin_token_file.clone());
+        }
         if !self.topics.is_empty() {
             file = file.with_topics(self.topics.clone());
         }
@@ -111,13 +120,12 @@ impl RunArgs {
         };
         let identity = NodeIdentity::load_dir(dir)
             .with_context(|| format!("cannot load the node directory {}", dir.display()))?;
+        let admin_config = admin_config(&settings)?;
         let metrics = Arc::new(Metrics::new());
         let (handle, _) = Node::spawn(identity, node_config(&settings, &metrics))
             .await
             .context("cannot start the node")?;
-        let admin_config = admin::Config::default()
-            .with_max_message_size(settings.limits().max_message_size())
-            .with_metrics(metrics);
+        let admin_config = admin_config.with_metrics(metrics);
         // The service echoes the default module whether or not the API is served.
         let service = admin::Service::start(handle.clone(), admin_config).await?;
         let listener = match settings.admin() {
@@ -136,7 +144,7 @@ impl RunArgs {
             }
             None => (None, Some(service)),
         };
-        let outcome = self.wait(&handle, path.as_deref()).await;
+        let outcome = self.wait(&handle, path.as_deref(), &settings).await;
         let _ = stop_admin.send(());
         if let Some(server) = server {
             match tokio::time::timeout(STOP_GRACE, server).await {
@@ -153,8 +161,19 @@ impl RunArgs {
     }
 
     /// Runs until SIGINT or SIGTERM, reloading the configuration on SIGHUP.
-    async fn wait(&self, handle: &Handle, path: Option<&Path>) -> anyhow::Result<()> {
+    async fn wait(
+        &self,
+        handle: &Handle,
+        path: Option<&Path>,
+        settings: &NodeFile,
+    ) -> anyhow::Result<()> {
         let mut signals = signals::Signals::new()?;
+        // The peers the configuration gave; a reload removes only those the file no longer has.
+        let mut configured: Vec<_> = settings
+            .peers()
+            .iter()
+            .map(|a| a.multiaddr().clone())
+            .collect();
         loop {
             match signals.next().await {
                 signals::Signal::Stop(name) => {
@@ -163,7 +182,7 @@ impl RunArgs {
                 }
                 signals::Signal::Reload => match path {
                     Some(path) => {
-                        if let Err(error) = self.reload(handle, path).await {
+                        if let Err(error) = self.reload(handle, path, &mut configured).await {
                             tracing::error!(
                                 "configuration not reloaded: {}",
                                 super::one_line(&error)
@@ -176,8 +195,15 @@ impl RunArgs {
         }
     }
 
-    /// Applies the file's static peers (unless given as flags) and black/white lists.
-    async fn reload(&self, handle: &Handle, path: &Path) -> anyhow::Result<()> {
+    /// Applies the file's static peers (unless given as flags) and black/white lists. Of the
+    /// static peers, only those `configured` earlier and gone from the file are removed: peers
+    /// added at runtime through the admin API stay, as an operator who added one expects.
+    async fn reload(
+        &self,
+        handle: &Handle,
+        path: &Path,
+        configured: &mut Vec<libp2p::Multiaddr>,
+    ) -> anyhow::Result<()> {
         let settings = self.settings(Some(path))?;
         let wanted: Vec<_> = settings
             .peers()
@@ -192,12 +218,17 @@ impl RunArgs {
             .collect();
         let mut added = 0;
         let mut removed = 0;
-        for address in current.iter().filter(|a| !wanted.contains(a)) {
+        for address in configured.iter().filter(|a| !wanted.contains(a)) {
             removed += usize::from(handle.remove_peer(address.clone()).await?);
         }
         for address in wanted.iter().filter(|a| !current.contains(a)) {
             added += usize::from(handle.add_peer(address.clone()).await?);
         }
+        let runtime = current
+            .iter()
+            .filter(|a| !configured.contains(a) && !wanted.contains(a))
+            .count();
+        *configured = wanted;
         let barred = handle
             .set_blacklist(settings.blacklist().iter().copied())
             .await?
@@ -210,6 +241,7 @@ impl RunArgs {
             path = %path.display(),
             added,
             removed,
+            kept_runtime_peers = runtime,
             blacklist = settings.blacklist().len(),
             whitelist = settings.whitelist().len(),
             disconnected = barred,
@@ -217,6 +249,26 @@ impl RunArgs {
         );
         Ok(())
     }
+}
+
+/// The admin API's settings: body limit, token, host names. A non-loopback API without a token
+/// is refused here, before the node starts.
+fn admin_config(settings: &NodeFile) -> anyhow::Result<admin::Config> {
+    let mut config =
+        admin::Config::default().with_max_message_size(settings.limits().max_message_size());
+    match settings.admin_token_file() {
+        Some(path) => config = config.with_token(admin::Token::from_file(path)?),
+        None => {
+            let public = |a: &SocketAddr| !a.ip().is_loopback() && settings.admin_public();
+            if let Some(address) = settings.admin().filter(public) {
+                return Err(admin::AdminError::PublicWithoutToken(address).into());
+            }
+        }
+    }
+    for host in settings.admin_hosts() {
+        config = config.with_allowed_host(host.clone());
+    }
+    Ok(config)
 }
 
 /// The node configuration: what `NodeFile::to_node_config` gives, plus the settings the
@@ -258,12 +310,15 @@ async fn announce(handle: &Handle, admin: Option<&tokio::net::TcpListener>) -> a
     Ok(())
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`), coloured only on a terminal.
 fn init_logs() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colours only on a terminal: a log file or the journal gets plain text.
+    use std::io::IsTerminal as _;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init();
 }

@@ -128,6 +128,11 @@ impl Core {
         self.routes.table()
     }
 
+    /// How many nodes have a route.
+    pub(crate) fn route_count(&mut self) -> usize {
+        self.routes.len()
+    }
+
     /// The route to `dest`.
     pub(crate) fn route(&mut self, dest: &PeerId) -> Option<Route> {
         self.routes.route(dest)

@@ -102,6 +102,12 @@ impl Routes {
         self.table.iter().map(|(k, v)| (*k, *v)).collect()
     }
 
+    /// How many nodes have a route.
+    pub(crate) fn len(&mut self) -> usize {
+        self.refresh();
+        self.table.len()
+    }
+
     /// Grows whenever the routing table changes.
     pub(crate) fn version(&mut self) -> u64 {
         self.refresh();
