@@ -212,7 +212,8 @@ impl EventLoop {
                         .insert(peer, DisconnectReason::HeartbeatTimeout);
                 }
             }
-            fisco_p2p_peers::Event::DuplicateClosed { .. } => {}
+            fisco_p2p_peers::Event::DuplicateClosed { .. }
+            | fisco_p2p_peers::Event::DialFinished { .. } => {}
         }
     }
 }
