@@ -1,23 +1,56 @@
 //! Connections: established and closed, refused in either direction (with the reason named),
 //! static-peer news, and disconnecting peers the access lists now bar.
+//!
+//! Every log line a remote party can cause goes through [`RemoteLog`], rate-limited per peer or
+//! address. Failed inbound handshakes are logged by the transport's admission layer, which knows
+//! the source IP; a failed static peer dial by the peers behaviour, which says when it recovers.
 
 use std::time::Instant;
 
+use fisco_p2p_ratelimit::{PerSource, Verdict};
 use libp2p::{
     connection_limits,
-    core::{transport::timeout::TransportTimeoutError, ConnectedPoint},
+    core::ConnectedPoint,
     swarm::{ConnectionError, DialError, ListenError},
     Multiaddr, PeerId,
 };
 
 use super::{
     event_loop::{Connected, EventLoop},
+    swarm::classify::classify,
     Direction, DisconnectReason, Event, Refusal,
 };
-use crate::{
-    identity::NodeId,
-    tls::{self, RefusalReason},
-};
+use crate::{identity::NodeId, tls::RefusalReason};
+
+/// Rate-limits the log lines remote parties cause, per peer or address (and overall).
+#[derive(Debug)]
+pub(crate) struct RemoteLog(PerSource<Source>);
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Source {
+    Peer(PeerId),
+    Address(Multiaddr),
+}
+
+impl Default for RemoteLog {
+    fn default() -> Self {
+        Self(PerSource::new(fisco_p2p_ratelimit::Config::default()))
+    }
+}
+
+impl RemoteLog {
+    /// Whether a line caused by `source` may be written now, and how many were suppressed.
+    fn allow(&mut self, source: Source) -> Option<u64> {
+        match self.0.check(source, Instant::now()) {
+            Verdict::Allow { suppressed } => Some(suppressed),
+            Verdict::Suppress => None,
+        }
+    }
+
+    fn allow_peer(&mut self, peer: PeerId) -> Option<u64> {
+        self.allow(Source::Peer(peer))
+    }
+}
 
 impl EventLoop {
     /// Disconnects every connected node the access lists now bar, and returns them.
@@ -68,7 +101,9 @@ impl EventLoop {
                 (send_back_addr.clone(), Direction::Inbound)
             }
         };
-        tracing::info!(node = %node_id, %address, ?direction, "peer connected");
+        if let Some(suppressed) = self.remote_log.allow_peer(peer) {
+            tracing::info!(node = %node_id, %address, ?direction, suppressed, "peer connected");
+        }
         self.release_awaiting(Instant::now());
         self.closing.remove(&peer);
         self.connected.insert(
@@ -111,7 +146,9 @@ impl EventLoop {
         let Ok(node_id) = NodeId::from_peer_id(&peer) else {
             return;
         };
-        tracing::info!(node = %node_id, %reason, "peer disconnected");
+        if let Some(suppressed) = self.remote_log.allow_peer(peer) {
+            tracing::info!(node = %node_id, %reason, suppressed, "peer disconnected");
+        }
         self.emit(Event::PeerDisconnected { node_id, reason });
     }
 
@@ -128,12 +165,18 @@ impl EventLoop {
                     None => return, // a behaviour's own decision, reported by it
                 }
             }
+            // Logged, rate-limited per source IP, by the transport's admission layer.
             ListenError::Transport(error) => classify(error),
             ListenError::LocalPeerId { .. }
             | ListenError::Aborted
             | ListenError::WrongPeerId { .. } => return,
         };
-        tracing::warn!(%address, %reason, "inbound connection refused");
+        if let Refusal::ConnectionLimit(_) = &reason {
+            let source = peer.map_or_else(|| Source::Address(address.clone()), Source::Peer);
+            if let Some(suppressed) = self.remote_log.allow(source) {
+                tracing::warn!(%address, %reason, suppressed, "inbound connection refused");
+            }
+        }
         self.emit(Event::ConnectionRefused {
             node_id: peer.and_then(|p| NodeId::from_peer_id(&p).ok()),
             address: Some(address),
@@ -168,16 +211,29 @@ impl EventLoop {
             | DialError::DialPeerConditionFalse(_)
             | DialError::Aborted => return,
         };
+        // A static peer's failures are logged by the peers behaviour (first, then once a
+        // minute); other refusals here, rate-limited per address.
+        let is_static = peer.is_some_and(|p| self.swarm.behaviour().peers.is_static(&p));
         for (address, reason) in failures {
-            match reason {
-                // A refusal is news for the operator; an unreachable static peer is retried and
-                // reported as an event each time, so it stays out of the log's warnings.
-                Refusal::Tls(_) | Refusal::ConnectionLimit(_) => {
-                    tracing::warn!(?address, node = ?node_id, %reason, "outbound connection refused")
+            let source = match (&address, peer) {
+                (_, Some(peer)) => Source::Peer(peer),
+                (Some(address), None) => Source::Address(address.clone()),
+                (None, None) => Source::Address(Multiaddr::empty()),
+            };
+            let static_address = address.as_ref().is_some_and(|a| {
+                self.swarm
+                    .behaviour()
+                    .peers
+                    .static_peers()
+                    .any(|(s, _)| s == a)
+            });
+            let refused = matches!(reason, Refusal::Tls(_) | Refusal::ConnectionLimit(_));
+            if refused && !is_static && !static_address {
+                if let Some(suppressed) = self.remote_log.allow(source) {
+                    tracing::warn!(?address, node = ?node_id, %reason, suppressed, "outbound connection refused");
                 }
-                Refusal::Timeout | Refusal::Unreachable(_) => {
-                    tracing::debug!(?address, %reason, "outbound connection failed")
-                }
+            } else {
+                tracing::debug!(?address, node = ?node_id, %reason, "outbound connection failed");
             }
             self.emit(Event::ConnectionRefused {
                 node_id,
@@ -216,46 +272,4 @@ impl EventLoop {
             | fisco_p2p_peers::Event::DialFinished { .. } => {}
         }
     }
-}
-
-/// Names the reason of a failed connection attempt from the transport's error.
-fn classify(error: &libp2p::TransportError<std::io::Error>) -> Refusal {
-    if let Some(reason) = tls::refusal_reason(error) {
-        return Refusal::Tls(reason);
-    }
-    let chain = error_chain(error);
-    if chain.iter().any(|e| {
-        e.downcast_ref::<TransportTimeoutError<std::io::Error>>()
-            .is_some_and(|t| matches!(t, TransportTimeoutError::Timeout))
-    }) {
-        return Refusal::Timeout;
-    }
-    let message: Vec<String> = chain
-        .iter()
-        .map(|e| e.to_string())
-        .filter(|m| !m.is_empty())
-        .collect();
-    Refusal::Unreachable(message.join(": "))
-}
-
-/// An error and its sources, looking inside `io::Error`s (whose `source` skips the error they wrap).
-fn error_chain<'a>(
-    error: &'a (dyn std::error::Error + 'static),
-) -> Vec<&'a (dyn std::error::Error + 'static)> {
-    let mut chain = Vec::new();
-    let mut next = Some(error);
-    while let Some(error) = next {
-        if chain.len() >= 16 {
-            break;
-        }
-        chain.push(error);
-        next = match error
-            .downcast_ref::<std::io::Error>()
-            .and_then(std::io::Error::get_ref)
-        {
-            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
-            None => error.source(),
-        };
-    }
-    chain
 }

@@ -66,6 +66,7 @@ pub(crate) struct EventLoop {
     pub(super) multicasts: Vec<PendingMulticast>,
     /// Requests waiting for their target's address through state sync.
     pub(super) awaiting_address: Vec<AwaitingAddress>,
+    pub(super) remote_log: super::connections::RemoteLog,
 }
 
 impl EventLoop {
@@ -95,6 +96,7 @@ impl EventLoop {
             requests: HashMap::new(),
             multicasts: Vec::new(),
             awaiting_address: Vec::new(),
+            remote_log: Default::default(),
         }
     }
 
@@ -138,6 +140,11 @@ impl EventLoop {
                     seq: record.seq(),
                     topics: record.topics().iter().cloned().collect(),
                     connected: self.connected.len(),
+                    no_static_peer_connected: self
+                        .swarm
+                        .behaviour()
+                        .peers
+                        .no_static_peer_connected(),
                 });
             }
             Command::ConnectedPeers(reply) => {

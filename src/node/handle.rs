@@ -43,6 +43,9 @@ pub struct Status {
     pub topics: Vec<String>,
     /// How many nodes it is connected to.
     pub connected: usize,
+    /// Static peers are configured, but none of them is connected: the node may be cut off
+    /// (check the log's "static peer unreachable" warnings for the reasons).
+    pub no_static_peer_connected: bool,
 }
 
 /// A connected node, as [`Handle::connected_peers`] lists it.

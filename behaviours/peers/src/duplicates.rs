@@ -1,10 +1,16 @@
 //! The one-connection-per-pair rule, as a pure function both nodes of a pair apply alike.
 //!
 //! Two nodes that dial each other at the same moment end up with two connections. With no message
-//! exchanged, both keep the oldest connection dialled by the node with the smaller `PeerId`, or if
-//! there is none, the oldest one dialled by the other node. Each side closes only what the rule
-//! tells it to: connections dialled by the larger node when one dialled by the smaller exists, and
-//! its own newer same-direction duplicates.
+//! exchanged, both agree on the one to keep: the oldest connection dialled by the node with the
+//! smaller `PeerId`, or if there is none, the oldest one dialled by the other node. Only the node
+//! that dialled the survivor closes the others.
+//!
+//! Why only that node: a dialer counts a connection as established once the listener has
+//! confirmed its multiplexer, that is, after the listener has established it too. So the
+//! survivor's dialer knows that the survivor exists at both ends: when it closes a duplicate, the
+//! other node loses nothing and sees no disconnection. If the survivor's listener closed
+//! duplicates, the other node could lose its only connection for a moment and report the peer
+//! disconnected and connected again.
 
 use libp2p::{swarm::ConnectionId, PeerId};
 
@@ -27,18 +33,18 @@ pub(crate) fn doomed(
     }
     // Connections dialled by the smaller node are outbound for it and inbound for the other.
     let smaller_dials_outbound = local < peer;
-    let preferred_exists = connections
+    let survivor = connections
         .iter()
-        .any(|c| c.outbound == smaller_dials_outbound);
-    let oldest_outbound = connections.iter().find(|c| c.outbound).map(|c| c.id);
-    connections
-        .iter()
-        .filter(|c| {
-            let from_larger = c.outbound != smaller_dials_outbound;
-            (preferred_exists && from_larger) || (c.outbound && Some(c.id) != oldest_outbound)
-        })
-        .map(|c| c.id)
-        .collect()
+        .find(|c| c.outbound == smaller_dials_outbound)
+        .or_else(|| connections.first());
+    match survivor {
+        Some(survivor) if survivor.outbound => connections
+            .iter()
+            .filter(|c| c.id != survivor.id)
+            .map(|c| c.id)
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 #[cfg(test)]
@@ -94,6 +100,15 @@ mod tests {
                 })
                 .collect();
             prop_assert_eq!(survivors.len(), 1, "{:?} survive", survivors);
+            // Only the survivor's dialer closes anything.
+            let survivor = survivors[0];
+            let dialled_by_small = dialled_by_smaller[survivor];
+            let quiet_side_closed = if dialled_by_small {
+                closed_by_large.len()
+            } else {
+                closed_by_small.len()
+            };
+            prop_assert_eq!(quiet_side_closed, 0);
         }
     }
 

@@ -12,10 +12,10 @@
 //! - **One connection per node pair.** Two nodes that dial each other at the same moment end up with
 //!   two connections. Both sides apply the same rule, with no message exchanged: keep the oldest
 //!   connection dialled by the node with the smaller [`PeerId`]; if there is none, the oldest one
-//!   dialled by the other node. Each side closes only what the rule tells it to: connections
-//!   dialled by the larger node when one dialled by the smaller exists, and its own newer
-//!   same-direction duplicates. (FISCO 2.x dropped one duplicate on each side without agreement
-//!   and could leave two nodes with no connection at all; its issue #4406.)
+//!   dialled by the other node. Only the node that dialled the survivor closes the others: it
+//!   alone knows that the survivor is established at both ends, so the other node never loses
+//!   its last connection to a duplicate's closing. (FISCO 2.x dropped one duplicate on each side
+//!   without agreement and could leave two nodes with no connection at all; its issue #4406.)
 //! - **Long-lived connections and heartbeat.** Its connection handler keeps every connection
 //!   alive and probes it with a heartbeat (protocol [`HEARTBEAT_PROTOCOL`]: an 8-byte nonce
 //!   echoed back, every [`Config::with_heartbeat_interval`], default 5 s as in FISCO). A link

@@ -1,0 +1,15 @@
+//! A node on a hostile network: strangers flooding its port, peers speaking garbage or stalling,
+//! and the log lines and refusals a clean start must not produce.
+//!
+//! `hostile/clean.rs`: what a healthy network must not report; `hostile/flood.rs`: idle
+//! connection floods from one and from many source IPs; `hostile/garbage.rs`: malformed, truncated
+//! and stalled handshakes, and a peer opening thousands of substreams; `hostile/attacker.rs`: the
+//! raw clients these tests use.
+
+// The shared helpers (common/network.rs) unwrap their mutexes.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+#[path = "hostile/clean.rs"]
+mod clean;
