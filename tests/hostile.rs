@@ -8,8 +8,16 @@
 
 // The shared helpers (common/network.rs) unwrap their mutexes.
 #![allow(clippy::unwrap_used)]
+// The attack tests report what they measured (run with --nocapture to see it).
+#![allow(clippy::print_stderr)]
 
 mod common;
 
+#[path = "hostile/attacker.rs"]
+mod attacker;
 #[path = "hostile/clean.rs"]
 mod clean;
+#[path = "hostile/flood.rs"]
+mod flood;
+#[path = "hostile/garbage.rs"]
+mod garbage;

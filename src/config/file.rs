@@ -201,8 +201,11 @@ impl NodeFile {
             .with_heartbeat_timeout(self.intervals.heartbeat_timeout)
             .with_handshake_timeout(self.intervals.handshake_timeout)
             .with_redial_backoff(self.intervals.redial_initial, self.intervals.redial_max)
+            .with_first_bytes_timeout(self.intervals.first_bytes_timeout)
             .with_max_connections(self.limits.max_connections)
-            .with_max_pending_incoming(self.limits.max_pending_incoming);
+            .with_max_pending_incoming(self.limits.max_pending_incoming)
+            .with_max_pending_per_ip(self.limits.max_pending_per_ip)
+            .with_max_concurrent_dials(self.limits.max_concurrent_dials);
         for address in &self.listen {
             config = config.with_listen(address.multiaddr().clone());
         }
@@ -266,17 +269,24 @@ pub struct Limits {
     max_connections: u32,
     #[serde(deserialize_with = "de::positive_u32")]
     max_pending_incoming: u32,
+    #[serde(deserialize_with = "de::positive_u32")]
+    max_pending_per_ip: u32,
+    #[serde(deserialize_with = "de::positive_u32")]
+    max_concurrent_dials: u32,
 }
 
 impl Default for Limits {
     /// - `max_message_size`: 32 MiB ([`DEFAULT_MAX_MESSAGE_SIZE`]);
-    /// - `max_connections`: 256, `max_pending_incoming`: 64 (those of [`node::Config`]).
+    /// - `max_connections`: 256, `max_pending_incoming`: 64, `max_pending_per_ip`: 4,
+    ///   `max_concurrent_dials`: 32 (those of [`node::Config`]).
     fn default() -> Self {
         let node = node::Config::default();
         Self {
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             max_connections: node.max_connections,
             max_pending_incoming: node.max_pending_incoming,
+            max_pending_per_ip: node.max_pending_per_ip,
+            max_concurrent_dials: node.max_concurrent_dials,
         }
     }
 }
@@ -292,9 +302,19 @@ impl Limits {
         self.max_connections
     }
 
-    /// Most inbound connections in their handshake at once.
+    /// Most inbound connections from strangers in their handshake at once.
     pub fn max_pending_incoming(&self) -> u32 {
         self.max_pending_incoming
+    }
+
+    /// Most inbound connections in their handshake at once from one IP.
+    pub fn max_pending_per_ip(&self) -> u32 {
+        self.max_pending_per_ip
+    }
+
+    /// Most dials in flight at once.
+    pub fn max_concurrent_dials(&self) -> u32 {
+        self.max_concurrent_dials
     }
 }
 
@@ -326,12 +346,15 @@ pub struct Intervals {
     announce: Duration,
     #[serde(deserialize_with = "de::duration")]
     handshake_timeout: Duration,
+    #[serde(deserialize_with = "de::duration")]
+    first_bytes_timeout: Duration,
 }
 
 impl Default for Intervals {
     /// Those of [`node::Config`]: heartbeat 5 s (FISCO's), heartbeat timeout 10 s, redial from
-    /// 100 ms up to 10 s (FISCO's fixed redial period), handshake timeout 10 s; and state-sync
-    /// announcements every 2 s ([`DEFAULT_ANNOUNCE`]).
+    /// 100 ms up to 10 s (FISCO's fixed redial period), handshake timeout 10 s, first bytes of
+    /// an inbound connection within 3 s; and state-sync announcements every 2 s
+    /// ([`DEFAULT_ANNOUNCE`]).
     fn default() -> Self {
         let node = node::Config::default();
         Self {
@@ -341,6 +364,7 @@ impl Default for Intervals {
             redial_max: node.redial_max,
             announce: DEFAULT_ANNOUNCE,
             handshake_timeout: node.handshake_timeout,
+            first_bytes_timeout: node.first_bytes_timeout,
         }
     }
 }
@@ -374,5 +398,10 @@ impl Intervals {
     /// Longest TLS handshake.
     pub fn handshake_timeout(&self) -> Duration {
         self.handshake_timeout
+    }
+
+    /// Longest an inbound connection may stay silent before its first bytes.
+    pub fn first_bytes_timeout(&self) -> Duration {
+        self.first_bytes_timeout
     }
 }

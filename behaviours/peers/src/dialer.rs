@@ -126,16 +126,21 @@ impl Dialer {
     }
 
     fn start(&mut self, target: Target, addresses: Vec<Multiaddr>) -> DialOpts {
+        // A new local port for each dial: two nodes that dial each other at once from their
+        // listen ports would otherwise ask for the same TCP 4-tuple, and one dial would fail with
+        // "address already in use".
         let opts = match &target {
             // This table already keeps one dial per peer; `Disconnected` only skips a dial to a
             // peer that got connected meanwhile (the swarm then reports a failed condition).
             Target::Peer(peer) => DialOpts::peer_id(*peer)
                 .addresses(addresses)
                 .condition(PeerCondition::Disconnected)
+                .allocate_new_port()
                 .build(),
-            Target::Address(address) => {
-                DialOpts::unknown_peer_id().address(address.clone()).build()
-            }
+            Target::Address(address) => DialOpts::unknown_peer_id()
+                .address(address.clone())
+                .allocate_new_port()
+                .build(),
         };
         let id = opts.connection_id();
         self.in_flight.insert(id, target.clone());
