@@ -4,7 +4,8 @@
 //! `hostile/clean.rs`: what a healthy network must not report; `hostile/flood.rs`: idle
 //! connection floods from one and from many source IPs; `hostile/garbage.rs`: malformed, truncated
 //! and stalled handshakes, and a peer opening thousands of substreams; `hostile/attacker.rs`: the
-//! raw clients these tests use.
+//! raw clients these tests use; `hostile/logs.rs`: what the node tells its operator, and the
+//! bounded number of lines a stranger can make it write.
 
 // The shared helpers (common/network.rs) unwrap their mutexes.
 #![allow(clippy::unwrap_used)]
@@ -21,3 +22,5 @@ mod clean;
 mod flood;
 #[path = "hostile/garbage.rs"]
 mod garbage;
+#[path = "hostile/logs.rs"]
+mod logs;

@@ -5,12 +5,13 @@
 //! address. Failed inbound handshakes are logged by the transport's admission layer, which knows
 //! the source IP; a failed static peer dial by the peers behaviour, which says when it recovers.
 
-use std::time::Instant;
+use std::{net::IpAddr, time::Instant};
 
 use fisco_p2p_ratelimit::{PerSource, Verdict};
 use libp2p::{
     connection_limits,
     core::ConnectedPoint,
+    multiaddr::Protocol,
     swarm::{ConnectionError, DialError, ListenError},
     Multiaddr, PeerId,
 };
@@ -29,7 +30,16 @@ pub(crate) struct RemoteLog(PerSource<Source>);
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Source {
     Peer(PeerId),
+    Ip(IpAddr),
     Address(Multiaddr),
+}
+
+fn ip_of(address: &Multiaddr) -> Option<IpAddr> {
+    address.iter().find_map(|p| match p {
+        Protocol::Ip4(ip) => Some(IpAddr::V4(ip)),
+        Protocol::Ip6(ip) => Some(IpAddr::V6(ip)),
+        _ => None,
+    })
 }
 
 impl Default for RemoteLog {
@@ -160,10 +170,20 @@ impl EventLoop {
     ) {
         let reason = match error {
             ListenError::Denied { cause } => {
-                match cause.downcast_ref::<connection_limits::Exceeded>() {
-                    Some(exceeded) => Refusal::ConnectionLimit(exceeded.to_string()),
-                    None => return, // a behaviour's own decision, reported by it
+                let Some(exceeded) = cause.downcast_ref::<connection_limits::Exceeded>() else {
+                    return; // a behaviour's own decision, reported by it
+                };
+                let reason = Refusal::ConnectionLimit(exceeded.to_string());
+                // An authenticated peer, after its handshake: keyed by node, else by IP.
+                let source = match (peer, ip_of(&address)) {
+                    (Some(peer), _) => Source::Peer(peer),
+                    (None, Some(ip)) => Source::Ip(ip),
+                    (None, None) => Source::Address(address.clone()),
+                };
+                if let Some(suppressed) = self.remote_log.allow(source) {
+                    tracing::warn!(%address, %reason, suppressed, "inbound connection refused");
                 }
+                reason
             }
             // Logged, rate-limited per source IP, by the transport's admission layer.
             ListenError::Transport(error) => classify(error),
@@ -171,12 +191,6 @@ impl EventLoop {
             | ListenError::Aborted
             | ListenError::WrongPeerId { .. } => return,
         };
-        if let Refusal::ConnectionLimit(_) = &reason {
-            let source = peer.map_or_else(|| Source::Address(address.clone()), Source::Peer);
-            if let Some(suppressed) = self.remote_log.allow(source) {
-                tracing::warn!(%address, %reason, suppressed, "inbound connection refused");
-            }
-        }
         self.emit(Event::ConnectionRefused {
             node_id: peer.and_then(|p| NodeId::from_peer_id(&p).ok()),
             address: Some(address),
@@ -217,7 +231,9 @@ impl EventLoop {
         for (address, reason) in failures {
             let source = match (&address, peer) {
                 (_, Some(peer)) => Source::Peer(peer),
-                (Some(address), None) => Source::Address(address.clone()),
+                (Some(address), None) => {
+                    ip_of(address).map_or_else(|| Source::Address(address.clone()), Source::Ip)
+                }
                 (None, None) => Source::Address(Multiaddr::empty()),
             };
             let static_address = address.as_ref().is_some_and(|a| {
