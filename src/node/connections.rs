@@ -23,6 +23,14 @@ use super::{
 };
 use crate::{identity::NodeId, tls::RefusalReason};
 
+/// Why a peer the access lists bar is disconnected.
+fn barred_because(reason: RefusalReason) -> DisconnectReason {
+    match reason {
+        RefusalReason::NotWhitelisted => DisconnectReason::NotWhitelisted,
+        _ => DisconnectReason::Blacklisted,
+    }
+}
+
 /// Rate-limits the log lines remote parties cause, per peer or address (and overall).
 #[derive(Debug)]
 pub(crate) struct RemoteLog(PerSource<Source>);
@@ -74,10 +82,7 @@ impl EventLoop {
             let Err(reason) = self.access.check(&node) else {
                 continue;
             };
-            let reason = match reason {
-                RefusalReason::NotWhitelisted => DisconnectReason::NotWhitelisted,
-                _ => DisconnectReason::Blacklisted,
-            };
+            let reason = barred_because(reason);
             tracing::info!(%node, %reason, "disconnecting a peer the access lists now bar");
             self.closing.insert(peer, reason);
             let _ = self.swarm.disconnect_peer_id(peer);
@@ -95,16 +100,29 @@ impl EventLoop {
         if peer == *self.swarm.local_peer_id() {
             return;
         }
-        if let Some(connected) = self.connected.get_mut(&peer) {
-            connected.connections = count;
-            return;
-        }
         let Ok(node_id) = NodeId::from_peer_id(&peer) else {
             // The TLS upgrade only admits secp256k1 identities, so this cannot happen; be safe.
             tracing::error!(%peer, "connected peer has no node ID; disconnecting");
             let _ = self.swarm.disconnect_peer_id(peer);
             return;
         };
+        if let Err(reason) = self.access.check(&node_id) {
+            // Its handshake passed the access lists just before they changed.
+            let reason = barred_because(reason);
+            tracing::info!(node = %node_id, %reason, "disconnecting a peer the access lists barred during its handshake");
+            let _ = self.swarm.disconnect_peer_id(peer);
+            // Still counted if it was connected, so that its disconnection is reported with this
+            // reason; never reported connected otherwise, and then it goes without a word.
+            if let Some(connected) = self.connected.get_mut(&peer) {
+                connected.connections = count;
+                self.closing.insert(peer, reason);
+            }
+            return;
+        }
+        if let Some(connected) = self.connected.get_mut(&peer) {
+            connected.connections = count;
+            return;
+        }
         let (address, direction) = match endpoint {
             ConnectedPoint::Dialer { address, .. } => (address.clone(), Direction::Outbound),
             ConnectedPoint::Listener { send_back_addr, .. } => {

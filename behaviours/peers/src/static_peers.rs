@@ -31,6 +31,9 @@ use crate::{
 const FAILURE_LOG_PERIOD: Duration = Duration::from_secs(60);
 /// How often a node with no connection at all is reminded of it.
 const ISOLATION_LOG_PERIOD: Duration = Duration::from_secs(600);
+/// Recoveries an address may report per [`FAILURE_LOG_PERIOD`] (each then lets the next outage's
+/// first failure be told at once): a peer that flaps, on purpose or not, writes no more.
+const RECOVERY_BURST: u32 = 2;
 
 /// Where a static address stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,8 +134,11 @@ pub(crate) struct StaticPeers {
     ips: StaticIps,
     describe: fn(&DialError) -> String,
     failure_log: PerSource<Multiaddr>,
+    recovery_log: PerSource<Multiaddr>,
     isolation_log: PerSource<()>,
-    isolated: bool,
+    /// Since when every static address has failed and no connection exists, and when that was
+    /// last said at WARN (if it was).
+    isolated: Option<(Instant, Option<Instant>)>,
 }
 
 impl StaticPeers {
@@ -141,9 +147,9 @@ impl StaticPeers {
         ips: StaticIps,
         describe: fn(&DialError) -> String,
     ) -> Self {
-        let once_per = |period| {
+        let per = |burst, period| {
             fisco_p2p_ratelimit::Config::default()
-                .with_burst(1)
+                .with_burst(burst)
                 .with_period(period)
         };
         Self {
@@ -152,9 +158,10 @@ impl StaticPeers {
             rng: StdRng::from_entropy(),
             ips,
             describe,
-            failure_log: PerSource::new(once_per(FAILURE_LOG_PERIOD)),
-            isolation_log: PerSource::new(once_per(ISOLATION_LOG_PERIOD)),
-            isolated: false,
+            failure_log: PerSource::new(per(1, FAILURE_LOG_PERIOD)),
+            recovery_log: PerSource::new(per(RECOVERY_BURST, FAILURE_LOG_PERIOD)),
+            isolation_log: PerSource::new(per(RECOVERY_BURST, ISOLATION_LOG_PERIOD)),
+            isolated: None,
         }
     }
 
@@ -180,6 +187,7 @@ impl StaticPeers {
         let removed = self.peers.remove(address)?;
         self.ips.remove(address);
         self.failure_log.forget(address);
+        self.recovery_log.forget(address);
         let target = removed.target(address);
         let peer = match removed.slot {
             Slot::Connected(peer) => Some(peer),
@@ -239,17 +247,21 @@ impl StaticPeers {
                 continue;
             }
             let failures = peer.backoff.failures();
-            if failures > 0 {
+            if failures > 0
+                && self
+                    .recovery_log
+                    .check(address.clone(), Instant::now())
+                    .is_allowed()
+            {
                 tracing::info!(%address, peer = %peer_id, failures, "static peer reconnected after {failures} failed attempts");
+                // The next outage is news again.
+                self.failure_log.forget(address);
             }
-            self.failure_log.forget(address);
             peer.known_peer = Some(peer_id);
             peer.backoff.reset();
             peer.slot = Slot::Connected(peer_id);
         }
-        if self.isolated {
-            self.isolated = false;
-            self.isolation_log.forget(&());
+        if let Some((_, Some(_))) = self.isolated.take() {
             tracing::info!(peer = %peer_id, "connected to a static peer again");
         }
     }
@@ -364,11 +376,20 @@ impl StaticPeers {
         if !round_failed || connections > 0 {
             return;
         }
-        self.isolated = true;
-        if let Verdict::Allow { .. } = self.isolation_log.check((), now) {
+        let (since, warned) = self.isolated.get_or_insert((now, None));
+        let due = match warned {
+            // A reminder while it lasts.
+            Some(at) => now.saturating_duration_since(*at) >= ISOLATION_LOG_PERIOD,
+            // A new episode, unless the node keeps falling in and out of it.
+            None => self.isolation_log.check((), now).is_allowed(),
+        };
+        if due {
+            *warned = Some(now);
             let count = self.peers.len();
+            let for_secs = now.saturating_duration_since(*since).as_secs();
             tracing::warn!(
                 static_peers = count,
+                for_secs,
                 "no connection: none of the {count} static peers could be reached; check their \
                  addresses, that those nodes run and listen, and firewalls; still retrying"
             );
