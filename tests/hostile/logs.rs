@@ -21,10 +21,10 @@ use crate::{
 
 /// The log lines written on this thread while the guard lives.
 #[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
+pub(crate) struct Captured(Arc<Mutex<Vec<u8>>>);
 
 impl Captured {
-    fn start() -> (Captured, tracing::subscriber::DefaultGuard) {
+    pub(crate) fn start() -> (Captured, tracing::subscriber::DefaultGuard) {
         let captured = Captured::default();
         let subscriber = tracing_subscriber::fmt()
             .with_writer(captured.clone())
@@ -37,8 +37,18 @@ impl Captured {
         )
     }
 
+    /// Forgets what was captured so far.
+    pub(crate) fn clear(&self) {
+        self.0.lock().expect("log buffer").clear();
+    }
+
+    /// Everything captured so far.
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("log buffer")).into_owned()
+    }
+
     /// The WARN and INFO lines containing `text`.
-    fn lines(&self, level: &str, text: &str) -> Vec<String> {
+    pub(crate) fn lines(&self, level: &str, text: &str) -> Vec<String> {
         let bytes = self.0.lock().expect("log buffer").clone();
         String::from_utf8_lossy(&bytes)
             .lines()

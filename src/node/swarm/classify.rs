@@ -35,15 +35,17 @@ pub(crate) fn classify(error: &(dyn Error + 'static)) -> Refusal {
             return Refusal::Timeout;
         }
     }
-    let message: Vec<String> = chain
+    // The root cause says it best ("Connection refused (os error 111)"); the layers above it
+    // repeat it in multi-line wrappers.
+    let message = chain
         .iter()
+        .rev()
         .map(|e| e.to_string())
-        .filter(|m| !m.is_empty())
-        .collect();
-    let mut message = message.join(": ");
-    if message.is_empty() {
-        message = "connection failed".into();
-    }
+        .find(|m| !m.trim().is_empty())
+        .map_or_else(
+            || "connection failed".to_owned(),
+            |m| m.split_whitespace().collect::<Vec<_>>().join(" "),
+        );
     Refusal::Unreachable(message)
 }
 
@@ -123,6 +125,22 @@ mod tests {
             classify(&wrapped(NegotiationError::Failed)),
             Refusal::Tls(RefusalReason::NotTls)
         );
+    }
+
+    #[test]
+    fn an_unreachable_address_is_named_by_its_root_cause_on_one_line() {
+        let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
+        let nested = io::Error::other(io::Error::other(refused));
+        match classify(&nested) {
+            Refusal::Unreachable(text) => {
+                assert_eq!(
+                    text,
+                    io::Error::from(io::ErrorKind::ConnectionRefused).to_string()
+                );
+                assert!(!text.contains('\n'));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
