@@ -22,38 +22,13 @@ use libp2p::{
 };
 
 use crate::{
-    dialer::{Dialer, Requested, Target},
+    dialer::{Dial, DialQueueFull, Dialer, Requested, Target},
     duplicates::{self, Connection},
     handler::HeartbeatConfig,
-    static_peers::{StaticIps, StaticPeerStatus, StaticPeers},
+    static_ips::StaticIps,
+    static_peers::{StaticPeerStatus, StaticPeers},
     Config, Event, Handler, HandlerEvent,
 };
-
-/// What [`Behaviour::dial`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dial {
-    /// The node is connected already; nothing to wait for.
-    Connected,
-    /// A dial was started.
-    Started,
-    /// A dial to the node is in flight already; this request shares it.
-    Joined,
-    /// The dial cap is reached; the dial starts when a slot frees.
-    Queued,
-}
-
-/// [`Behaviour::dial`] refused a dial: the queue of dials waiting for a slot is full. Try again
-/// later, or raise [`Config::with_max_queued_dials`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DialQueueFull;
-
-impl std::fmt::Display for DialQueueFull {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("too many dials waiting for a free slot; try again later")
-    }
-}
-
-impl std::error::Error for DialQueueFull {}
 
 /// Keeps static peers connected and one connection per node pair, and bounds dialling. See the
 /// crate docs.

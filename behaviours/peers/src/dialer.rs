@@ -16,6 +16,33 @@ use libp2p::{
     Multiaddr, PeerId,
 };
 
+/// What [`Behaviour::dial`](crate::Behaviour::dial) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dial {
+    /// The node is connected already; nothing to wait for.
+    Connected,
+    /// A dial was started.
+    Started,
+    /// A dial to the node is in flight already; this request shares it.
+    Joined,
+    /// The dial cap is reached; the dial starts when a slot frees.
+    Queued,
+}
+
+/// [`Behaviour::dial`](crate::Behaviour::dial) refused a dial: the queue of dials waiting for a
+/// slot is full. Try again later, or raise
+/// [`Config::with_max_queued_dials`](crate::Config::with_max_queued_dials).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DialQueueFull;
+
+impl std::fmt::Display for DialQueueFull {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("too many dials waiting for a free slot; try again later")
+    }
+}
+
+impl std::error::Error for DialQueueFull {}
+
 /// What one dial is for: a known node, or an address whose node is not known yet.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum Target {

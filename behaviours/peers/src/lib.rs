@@ -38,8 +38,10 @@
 //! - `lib.rs`: configuration and events;
 //! - `behaviour.rs`: the [`Behaviour`]: the glue between the swarm and the parts below;
 //! - `static_peers.rs`: the static addresses, their slots, what is logged about them;
+//! - `static_ips.rs`: the static addresses' IPs, shared with the node's admission layer;
 //! - `duplicates.rs`: the one-connection-per-pair rule (pure);
-//! - `dialer.rs`: one dial per node, a cap on dials in flight, a bounded queue (sans I/O);
+//! - `dialer.rs`: one dial per node, a cap on dials in flight, a bounded queue (sans I/O), and the
+//!   answers of [`Behaviour::dial`];
 //! - `backoff.rs`: the redial delay computation (sans I/O);
 //! - `handler.rs`: the connection handler: keep-alive and heartbeat timing;
 //! - `heartbeat.rs`: the heartbeat wire protocol.
@@ -50,6 +52,7 @@ mod dialer;
 mod duplicates;
 mod handler;
 mod heartbeat;
+mod static_ips;
 mod static_peers;
 
 use std::time::Duration;
@@ -59,10 +62,12 @@ use libp2p::{
     Multiaddr, PeerId,
 };
 
-pub use behaviour::{Behaviour, Dial, DialQueueFull};
+pub use behaviour::Behaviour;
+pub use dialer::{Dial, DialQueueFull};
 pub use handler::{Handler, HandlerEvent};
 pub use heartbeat::PROTOCOL_NAME as HEARTBEAT_PROTOCOL;
-pub use static_peers::{StaticIps, StaticPeerStatus};
+pub use static_ips::StaticIps;
+pub use static_peers::StaticPeerStatus;
 
 /// Configuration of the peers [`Behaviour`].
 #[derive(Debug, Clone)]

@@ -7,15 +7,12 @@
 //! connection at all once every static address has failed says so at WARN.
 
 use std::{
-    collections::{BTreeMap, HashMap},
-    net::IpAddr,
-    sync::{Arc, RwLock},
+    collections::BTreeMap,
     time::{Duration, Instant},
 };
 
 use fisco_p2p_ratelimit::{PerSource, Verdict};
 use libp2p::{
-    multiaddr::Protocol,
     swarm::{ConnectionId, DialError},
     Multiaddr, PeerId,
 };
@@ -24,6 +21,7 @@ use rand::{rngs::StdRng, SeedableRng};
 use crate::{
     backoff::{Backoff, BackoffConfig},
     dialer::Target,
+    static_ips::StaticIps,
     Event,
 };
 
@@ -46,50 +44,6 @@ pub enum StaticPeerStatus {
     Waiting,
     /// The address is this node's own; it is never dialled.
     OwnAddress,
-}
-
-/// The IP addresses of the static peers, shared with whoever needs them outside the behaviour
-/// (the node's pre-handshake admission always admits these). Cheap to clone; every clone sees the
-/// behaviour's changes. Addresses given by host name are not in it.
-#[derive(Debug, Clone, Default)]
-pub struct StaticIps(Arc<RwLock<HashMap<IpAddr, usize>>>);
-
-impl StaticIps {
-    /// Whether `ip` is the IP of a static address.
-    pub fn contains(&self, ip: &IpAddr) -> bool {
-        let map = self
-            .0
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        map.contains_key(ip)
-    }
-
-    fn add(&self, address: &Multiaddr) {
-        if let Some(ip) = ip_of(address) {
-            let mut map = self.0.write().unwrap_or_else(|p| p.into_inner());
-            *map.entry(ip).or_default() += 1;
-        }
-    }
-
-    fn remove(&self, address: &Multiaddr) {
-        if let Some(ip) = ip_of(address) {
-            let mut map = self.0.write().unwrap_or_else(|p| p.into_inner());
-            if let Some(count) = map.get_mut(&ip) {
-                *count -= 1;
-                if *count == 0 {
-                    map.remove(&ip);
-                }
-            }
-        }
-    }
-}
-
-fn ip_of(address: &Multiaddr) -> Option<IpAddr> {
-    address.iter().find_map(|p| match p {
-        Protocol::Ip4(ip) => Some(IpAddr::V4(ip)),
-        Protocol::Ip6(ip) => Some(IpAddr::V6(ip)),
-        _ => None,
-    })
 }
 
 #[derive(Debug)]

@@ -21,37 +21,34 @@
 //!
 //! Every failed inbound handshake is logged here, where the source IP is known: refusals at WARN,
 //! connections the peer itself closed at DEBUG, each rate-limited per source IP and overall.
+//!
+//! Layout: this file, the shared state and the registration of a connection; `table.rs`, the
+//! admission rules (pure); `transport.rs`, the transport wrapper and the pending connection's
+//! future; `watched.rs`, the socket wrapper.
 
 mod table;
+mod transport;
+mod watched;
+
+pub(crate) use transport::Admitted;
+pub(crate) use watched::Watched;
 
 use std::{
     collections::HashMap,
     error::Error,
     fmt,
-    future::Future,
-    io,
     net::IpAddr,
-    pin::Pin,
     sync::{
         atomic::{AtomicBool, Ordering},
         Arc, Mutex, Weak,
     },
-    task::{Context, Poll},
     time::{Duration, Instant},
 };
 
 use fisco_p2p_peers::StaticIps;
 use fisco_p2p_ratelimit::{PerSource, Verdict};
-use futures::{task::AtomicWaker, AsyncRead, AsyncWrite};
-use futures_timer::Delay;
-use libp2p::{
-    core::{
-        transport::{DialOpts, ListenerId, TransportError, TransportEvent},
-        ConnectedPoint,
-    },
-    multiaddr::Protocol,
-    Multiaddr, Transport,
-};
+use futures::task::AtomicWaker;
+use libp2p::{core::ConnectedPoint, multiaddr::Protocol, Multiaddr};
 
 use table::{Admission as TableVerdict, Table, Ticket};
 pub(crate) use table::{Eviction, Limits, Refused};
@@ -118,6 +115,14 @@ impl Probe {
     }
 }
 
+impl fmt::Debug for Probe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Probe")
+            .field("ticket", &self.ticket)
+            .finish_non_exhaustive()
+    }
+}
+
 fn lock(shared: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
     // Nothing panics while holding the lock; if something did, the table is still usable.
     shared
@@ -177,10 +182,7 @@ impl Admission {
 
     /// Wraps the upgraded transport so that every inbound connection goes through admission.
     pub(crate) fn wrap<T>(&self, transport: T) -> Admitted<T> {
-        Admitted {
-            inner: transport,
-            admission: self.clone(),
-        }
+        Admitted::new(transport, self.clone())
     }
 
     /// Registers an inbound connection from `remote` at `local`.
@@ -303,295 +305,5 @@ impl fmt::Display for TurnedAway {
 
 impl Error for TurnedAway {}
 
-/// The error of an [`Admitted`] transport: the inner transport's, or admission's own.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum AdmissionError<E> {
-    /// The inner transport failed.
-    #[error("{0}")]
-    Transport(#[source] E),
-    /// Admission turned the connection away.
-    #[error("inbound connection turned away: {0}")]
-    TurnedAway(#[source] TurnedAway),
-}
-
-/// A socket whose first received byte marks its pending connection as spoken.
-#[derive(Debug)]
-pub(crate) struct Watched<S> {
-    inner: S,
-    probe: Option<Arc<Probe>>,
-}
-
-impl fmt::Debug for Probe {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Probe")
-            .field("ticket", &self.ticket)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        let read = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if let Poll::Ready(Ok(n)) = read {
-            if n > 0 {
-                if let Some(probe) = self.probe.take() {
-                    probe.spoke();
-                }
-            }
-        }
-        read
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_close(cx)
-    }
-}
-
-/// A transport whose inbound connections go through admission. See the [module docs](self).
-pub(crate) struct Admitted<T> {
-    inner: T,
-    admission: Admission,
-}
-
-impl<T> Transport for Admitted<T>
-where
-    T: Transport + Unpin,
-    T::Error: 'static,
-{
-    type Output = T::Output;
-    type Error = AdmissionError<T::Error>;
-    type ListenerUpgrade = Pending<T::ListenerUpgrade>;
-    type Dial = futures::future::MapErr<T::Dial, fn(T::Error) -> Self::Error>;
-
-    fn listen_on(
-        &mut self,
-        id: ListenerId,
-        addr: Multiaddr,
-    ) -> Result<(), TransportError<Self::Error>> {
-        self.inner
-            .listen_on(id, addr)
-            .map_err(|e| e.map(AdmissionError::Transport))
-    }
-
-    fn remove_listener(&mut self, id: ListenerId) -> bool {
-        self.inner.remove_listener(id)
-    }
-
-    fn dial(
-        &mut self,
-        addr: Multiaddr,
-        opts: DialOpts,
-    ) -> Result<Self::Dial, TransportError<Self::Error>> {
-        use futures::TryFutureExt;
-        let dial = self
-            .inner
-            .dial(addr, opts)
-            .map_err(|e| e.map(AdmissionError::Transport))?;
-        Ok(dial.map_err(AdmissionError::Transport as fn(T::Error) -> Self::Error))
-    }
-
-    fn poll(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<TransportEvent<Self::ListenerUpgrade, Self::Error>> {
-        let this = &mut *self;
-        let event = match Pin::new(&mut this.inner).poll(cx) {
-            Poll::Ready(event) => event,
-            Poll::Pending => return Poll::Pending,
-        };
-        let event = match event {
-            TransportEvent::Incoming {
-                listener_id,
-                upgrade,
-                local_addr,
-                send_back_addr,
-            } => {
-                let registration = this.admission.register(&local_addr, &send_back_addr);
-                let upgrade = Pending::new(upgrade, registration, &this.admission, &send_back_addr);
-                TransportEvent::Incoming {
-                    listener_id,
-                    upgrade,
-                    local_addr,
-                    send_back_addr,
-                }
-            }
-            other => other
-                .map_upgrade(|_| unreachable!("only Incoming carries an upgrade"))
-                .map_err(AdmissionError::Transport),
-        };
-        Poll::Ready(event)
-    }
-}
-
-/// The future of one pending inbound connection: the inner handshake, unless admission turns it
-/// away first.
-pub(crate) struct Pending<F> {
-    /// None once it has ended.
-    inner: Option<Pin<Box<F>>>,
-    /// Its place in the table, released (dropped) when the handshake ends.
-    registration: Option<Registration>,
-    /// Why it got no place, if it was turned away on arrival.
-    refused: Option<TurnedAway>,
-    first_bytes: Option<(Delay, Duration)>,
-    admission: Admission,
-    remote: Multiaddr,
-}
-
-impl<F> Pending<F> {
-    fn new(
-        inner: F,
-        registration: Result<Registration, TurnedAway>,
-        admission: &Admission,
-        remote: &Multiaddr,
-    ) -> Self {
-        let after = admission.first_bytes;
-        let (registration, refused) = match registration {
-            Ok(registration) => (Some(registration), None),
-            Err(why) => (None, Some(why)),
-        };
-        Self {
-            inner: Some(Box::pin(inner)),
-            registration,
-            refused,
-            first_bytes: Some((Delay::new(after), after)),
-            admission: admission.clone(),
-            remote: remote.clone(),
-        }
-    }
-
-    /// Ends the handshake with `why` (dropping the socket), logging it.
-    fn turn_away<E>(&mut self, why: TurnedAway) -> AdmissionError<E> {
-        self.inner = None;
-        self.registration = None;
-        self.admission
-            .log_failure(ip_of(&self.remote), &self.remote, &why);
-        AdmissionError::TurnedAway(why)
-    }
-
-    /// Why admission ends this connection now, if it does.
-    fn verdict(&mut self, cx: &mut Context<'_>) -> Option<TurnedAway> {
-        if let Some(why) = self.refused.take() {
-            return Some(why);
-        }
-        let probe = &self.registration.as_ref()?.probe;
-        probe.waker.register(cx.waker());
-        if let Some(why) = probe.evicted() {
-            return Some(TurnedAway::Evicted(why));
-        }
-        let (delay, after) = self.first_bytes.as_mut()?;
-        if Pin::new(delay).poll(cx).is_pending() {
-            return None;
-        }
-        let after = *after;
-        self.first_bytes = None;
-        (!probe.has_spoken()).then_some(TurnedAway::Silent(after))
-    }
-}
-
-impl<F, O, E> Future for Pending<F>
-where
-    F: Future<Output = Result<O, E>>,
-    E: Error + 'static,
-{
-    type Output = Result<O, AdmissionError<E>>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
-        if this.inner.is_none() {
-            // Polled after it ended; libp2p never does.
-            return Poll::Pending;
-        }
-        if let Some(why) = this.verdict(cx) {
-            return Poll::Ready(Err(this.turn_away(why)));
-        }
-        let Some(inner) = this.inner.as_mut() else {
-            return Poll::Pending;
-        };
-        let result = futures::ready!(inner.as_mut().poll(cx));
-        this.inner = None;
-        // The connection is no longer pending: give its place back.
-        this.registration = None;
-        if let Err(error) = &result {
-            this.admission
-                .log_failure(ip_of(&this.remote), &this.remote, error);
-        }
-        Poll::Ready(result.map_err(AdmissionError::Transport))
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use libp2p::PeerId;
-
-    use super::*;
-
-    fn addr(text: &str) -> Multiaddr {
-        text.parse().expect("multiaddr")
-    }
-
-    /// The static peers' IPs that admission exempts are those the peers behaviour holds now.
-    #[test]
-    fn a_static_peers_ip_gets_in_without_evicting_anyone_while_it_is_static() {
-        let ips = StaticIps::default();
-        let config = fisco_p2p_peers::Config::default().with_static_ips(ips.clone());
-        let mut peers = fisco_p2p_peers::Behaviour::new(PeerId::random(), config);
-        let static_peer = addr("/ip4/127.0.0.1/tcp/30300");
-        peers.add_static_peer(static_peer.clone());
-        let settings = Settings {
-            limits: Limits {
-                capacity: 1,
-                per_ip: 1,
-            },
-            first_bytes: Duration::from_secs(3),
-        };
-        let admission = Admission::new(settings, ips);
-        let local = addr("/ip4/127.0.0.1/tcp/30301");
-        let register = |remote: &str| admission.register(&local, &addr(remote)).expect("admitted");
-        let first = register("/ip4/127.0.0.9/tcp/5000");
-        let second = register("/ip4/127.0.0.8/tcp/5000");
-        assert!(first.probe.evicted().is_some(), "a full table evicts");
-        let exempt = register("/ip4/127.0.0.1/tcp/5000");
-        assert!(
-            second.probe.evicted().is_none(),
-            "the static IP took no one's place"
-        );
-        // The socket of each connection picks up its probe once.
-        let watch = admission.watch::<()>();
-        let endpoint = ConnectedPoint::Listener {
-            local_addr: local.clone(),
-            send_back_addr: addr("/ip4/127.0.0.1/tcp/5000"),
-        };
-        let watched = watch((), endpoint);
-        assert_eq!(watched.probe.map(|p| p.ticket), Some(exempt.probe.ticket));
-        // No longer static: the same IP is a stranger again and must make room.
-        assert!(peers.remove_static_peer(&static_peer));
-        let _third = register("/ip4/127.0.0.1/tcp/5001");
-        assert!(second.probe.evicted().is_some());
-    }
-}
+mod tests;
