@@ -47,7 +47,7 @@ impl StaticIps {
 fn ip_of(address: &Multiaddr) -> Option<IpAddr> {
     address.iter().find_map(|p| match p {
         Protocol::Ip4(ip) => Some(IpAddr::V4(ip)),
-        Protocol::Ip6(ip) => Some(IpAddr::V6(ip)),
+        Protocol::Ip6(ip) => Some(IpAddr::V6(ip).to_canonical()),
         _ => None,
     })
 }

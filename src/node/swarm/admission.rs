@@ -5,7 +5,8 @@
 //! legitimate peer out: each held one of the 64 pending slots for the whole 10 s handshake
 //! timeout. Now every pending connection is registered, with its source IP, in a bounded
 //! [`table`](table::Table) that
-//! - allows at most `per_ip` pending connections per stranger's IP (default 4);
+//! - allows at most `per_ip` pending connections per stranger's IP (default 4; an IPv6 source
+//!   counts as its /64 prefix);
 //! - when full, evicts a pending connection rather than refusing the newcomer: a silent one (no
 //!   byte received yet) before one that has spoken, from the IP holding the most, the oldest;
 //! - always admits the IPs of static peers, and never evicts them;
@@ -130,12 +131,26 @@ fn lock(shared: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// The IP of an address, an IPv4-mapped IPv6 address (a dual-stack listener's) as IPv4.
 fn ip_of(address: &Multiaddr) -> Option<IpAddr> {
     address.iter().find_map(|p| match p {
         Protocol::Ip4(ip) => Some(IpAddr::V4(ip)),
-        Protocol::Ip6(ip) => Some(IpAddr::V6(ip)),
+        Protocol::Ip6(ip) => Some(IpAddr::V6(ip).to_canonical()),
         _ => None,
     })
+}
+
+/// Whom the per-source limits count a connection against: an IPv4 address, or the /64 prefix of
+/// an IPv6 address (one host usually holds a whole /64, so counting single IPv6 addresses would
+/// give it 2^64 allowances).
+fn source_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(prefix.into())
+        }
+    }
 }
 
 impl Admission {
@@ -190,7 +205,7 @@ impl Admission {
         let ip = ip_of(remote).ok_or(TurnedAway::NoSourceIp)?;
         let exempt = self.static_ips.contains(&ip);
         let mut shared = lock(&self.shared);
-        let (ticket, evicted) = match shared.table.admit(ip, exempt) {
+        let (ticket, evicted) = match shared.table.admit(source_of(ip), exempt) {
             TableVerdict::Admitted { ticket, evicted } => (ticket, evicted),
             TableVerdict::Refused(why) => return Err(TurnedAway::Refused(why)),
         };
@@ -224,7 +239,7 @@ impl Admission {
         let reason = classify(error);
         let refusal = is_refusal(&reason);
         let verdict = match ip {
-            Some(ip) if refusal => lock(&self.shared).log.check(ip, Instant::now()),
+            Some(ip) if refusal => lock(&self.shared).log.check(source_of(ip), Instant::now()),
             _ => Verdict::Allow { suppressed: 0 },
         };
         match verdict {

@@ -46,3 +46,19 @@ fn a_static_peers_ip_gets_in_without_evicting_anyone_while_it_is_static() {
     let _third = register("/ip4/127.0.0.1/tcp/5001");
     assert!(second.probe.evicted().is_some());
 }
+
+#[test]
+fn an_ipv6_source_counts_as_its_64_prefix_and_a_mapped_ipv4_as_ipv4() {
+    let ip = |text: &str| text.parse::<IpAddr>().expect("ip");
+    assert_eq!(source_of(ip("2001:db8:1:2:aaaa::1")), ip("2001:db8:1:2::"));
+    assert_eq!(
+        source_of(ip("2001:db8:1:2:ffff:ffff:ffff:ffff")),
+        source_of(ip("2001:db8:1:2::7"))
+    );
+    assert_ne!(source_of(ip("2001:db8:1:3::1")), ip("2001:db8:1:2::"));
+    assert_eq!(source_of(ip("10.1.2.3")), ip("10.1.2.3"));
+    assert_eq!(
+        ip_of(&addr("/ip6/::ffff:10.1.2.3/tcp/1")),
+        Some(ip("10.1.2.3"))
+    );
+}
