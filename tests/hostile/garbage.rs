@@ -43,12 +43,12 @@ async fn victim_and(n: usize) -> (TestNode, Vec<NodeIdentity>) {
     let mut ids = identities(n + 1).into_iter();
     let config = config()
         .with_first_bytes_timeout(Duration::from_millis(500))
-        .with_handshake_timeout(Duration::from_secs(2));
+        .with_handshake_timeout(Duration::from_secs(4));
     let victim = TestNode::spawn(ids.next().expect("identity"), config).await;
     (victim, ids.collect())
 }
 
-/// The victim still lets a legitimate peer in, quickly.
+/// The victim still lets a legitimate peer in, within a generous bound (it takes milliseconds).
 async fn assert_serves(victim: &mut TestNode, peer: NodeIdentity) {
     let peer = TestNode::spawn(peer, config().with_peer(victim.addr.clone())).await;
     let start = tokio::time::Instant::now();
@@ -109,8 +109,8 @@ async fn a_truncated_tls_record_is_cut_off_at_the_first_bytes_deadline() {
         send(&mut stream, &[tls_proposal(), record.to_vec()].concat()).await;
         let closed = closed_within(&mut stream, WAIT).await.expect("closed");
         // The first-bytes deadline (500 ms) covers the whole ClientHello, well before the
-        // handshake timeout (2 s).
-        assert!(closed < Duration::from_millis(1800), "{closed:?}");
+        // handshake timeout (4 s).
+        assert!(closed < Duration::from_secs(3), "{closed:?}");
         assert_eq!(refusal(&mut victim).await, Refusal::Timeout);
         assert_serves(&mut victim, peer).await;
         victim.shutdown().await;
@@ -135,8 +135,8 @@ async fn a_tls_client_that_stalls_mid_handshake_is_cut_off_at_the_handshake_time
         .await;
         let closed = closed_within(&mut stream, WAIT).await.expect("closed");
         assert!(
-            closed > Duration::from_millis(1500) && closed < Duration::from_secs(5),
-            "closed after {closed:?}, the handshake timeout is 2 s"
+            closed > Duration::from_millis(3500) && closed < Duration::from_secs(10),
+            "closed after {closed:?}, the handshake timeout is 4 s"
         );
         assert_eq!(refusal(&mut victim).await, Refusal::Timeout);
         assert_serves(&mut victim, peer).await;
@@ -205,7 +205,7 @@ async fn an_authenticated_peer_opening_thousands_of_substreams_is_refused_and_th
             most_waiting <= 512,
             "never more than yamux's window waiting"
         );
-        assert!(took < Duration::from_secs(2), "{took:?}");
+        assert!(took < Duration::from_secs(5), "{took:?}");
         victim.shutdown().await;
     })
     .await;
