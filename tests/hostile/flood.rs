@@ -103,3 +103,29 @@ async fn silent_connections_are_closed_after_the_first_bytes_deadline() {
     })
     .await;
 }
+
+/// A connection turned away before its handshake is reset, not closed: a flood of them leaves
+/// no TIME_WAIT sockets on the node.
+#[tokio::test]
+async fn a_silent_connection_is_reset_not_closed() {
+    bounded(async {
+        let config = config().with_first_bytes_timeout(Duration::from_millis(300));
+        let victim = TestNode::spawn(identities(1).remove(0), config).await;
+        let mut stream = crate::attacker::connect_from(sources(1)[0], socket_addr(&victim.addr))
+            .await
+            .expect("connect");
+        let mut byte = [0u8; 1];
+        let read = tokio::time::timeout(
+            crate::common::WAIT,
+            tokio::io::AsyncReadExt::read(&mut stream, &mut byte),
+        )
+        .await
+        .expect("the node ends the connection in time");
+        match read {
+            Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
+            Ok(n) => panic!("closed gracefully ({n} bytes), not reset"),
+        }
+        victim.shutdown().await;
+    })
+    .await;
+}

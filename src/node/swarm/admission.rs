@@ -12,7 +12,8 @@
 //! - always admits the IPs of static peers, and never evicts them;
 //!
 //! and a connection that sends nothing within the first-bytes deadline (default 3 s) is closed,
-//! however long the whole handshake may take.
+//! however long the whole handshake may take. A connection admission turns away is reset (TCP
+//! RST), not closed: a flood of them leaves no TIME_WAIT sockets behind on the node.
 //!
 //! How it plugs in: [`Admission::watch`] wraps each accepted TCP socket so that its first byte
 //! marks the entry as spoken, and [`Admitted`] wraps the fully upgraded transport, so that it sees
@@ -32,7 +33,7 @@ mod transport;
 mod watched;
 
 pub(crate) use transport::Admitted;
-pub(crate) use watched::Watched;
+pub(crate) use watched::{Resettable, Watched};
 
 use std::{
     collections::HashMap,
@@ -87,6 +88,8 @@ struct Shared {
 struct Probe {
     ticket: Ticket,
     spoken: AtomicBool,
+    /// Admission turned the connection away: reset it rather than close it.
+    turned_away: AtomicBool,
     evicted: Mutex<Option<Eviction>>,
     waker: AtomicWaker,
     shared: Weak<Mutex<Shared>>,
@@ -104,6 +107,14 @@ impl Probe {
 
     fn has_spoken(&self) -> bool {
         self.spoken.load(Ordering::Acquire)
+    }
+
+    fn turn_away(&self) {
+        self.turned_away.store(true, Ordering::Release);
+    }
+
+    fn is_turned_away(&self) -> bool {
+        self.turned_away.load(Ordering::Acquire)
     }
 
     fn evict(&self, why: Eviction) {
@@ -170,7 +181,9 @@ impl Admission {
 
     /// The socket wrapper for `Transport::map` on the TCP transport: an accepted socket gets the
     /// probe its connection was registered with.
-    pub(crate) fn watch<S>(&self) -> impl FnOnce(S, ConnectedPoint) -> Watched<S> + Clone {
+    pub(crate) fn watch<S: Resettable>(
+        &self,
+    ) -> impl FnOnce(S, ConnectedPoint) -> Watched<S> + Clone {
         let shared = Arc::downgrade(&self.shared);
         move |socket, endpoint| {
             let probe = match (&endpoint, shared.upgrade()) {
@@ -188,10 +201,7 @@ impl Admission {
                 }
                 _ => None,
             };
-            Watched {
-                inner: socket,
-                probe,
-            }
+            Watched::new(socket, probe)
         }
     }
 
@@ -210,15 +220,15 @@ impl Admission {
             TableVerdict::Refused(why) => return Err(TurnedAway::Refused(why)),
         };
         if let Some((victim, why)) = evicted {
-            // Its future sees the flag, fails, and releases its (already released) ticket.
-            if let Some(probe) = shared.probes.remove(&victim) {
-                shared.handoff.retain(|_, t| *t != victim);
+            // Its future sees the flag and fails; its registration then clears what is left.
+            if let Some(probe) = shared.probes.get(&victim) {
                 probe.evict(why);
             }
         }
         let probe = Arc::new(Probe {
             ticket,
             spoken: AtomicBool::new(false),
+            turned_away: AtomicBool::new(false),
             evicted: Mutex::new(None),
             waker: AtomicWaker::new(),
             shared: Arc::downgrade(&self.shared),

@@ -40,7 +40,10 @@ fn a_static_peers_ip_gets_in_without_evicting_anyone_while_it_is_static() {
         send_back_addr: addr("/ip4/127.0.0.1/tcp/5000"),
     };
     let watched = watch((), endpoint);
-    assert_eq!(watched.probe.map(|p| p.ticket), Some(exempt.probe.ticket));
+    assert_eq!(
+        watched.probe.as_ref().map(|p| p.ticket),
+        Some(exempt.probe.ticket)
+    );
     // No longer static: the same IP is a stranger again and must make room.
     assert!(peers.remove_static_peer(&static_peer));
     let _third = register("/ip4/127.0.0.1/tcp/5001");

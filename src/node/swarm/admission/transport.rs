@@ -146,8 +146,19 @@ impl<F> Pending<F> {
         }
     }
 
-    /// Ends the handshake with `why` (dropping the socket), logging it.
-    fn turn_away<E>(&mut self, why: TurnedAway) -> AdmissionError<E> {
+    /// Ends the handshake with `why`, resetting the connection, and logs it.
+    fn turn_away<E>(&mut self, why: TurnedAway, cx: &mut Context<'_>) -> AdmissionError<E>
+    where
+        F: Future,
+    {
+        if let Some(registration) = &self.registration {
+            registration.probe.turn_away();
+            // A connection evicted before its first poll has not picked up its probe yet; one
+            // poll makes the socket wrapper take it, so that dropping the socket resets it.
+            if let Some(inner) = self.inner.as_mut() {
+                let _ = inner.as_mut().poll(cx);
+            }
+        }
         self.inner = None;
         self.registration = None;
         self.admission
@@ -189,7 +200,7 @@ where
             return Poll::Pending;
         }
         if let Some(why) = this.verdict(cx) {
-            return Poll::Ready(Err(this.turn_away(why)));
+            return Poll::Ready(Err(this.turn_away(why, cx)));
         }
         let Some(inner) = this.inner.as_mut() else {
             return Poll::Pending;

@@ -1,4 +1,5 @@
-//! The socket wrapper: the first byte a pending connection receives marks it as spoken.
+//! The socket wrapper: the first byte a pending connection receives marks it as spoken, and a
+//! connection admission turned away is reset when it goes.
 
 use std::{
     io,
@@ -11,14 +12,51 @@ use futures::{AsyncRead, AsyncWrite};
 
 use super::Probe;
 
-/// A socket whose first received byte marks its pending connection as spoken.
-#[derive(Debug)]
-pub(crate) struct Watched<S> {
-    pub(super) inner: S,
-    pub(super) probe: Option<Arc<Probe>>,
+/// A socket that can be set to be reset (TCP RST) rather than closed when it is dropped.
+pub(crate) trait Resettable {
+    /// Makes dropping the socket reset the connection; failures are ignored (it then closes).
+    fn reset_on_drop(&self);
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
+impl Resettable for libp2p::tcp::tokio::TcpStream {
+    fn reset_on_drop(&self) {
+        // SO_LINGER 0: no TIME_WAIT on our side, and nothing left to send anyway.
+        let _ = self.0.set_zero_linger();
+    }
+}
+
+#[cfg(test)]
+impl Resettable for () {
+    fn reset_on_drop(&self) {}
+}
+
+/// A socket whose first received byte marks its pending connection as spoken.
+#[derive(Debug)]
+pub(crate) struct Watched<S: Resettable> {
+    pub(super) inner: S,
+    pub(super) probe: Option<Arc<Probe>>,
+    spoken: bool,
+}
+
+impl<S: Resettable> Watched<S> {
+    pub(super) fn new(inner: S, probe: Option<Arc<Probe>>) -> Self {
+        Self {
+            inner,
+            probe,
+            spoken: false,
+        }
+    }
+}
+
+impl<S: Resettable> Drop for Watched<S> {
+    fn drop(&mut self) {
+        if self.probe.as_ref().is_some_and(|p| p.is_turned_away()) {
+            self.inner.reset_on_drop();
+        }
+    }
+}
+
+impl<S: AsyncRead + Resettable + Unpin> AsyncRead for Watched<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -26,8 +64,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
     ) -> Poll<io::Result<usize>> {
         let read = Pin::new(&mut self.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(n)) = read {
-            if n > 0 {
-                if let Some(probe) = self.probe.take() {
+            if n > 0 && !self.spoken {
+                self.spoken = true;
+                if let Some(probe) = &self.probe {
                     probe.spoke();
                 }
             }
@@ -36,7 +75,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
+impl<S: AsyncWrite + Resettable + Unpin> AsyncWrite for Watched<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
