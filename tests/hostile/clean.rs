@@ -56,10 +56,11 @@ async fn a_clean_three_node_start_refuses_nothing() {
                 assert!(refusals.is_empty(), "round {round}: {refusals:?}");
             }
             let warnings = log.lines("WARN", "");
-            if !warnings.is_empty() {
-                let _ = std::fs::write("/tmp/clean-log.txt", log.text());
-            }
-            assert!(warnings.is_empty(), "round {round}: {warnings:#?}");
+            assert!(
+                warnings.is_empty(),
+                "round {round}: {warnings:#?}\nwhole log:\n{}",
+                log.text()
+            );
             for node in nodes {
                 node.shutdown().await;
             }
