@@ -49,10 +49,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     from,
                     topic,
                     payload,
+                    ..
                 } => {
                     tracing::info!(?from, %topic, bytes = payload.len(), "multicast");
                 }
-                Message::Broadcast { from, payload } => {
+                Message::Broadcast { from, payload, .. } => {
                     tracing::info!(?from, bytes = payload.len(), "broadcast");
                 }
             }

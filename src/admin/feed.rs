@@ -345,6 +345,7 @@ mod tests {
             },
             ApiEvent::InvalidMessage {
                 node_id: id,
+                origin: None,
                 protocol: "sync",
                 reason: "x".into(),
             },
