@@ -218,13 +218,20 @@ impl Core {
         self.requests.set_timer(id, until);
     }
 
-    /// The link to `peer` lost what was sent over it: requests sent through it are retried.
+    /// The link to `peer` lost what was sent over it: requests sent through it are retried,
+    /// and so are requests *to* `peer` that went another way, whose reply may have been coming
+    /// back over the lost connection (when two nodes dial each other at once, one connection is
+    /// closed with whatever was on it). A retry costs the destination nothing: it delivers each
+    /// request once and answers a retry from its reply cache.
     pub(super) fn requests_lost_via(&mut self, peer: PeerId, now: Instant) {
         let lost: Vec<MessageId> = self
             .requests
             .pending
             .iter()
-            .filter(|(_, p)| matches!(p.state, State::Sent { via } if via == peer))
+            .filter(|(_, p)| match p.state {
+                State::Sent { via } => via == peer || p.dest == peer,
+                _ => false,
+            })
             .map(|(id, _)| *id)
             .collect();
         for id in lost {
