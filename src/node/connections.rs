@@ -119,6 +119,18 @@ impl EventLoop {
             }
             return;
         }
+        if self.misbehaviour.is_banned(&peer, Instant::now()) {
+            // It misbehaved a moment ago: out until its ban is over, without a word each time.
+            tracing::debug!(node = %node_id, "closing a connection of a banned neighbour");
+            let _ = self.swarm.disconnect_peer_id(peer);
+            if self.connected.contains_key(&peer) {
+                self.closing.insert(
+                    peer,
+                    DisconnectReason::Misbehaving("banned for misbehaving".into()),
+                );
+            }
+            return;
+        }
         if let Some(connected) = self.connected.get_mut(&peer) {
             connected.connections = count;
             return;

@@ -66,6 +66,8 @@ pub(crate) struct EventLoop {
     /// The seq of the local record last reported to the metrics.
     local_seq: u64,
     pub(super) remote_log: super::connections::RemoteLog,
+    /// Neighbours refused too often, and how long they are kept out.
+    pub(super) misbehaviour: super::misbehaviour::Misbehaviour,
 }
 
 impl EventLoop {
@@ -96,6 +98,7 @@ impl EventLoop {
             multicasts: HashMap::new(),
             local_seq: 0,
             remote_log: Default::default(),
+            misbehaviour: Default::default(),
         }
     }
 

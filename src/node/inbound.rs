@@ -63,7 +63,15 @@ impl EventLoop {
                 from,
                 origin,
                 reason,
-            } => self.report_invalid(from, origin, "overlay", reason.to_string()),
+            } => {
+                // A relay passing on a barred origin's message is doing its job; anything else
+                // refused is the neighbour's fault (forged, malformed, oversize).
+                let fault = !matches!(reason, fisco_p2p_overlay::Refusal::Barred(_));
+                self.report_invalid(from, origin, "overlay", reason.to_string());
+                if fault {
+                    self.note_misbehaviour(from, &reason.to_string());
+                }
+            }
             E::DirectWanted { peer } => self.dial_direct(peer),
             _ => {}
         }
@@ -150,6 +158,22 @@ impl EventLoop {
         }
     }
 
+    /// Counts a refusal of what `peer` sent; disconnects and bans it when that makes too many.
+    fn note_misbehaviour(&mut self, peer: PeerId, last: &str) {
+        if !self.misbehaviour.refused(peer, std::time::Instant::now()) {
+            return;
+        }
+        let reason = format!(
+            "{} refused messages within {:?}, the last: {last}",
+            super::misbehaviour::LIMIT,
+            super::misbehaviour::WINDOW
+        );
+        tracing::warn!(%peer, %reason, ban = ?super::misbehaviour::BAN, "disconnecting a misbehaving neighbour");
+        self.closing
+            .insert(peer, super::DisconnectReason::Misbehaving(reason));
+        let _ = self.swarm.disconnect_peer_id(peer);
+    }
+
     /// With direct connections on, connects to a node this node exchanges a lot with, at the
     /// addresses state sync advertised for it.
     fn dial_direct(&mut self, peer: PeerId) {
@@ -196,10 +220,12 @@ impl EventLoop {
             }
             E::InvalidRecord { from, reason } => {
                 self.report_invalid(from, None, "sync", reason.to_string());
+                self.note_misbehaviour(from, &reason.to_string());
                 None
             }
             E::InvalidMessage { from, error } => {
                 self.report_invalid(from, None, "sync", error.to_string());
+                self.note_misbehaviour(from, &error.to_string());
                 None
             }
         };

@@ -27,6 +27,7 @@ mod handle;
 mod inbound;
 mod inbox;
 mod messaging;
+mod misbehaviour;
 mod multicast;
 mod requests;
 mod swarm;
