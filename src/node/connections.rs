@@ -40,6 +40,8 @@ enum Source {
     Peer(PeerId),
     Ip(IpAddr),
     Address(Multiaddr),
+    /// A module whose inbox overflows (what fills it comes from remote parties).
+    Module(u16),
 }
 
 fn ip_of(address: &Multiaddr) -> Option<IpAddr> {
@@ -65,8 +67,12 @@ impl RemoteLog {
         }
     }
 
-    fn allow_peer(&mut self, peer: PeerId) -> Option<u64> {
+    pub(super) fn allow_peer(&mut self, peer: PeerId) -> Option<u64> {
         self.allow(Source::Peer(peer))
+    }
+
+    pub(super) fn allow_module(&mut self, module: u16) -> Option<u64> {
+        self.allow(Source::Module(module))
     }
 }
 

@@ -79,7 +79,7 @@ impl EventLoop {
         events: broadcast::Sender<Event>,
         access: AccessList,
         config: LoopConfig,
-        inbox_capacity: usize,
+        inbox_capacity: (usize, usize),
         listeners: (Vec<Multiaddr>, Vec<ListenerId>),
     ) -> Self {
         Self {
@@ -93,7 +93,7 @@ impl EventLoop {
             listeners: listeners.1,
             connected: HashMap::new(),
             closing: HashMap::new(),
-            modules: Modules::new(inbox_capacity),
+            modules: Modules::new(inbox_capacity.0, inbox_capacity.1),
             requests: HashMap::new(),
             multicasts: HashMap::new(),
             local_seq: 0,
@@ -159,6 +159,9 @@ impl EventLoop {
                     connected: self.connected.len(),
                     routes: overlay.routes().len(),
                     overlay: overlay.stats(),
+                    requests_in_flight: overlay.in_flight(),
+                    queued_bytes: overlay.queued_bytes(),
+                    inbox_dropped: self.modules.dropped(),
                     no_static_peer_connected,
                 });
             }

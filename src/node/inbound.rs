@@ -106,7 +106,9 @@ impl EventLoop {
                 (message, ReplyError::UnknownModule(module))
             }
             Err(Undeliverable::Busy(message)) => {
-                tracing::warn!(module, from = %from, "module inbox full; answering busy");
+                if let Some(suppressed) = self.remote_log.allow_module(module) {
+                    tracing::warn!(module, from = %from, suppressed, "module inbox full; answering busy");
+                }
                 let busy = format!("module {module} is busy; retry later");
                 (message, ReplyError::Busy(busy))
             }
@@ -132,7 +134,9 @@ impl EventLoop {
                 tracing::debug!(module, "message for an unregistered module dropped");
             }
             Err(Undeliverable::Busy(_)) => {
-                tracing::warn!(module, "module inbox full; message dropped");
+                if let Some(suppressed) = self.remote_log.allow_module(module) {
+                    tracing::warn!(module, suppressed, "module inbox full; message dropped");
+                }
             }
         }
     }
@@ -140,14 +144,16 @@ impl EventLoop {
     /// A neighbour passed on something that was refused; `origin` is the node it claimed to
     /// come from, when known.
     pub(super) fn report_invalid(
-        &self,
+        &mut self,
         from: PeerId,
         origin: Option<PeerId>,
         protocol: &'static str,
         reason: String,
     ) {
         let origin = origin.and_then(|o| NodeId::from_peer_id(&o).ok());
-        tracing::warn!(peer = %from, origin = ?origin, protocol, %reason, "invalid message refused");
+        if let Some(suppressed) = self.remote_log.allow_peer(from) {
+            tracing::warn!(peer = %from, origin = ?origin, protocol, %reason, suppressed, "invalid message refused");
+        }
         if let Ok(node_id) = NodeId::from_peer_id(&from) {
             self.emit(Event::InvalidMessage {
                 node_id,
