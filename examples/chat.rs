@@ -39,11 +39,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tokio::spawn(async move {
         while let Some(message) = inbox.next().await {
             match message {
-                Message::Broadcast { from, payload } => println!("<{from:?}> {}", text(&payload)),
+                Message::Broadcast { from, payload, .. } => {
+                    println!("<{from:?}> {}", text(&payload))
+                }
                 Message::Multicast {
                     from,
                     topic,
                     payload,
+                    ..
                 } => {
                     println!("[{topic}] <{from:?}> {}", text(&payload))
                 }
