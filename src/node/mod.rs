@@ -29,6 +29,7 @@ mod ids;
 mod inbound;
 mod inbox;
 mod messaging;
+mod misbehaviour;
 mod multicast;
 mod requests;
 mod swarm;
@@ -127,7 +128,7 @@ impl Node {
             event_tx.clone(),
             access,
             loop_config,
-            config.inbox_capacity,
+            (config.inbox_capacity, config.inbox_bytes),
             (listen_addrs, listeners),
         );
         let handle = Handle::new(identity.node_id(), command_tx, &event_tx);
