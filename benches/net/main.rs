@@ -185,6 +185,9 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     }
 
     println!("\n{}", report.table());
+    if settings.quick {
+        println!("goals (smoke run: too few requests to judge them; run without --quick):");
+    }
     print!("{}", report.goals_text());
     let json = out_dir.join("net.json");
     report.write_json(&json, &machine, mode)?;
