@@ -47,21 +47,27 @@ fn ip(args: &[&str]) -> Result<(), String> {
     }
 }
 
-/// Whether this process can make network namespaces; why not, if not.
+/// Whether this process can make network namespaces; why not, if not. Probed once per test
+/// binary: its tests run in parallel and would otherwise race on the probe's name.
 fn unavailable() -> Option<String> {
-    if Command::new("ip").arg("-V").output().is_err() {
-        return Some("the `ip` command (iproute2) is not installed".into());
-    }
-    let name = format!("fp2p-probe-{}", std::process::id());
-    match ip(&["netns", "add", &name]) {
-        Ok(()) => {
-            let _ = ip(&["netns", "del", &name]);
-            None
-        }
-        Err(e) => Some(format!(
-            "cannot create a network namespace (root needed): {e}"
-        )),
-    }
+    static PROBE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    PROBE
+        .get_or_init(|| {
+            if Command::new("ip").arg("-V").output().is_err() {
+                return Some("the `ip` command (iproute2) is not installed".into());
+            }
+            let name = format!("fp2p-probe-{}", std::process::id());
+            match ip(&["netns", "add", &name]) {
+                Ok(()) => {
+                    let _ = ip(&["netns", "del", &name]);
+                    None
+                }
+                Err(e) => Some(format!(
+                    "cannot create a network namespace (root needed): {e}"
+                )),
+            }
+        })
+        .clone()
 }
 
 /// A link between two namespaces.
