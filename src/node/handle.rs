@@ -28,6 +28,9 @@ pub struct PeerInfo {
     pub seq: u64,
     /// Its application state (see [`Handle::set_state`]).
     pub state: BTreeMap<String, Bytes>,
+    /// The nodes its record says it has a connection with (routing counts a link when both
+    /// ends list each other).
+    pub neighbours: Vec<NodeId>,
 }
 
 /// This node's own standing, as [`Handle::status`] reports it.

@@ -189,6 +189,11 @@ impl EventLoop {
                     topics: record.topics().iter().cloned().collect(),
                     seq: record.seq(),
                     state: record.state().clone(),
+                    neighbours: record
+                        .neighbours()
+                        .iter()
+                        .filter_map(|p| NodeId::from_peer_id(p).ok())
+                        .collect(),
                 })
             })
             .collect();
@@ -206,6 +211,7 @@ impl EventLoop {
                     topics: Vec::new(),
                     seq: 0,
                     state: Default::default(),
+                    neighbours: Vec::new(),
                 });
             }
         }

@@ -203,6 +203,7 @@ impl Lab {
     /// Starts a node in namespace `i`, listening on port [`PORT`] of every address it has, with
     /// `config` (to which the listen addresses are added).
     pub async fn spawn(&self, i: usize, identity: NodeIdentity, config: Config) -> NsNode {
+        super::init_tracing();
         let config = self.addresses[i].iter().fold(config, |config, address| {
             config.with_listen(
                 format!("/ip4/{address}/tcp/{PORT}")
