@@ -219,8 +219,8 @@ impl NodeFile {
     /// limits. Everything was checked when the file was read, so this cannot fail.
     pub fn to_node_config(&self) -> node::Config {
         let mut config = node::Config::default()
-            .with_blacklist(self.blacklist.iter().copied())
-            .with_whitelist(self.whitelist.iter().copied())
+            .with_blacklist(self.blacklist.iter().cloned())
+            .with_whitelist(self.whitelist.iter().cloned())
             .with_heartbeat_interval(self.intervals.heartbeat())
             .with_heartbeat_timeout(self.intervals.heartbeat_timeout())
             .with_handshake_timeout(self.intervals.handshake_timeout())

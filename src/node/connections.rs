@@ -23,7 +23,7 @@ impl EventLoop {
         let mut barred = Vec::new();
         let peers: Vec<PeerId> = self.connected.keys().copied().collect();
         for peer in peers {
-            let Ok(node) = NodeId::from_peer_id(&peer) else {
+            let Some(node) = self.node_of(&peer) else {
                 continue;
             };
             let Err(reason) = self.access.check(&node) else {
@@ -54,8 +54,8 @@ impl EventLoop {
             connected.connections = count;
             return;
         }
-        let Ok(node_id) = NodeId::from_peer_id(&peer) else {
-            // The TLS upgrade only admits secp256k1 identities, so this cannot happen; be safe.
+        let Some(node_id) = self.node_of(&peer) else {
+            // The TLS upgrade files every peer it admits, so this cannot happen; be safe.
             tracing::error!(%peer, "connected peer has no node ID; disconnecting");
             let _ = self.swarm.disconnect_peer_id(peer);
             return;
@@ -105,7 +105,7 @@ impl EventLoop {
             }
             None => DisconnectReason::Requested,
         });
-        let Ok(node_id) = NodeId::from_peer_id(&peer) else {
+        let Some(node_id) = self.node_of(&peer) else {
             return;
         };
         tracing::info!(node = %node_id, %reason, "peer disconnected");
@@ -130,9 +130,13 @@ impl EventLoop {
             | ListenError::Aborted
             | ListenError::WrongPeerId { .. } => return,
         };
-        tracing::warn!(%address, %reason, "inbound connection refused");
+        // The handshake names the peer when it got as far as its certificate.
+        let node_id = peer
+            .and_then(|p| self.node_of(&p))
+            .or_else(|| tls::find_upgrade_error(error).and_then(|e| e.peer().cloned()));
+        tracing::warn!(%address, node = ?node_id, %reason, "inbound connection refused");
         self.emit(Event::ConnectionRefused {
-            node_id: peer.and_then(|p| NodeId::from_peer_id(&p).ok()),
+            node_id,
             address: Some(address),
             direction: Direction::Inbound,
             reason,
@@ -140,21 +144,30 @@ impl EventLoop {
     }
 
     pub(super) fn on_outgoing_error(&mut self, peer: Option<PeerId>, error: &DialError) {
-        let node_id = peer.and_then(|p| NodeId::from_peer_id(&p).ok());
-        let failures: Vec<(Option<Multiaddr>, Refusal)> = match error {
+        let known = peer.and_then(|p| self.node_of(&p));
+        // A dial by address alone learns who answered from the handshake, when it got that far.
+        let named = |error: &libp2p::TransportError<std::io::Error>| {
+            known
+                .clone()
+                .or_else(|| tls::find_upgrade_error(error).and_then(|e| e.peer().cloned()))
+        };
+        let failures: Vec<(Option<Multiaddr>, Refusal, Option<NodeId>)> = match error {
             DialError::Transport(errors) => errors
                 .iter()
-                .map(|(address, error)| (Some(address.clone()), classify(error)))
+                .map(|(address, error)| (Some(address.clone()), classify(error), named(error)))
                 .collect(),
             DialError::Denied { cause } => {
                 match cause.downcast_ref::<connection_limits::Exceeded>() {
-                    Some(exceeded) => vec![(None, Refusal::ConnectionLimit(exceeded.to_string()))],
+                    Some(exceeded) => {
+                        vec![(None, Refusal::ConnectionLimit(exceeded.to_string()), known)]
+                    }
                     None => return,
                 }
             }
             DialError::WrongPeerId { obtained, address } => vec![(
                 Some(address.clone()),
                 Refusal::Unreachable(format!("a different node ({obtained}) answered")),
+                known,
             )],
             // Self dials, dials to connected peers and aborted dials are no refusals.
             DialError::LocalPeerId { .. }
@@ -162,7 +175,7 @@ impl EventLoop {
             | DialError::DialPeerConditionFalse(_)
             | DialError::Aborted => return,
         };
-        for (address, reason) in failures {
+        for (address, reason, node_id) in failures {
             match reason {
                 // A refusal is news for the operator; an unreachable static peer is retried and
                 // reported as an event each time, so it stays out of the log's warnings.

@@ -46,7 +46,11 @@ pub use handle::{ConnectedPeer, Events, Handle, PeerInfo, RouteInfo, StaticPeer,
 pub use inbox::{Inbox, IncomingRequest, Message, Responder};
 pub use topic::{check_topic, MAX_TOPIC_LEN};
 
-use crate::{behaviour::Behaviour, identity::NodeIdentity, tls::AccessList};
+use crate::{
+    behaviour::Behaviour,
+    identity::{Directory, NodeIdentity},
+    tls::AccessList,
+};
 
 /// How long [`Node::spawn`] waits for each listener to report its address.
 const LISTEN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -65,9 +69,10 @@ impl Node {
         config: Config,
     ) -> Result<(Handle, Events), NodeError> {
         let access = AccessList::new();
-        access.set_blacklist(config.blacklist.iter().copied());
-        access.set_whitelist(config.whitelist.iter().copied());
-        let mut swarm = swarm::build(&identity, &config, access.clone())?;
+        access.set_blacklist(config.blacklist.iter().cloned());
+        access.set_whitelist(config.whitelist.iter().cloned());
+        let directory = Directory::new();
+        let mut swarm = swarm::build(&identity, &config, access.clone(), directory.clone())?;
         if let Some(metrics) = &config.metrics {
             metrics.attach_overlay(swarm.behaviour().overlay.stats_handle());
         }
@@ -113,6 +118,7 @@ impl Node {
         }
         let loop_config = event_loop::LoopConfig {
             node_id: identity.node_id(),
+            directory,
             max_message_size: config.max_message_size,
             max_topics: config.max_topics,
             metrics: config.metrics.clone(),

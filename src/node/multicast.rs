@@ -14,7 +14,7 @@ use super::{
     command::Reply, event_loop::EventLoop, inbox::Message, messaging::check_topic,
     requests::refused, MulticastError,
 };
-use crate::{identity::NodeId, metrics::MessageKind};
+use crate::metrics::MessageKind;
 
 impl EventLoop {
     pub(super) fn multicast(
@@ -87,7 +87,7 @@ impl EventLoop {
         payload: Bytes,
         hops: u8,
     ) {
-        let Ok(from) = NodeId::from_peer_id(&origin) else {
+        let Some(from) = self.node_of(&origin) else {
             return;
         };
         if !self.swarm.behaviour().sync.local_record().follows(&topic) {

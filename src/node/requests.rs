@@ -197,7 +197,7 @@ impl EventLoop {
                 let _ = reply.send(result.map_err(|error| CallError::Failed { node, error }));
             }
             Some(PendingRequest::Topic(mut send)) => {
-                let Ok(node) = NodeId::from_peer_id(&destination) else {
+                let Some(node) = self.node_of(&destination) else {
                     return;
                 };
                 match result {

@@ -7,7 +7,7 @@ use libp2p::{connection_limits, identity::Keypair, tcp, yamux, Swarm};
 use super::{Config, NodeError};
 use crate::{
     behaviour::Behaviour,
-    identity::{NodeId, NodeIdentity},
+    identity::{Directory, NodeIdentity},
     tls::{self, AccessList},
 };
 
@@ -15,10 +15,12 @@ pub(super) fn build(
     identity: &NodeIdentity,
     config: &Config,
     access: AccessList,
+    directory: Directory,
 ) -> Result<Swarm<Behaviour>, NodeError> {
     let tls = tls::Config::new(identity, access.clone())
         .map_err(|e| NodeError::Tls(Box::new(e)))?
-        .with_handshake_timeout(config.handshake_timeout);
+        .with_handshake_timeout(config.handshake_timeout)
+        .with_directory(directory.clone());
     let setup = |e: &dyn std::fmt::Display| NodeError::Setup(e.to_string());
     let swarm = libp2p::SwarmBuilder::with_existing_identity(identity.keypair().clone())
         .with_tokio()
@@ -30,7 +32,7 @@ pub(super) fn build(
         .map_err(|e| setup(&e))?
         .with_dns()
         .map_err(|e| setup(&e))?
-        .with_behaviour(|key| behaviour(key, config, access))
+        .with_behaviour(|key| behaviour(key, config, access, directory))
         .map_err(|e| setup(&e))?
         // The peers behaviour keeps connections alive; this only bounds connections that no
         // behaviour needs any more.
@@ -46,6 +48,7 @@ fn behaviour(
     key: &Keypair,
     config: &Config,
     access: AccessList,
+    directory: Directory,
 ) -> Result<Behaviour, Box<dyn std::error::Error + Send + Sync>> {
     let local = key.public().to_peer_id();
     let limits = connection_limits::ConnectionLimits::default()
@@ -75,9 +78,16 @@ fn behaviour(
     let mut overlay = fisco_p2p_overlay::Behaviour::new(key.clone(), overlay_config);
     // The access lists apply to the origin of every message, not only to the neighbour that
     // passed it on: a barred node cannot reach this one through a relay either.
-    overlay.set_access(move |origin| {
-        let node = NodeId::from_peer_id(origin).map_err(|_| "not a FISCO node ID".to_string())?;
-        access.check(&node).map_err(|reason| reason.to_string())
+    // An RSA origin is named through the directory (its handshake or its signed record filed
+    // it); one not known yet passes only while the lists are empty.
+    overlay.set_access(move |origin| match directory.node_id(origin) {
+        Some(node) => access.check(&node).map_err(|reason| reason.to_string()),
+        None if access.is_empty() => Ok(()),
+        None => Err(
+            "origin's RSA key not known yet (no handshake or record from it), so the \
+                     access lists cannot be checked"
+                .to_string(),
+        ),
     });
     Ok(Behaviour {
         limits: connection_limits::Behaviour::new(limits),

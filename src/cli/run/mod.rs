@@ -230,11 +230,11 @@ impl RunArgs {
             .count();
         *configured = wanted;
         let barred = handle
-            .set_blacklist(settings.blacklist().iter().copied())
+            .set_blacklist(settings.blacklist().iter().cloned())
             .await?
             .len()
             + handle
-                .set_whitelist(settings.whitelist().iter().copied())
+                .set_whitelist(settings.whitelist().iter().cloned())
                 .await?
                 .len();
         tracing::info!(
