@@ -72,6 +72,8 @@ struct StatusJson {
     connected: usize,
     /// Nodes reachable over the links that exist, this node's neighbours included.
     routes: usize,
+    /// Static peers are configured but none is connected: the node may be cut off.
+    no_static_peer_connected: bool,
 }
 
 async fn status(Extract(state): Extract<State>) -> Result<Json<StatusJson>, ApiError> {
@@ -83,6 +85,7 @@ async fn status(Extract(state): Extract<State>) -> Result<Json<StatusJson>, ApiE
         topics: status.topics,
         connected: status.connected,
         routes: status.routes,
+        no_static_peer_connected: status.no_static_peer_connected,
     }))
 }
 

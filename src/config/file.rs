@@ -227,6 +227,9 @@ impl NodeFile {
             .with_redial_backoff(self.intervals.redial_initial(), self.intervals.redial_max())
             .with_max_connections(self.limits.max_connections())
             .with_max_pending_incoming(self.limits.max_pending_incoming())
+            .with_first_bytes_timeout(self.intervals.first_bytes_timeout())
+            .with_max_pending_per_ip(self.limits.max_pending_per_ip())
+            .with_max_concurrent_dials(self.limits.max_concurrent_dials())
             .with_direct_connections(self.direct_connections);
         for address in &self.listen {
             config = config.with_listen(address.multiaddr().clone());

@@ -142,6 +142,12 @@ impl NodeFile {
             "max_pending_incoming = {}",
             limits.max_pending_incoming()
         );
+        let _ = writeln!(out, "max_pending_per_ip = {}", limits.max_pending_per_ip());
+        let _ = writeln!(
+            out,
+            "max_concurrent_dials = {}",
+            limits.max_concurrent_dials()
+        );
         let intervals = self.intervals();
         let _ = writeln!(out, "\n[intervals]");
         for (key, value) in [
@@ -151,6 +157,7 @@ impl NodeFile {
             ("redial_max", intervals.redial_max()),
             ("announce", intervals.announce()),
             ("handshake_timeout", intervals.handshake_timeout()),
+            ("first_bytes_timeout", intervals.first_bytes_timeout()),
         ] {
             let _ = writeln!(out, "{key} = {}", quote(&format_duration(value)));
         }

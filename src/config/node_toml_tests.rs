@@ -40,6 +40,8 @@ whitelist = []
 max_message_size = 1048576
 max_connections = 50
 max_pending_incoming = 8
+max_pending_per_ip = 2
+max_concurrent_dials = 16
 
 [intervals]
 heartbeat = "2s"
@@ -48,6 +50,7 @@ redial_initial = "200ms"
 redial_max = "30s"
 announce = "1s"
 handshake_timeout = "3s"
+first_bytes_timeout = "1s"
 "#;
 
 #[test]
@@ -61,7 +64,10 @@ fn an_empty_file_gives_the_defaults_and_the_files_folder_as_dir() {
     assert_eq!(file.limits().max_message_size(), DEFAULT_MAX_MESSAGE_SIZE);
     assert_eq!(file.limits().max_connections(), 256);
     assert_eq!(file.limits().max_pending_incoming(), 64);
+    assert_eq!(file.limits().max_pending_per_ip(), 4);
+    assert_eq!(file.limits().max_concurrent_dials(), 32);
     let intervals = file.intervals();
+    assert_eq!(intervals.first_bytes_timeout(), Duration::from_secs(3));
     assert_eq!(intervals.heartbeat(), Duration::from_secs(1));
     assert_eq!(intervals.heartbeat_timeout(), Duration::from_secs(2));
     assert!(!file.direct_connections());
@@ -152,6 +158,9 @@ fn the_node_config_gets_every_value_it_supports() {
     assert_eq!(config.redial_max, Duration::from_secs(30));
     assert_eq!(config.max_connections, 50);
     assert_eq!(config.max_pending_incoming, 8);
+    assert_eq!(config.max_pending_per_ip, 2);
+    assert_eq!(config.max_concurrent_dials, 16);
+    assert_eq!(config.first_bytes_timeout, Duration::from_secs(1));
 }
 
 #[test]

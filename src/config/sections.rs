@@ -20,6 +20,10 @@ pub const DEFAULT_ANNOUNCE: Duration = Duration::from_secs(2);
 pub const MAX_CONNECTIONS: u32 = 65_536;
 /// Most `limits.max_pending_incoming`: 4096 handshakes at once.
 pub const MAX_PENDING_INCOMING: u32 = 4096;
+/// Most `limits.max_pending_per_ip`: 1024 handshakes at once from one source.
+pub const MAX_PENDING_PER_IP: u32 = 1024;
+/// Most `limits.max_concurrent_dials`: 4096 dials in flight.
+pub const MAX_CONCURRENT_DIALS: u32 = 4096;
 
 const fn range(min_ms: u64, max_s: u64) -> DurationRange {
     DurationRange {
@@ -31,13 +35,14 @@ const fn range(min_ms: u64, max_s: u64) -> DurationRange {
 /// The range each `[intervals]` key accepts, by key. Shorter periods burn CPU for nothing (a
 /// heartbeat of 1 ns kept a core 77% busy), shorter timeouts can never be met (a TLS handshake
 /// takes a few round trips), and longer ones hide failures for hours.
-pub const INTERVAL_RANGES: [(&str, DurationRange); 6] = [
+pub const INTERVAL_RANGES: [(&str, DurationRange); 7] = [
     ("heartbeat", range(100, 600)),
     ("heartbeat_timeout", range(200, 3600)),
     ("redial_initial", range(10, 60)),
     ("redial_max", range(100, 3600)),
     ("announce", range(100, 600)),
     ("handshake_timeout", range(1000, 300)),
+    ("first_bytes_timeout", range(100, 300)),
 ];
 
 /// The accepted range of an `[intervals]` key.
@@ -60,17 +65,24 @@ pub struct Limits {
     max_connections: u32,
     #[serde(deserialize_with = "max_pending_incoming")]
     max_pending_incoming: u32,
+    #[serde(deserialize_with = "max_pending_per_ip")]
+    max_pending_per_ip: u32,
+    #[serde(deserialize_with = "max_concurrent_dials")]
+    max_concurrent_dials: u32,
 }
 
 impl Default for Limits {
     /// - `max_message_size`: 32 MiB ([`DEFAULT_MAX_MESSAGE_SIZE`]);
-    /// - `max_connections`: 256, `max_pending_incoming`: 64 (those of [`node::Config`]).
+    /// - `max_connections`: 256, `max_pending_incoming`: 64, `max_pending_per_ip`: 4,
+    ///   `max_concurrent_dials`: 32 (those of [`node::Config`]).
     fn default() -> Self {
         let node = node::Config::default();
         Self {
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             max_connections: node.max_connections,
             max_pending_incoming: node.max_pending_incoming,
+            max_pending_per_ip: node.max_pending_per_ip,
+            max_concurrent_dials: node.max_concurrent_dials,
         }
     }
 }
@@ -86,10 +98,28 @@ impl Limits {
         self.max_connections
     }
 
-    /// Most inbound connections in their handshake at once.
+    /// Most inbound connections from strangers in their handshake at once.
     pub fn max_pending_incoming(&self) -> u32 {
         self.max_pending_incoming
     }
+
+    /// Most inbound connections in their handshake at once from one IP (IPv6: one /64).
+    pub fn max_pending_per_ip(&self) -> u32 {
+        self.max_pending_per_ip
+    }
+
+    /// Most dials in flight at once.
+    pub fn max_concurrent_dials(&self) -> u32 {
+        self.max_concurrent_dials
+    }
+}
+
+fn max_pending_per_ip<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    de::count_in(deserializer, 1, MAX_PENDING_PER_IP)
+}
+
+fn max_concurrent_dials<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    de::count_in(deserializer, 1, MAX_CONCURRENT_DIALS)
 }
 
 fn max_connections<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
@@ -128,6 +158,8 @@ pub struct Intervals {
     announce: Duration,
     #[serde(deserialize_with = "intervals::handshake_timeout")]
     handshake_timeout: Duration,
+    #[serde(deserialize_with = "intervals::first_bytes_timeout")]
+    first_bytes_timeout: Duration,
 }
 
 /// One deserializer per `[intervals]` key, each with its range.
@@ -152,14 +184,15 @@ mod intervals {
         redial_initial,
         redial_max,
         announce,
-        handshake_timeout
+        handshake_timeout,
+        first_bytes_timeout
     );
 }
 
 impl Default for Intervals {
-    /// Those of [`node::Config`]: heartbeat 5 s (FISCO's), heartbeat timeout 10 s, redial from
-    /// 100 ms up to 10 s (FISCO's fixed redial period), handshake timeout 10 s; and state-sync
-    /// announcements every 2 s ([`DEFAULT_ANNOUNCE`]).
+    /// Those of [`node::Config`]: heartbeat 1 s, heartbeat timeout 2 s, redial from 100 ms up to
+    /// 10 s (FISCO's fixed redial period), handshake timeout 10 s, first bytes of an inbound
+    /// connection within 3 s; and state-sync announcements every 2 s ([`DEFAULT_ANNOUNCE`]).
     fn default() -> Self {
         let node = node::Config::default();
         Self {
@@ -169,6 +202,7 @@ impl Default for Intervals {
             redial_max: node.redial_max,
             announce: DEFAULT_ANNOUNCE,
             handshake_timeout: node.handshake_timeout,
+            first_bytes_timeout: node.first_bytes_timeout,
         }
     }
 }
@@ -202,5 +236,10 @@ impl Intervals {
     /// Longest TLS handshake.
     pub fn handshake_timeout(&self) -> Duration {
         self.handshake_timeout
+    }
+
+    /// Longest an inbound connection may stay silent before its first bytes.
+    pub fn first_bytes_timeout(&self) -> Duration {
+        self.first_bytes_timeout
     }
 }

@@ -21,6 +21,9 @@ pub struct Config {
     pub(crate) redial_max: Duration,
     pub(crate) max_connections: u32,
     pub(crate) max_pending_incoming: u32,
+    pub(crate) max_pending_per_ip: u32,
+    pub(crate) first_bytes_timeout: Duration,
+    pub(crate) max_concurrent_dials: u32,
     pub(crate) command_capacity: usize,
     pub(crate) event_capacity: usize,
     pub(crate) max_message_size: usize,
@@ -48,7 +51,10 @@ impl Default for Config {
     ///   framing;
     /// - TLS handshake timeout: 10 s;
     /// - redial backoff: from 100 ms, doubling, capped at 10 s (FISCO's fixed redial period);
-    /// - at most 256 established connections and 64 handshakes in progress;
+    /// - at most 256 established connections and 64 inbound handshakes in progress (plus as many
+    ///   from static peers' IPs), at most 4 of them from one IP; an inbound connection that sends
+    ///   nothing within 3 s is closed; at most 32 dials in flight (all lowered at start if the
+    ///   file descriptor limit cannot hold them, see [`Config::with_max_connections`]);
     /// - 64 queued commands from handles, 1024 buffered events per event stream;
     /// - messages of at most 32 MiB (FISCO 3.x), requests time out after 10 s;
     /// - state sync announces every 2 s (FISCO 3.x's beacon); a node unheard of for 30 s is
@@ -73,6 +79,9 @@ impl Default for Config {
             redial_max: Duration::from_secs(10),
             max_connections: 256,
             max_pending_incoming: 64,
+            max_pending_per_ip: 4,
+            first_bytes_timeout: crate::tls::DEFAULT_FIRST_BYTES_TIMEOUT,
+            max_concurrent_dials: 32,
             command_capacity: 64,
             event_capacity: 1024,
             max_message_size: 32 * 1024 * 1024,
@@ -143,14 +152,46 @@ impl Config {
     }
 
     /// Most established connections the node keeps (each node pair uses one).
+    ///
+    /// At start the node raises its soft file descriptor limit to the hard limit, and if even
+    /// that cannot hold the established connections, the pending handshakes (twice
+    /// [`with_max_pending_incoming`](Self::with_max_pending_incoming)) and the dials in flight
+    /// plus 128 descriptors for everything else, it lowers these limits in proportion and says
+    /// so at WARN.
     pub fn with_max_connections(mut self, max: u32) -> Self {
         self.max_connections = max;
         self
     }
 
-    /// Most inbound connections in their handshake at once.
+    /// Most inbound connections from strangers in their handshake at once (connections from the
+    /// IPs of static peers have as many places of their own). When the table is full a newcomer
+    /// is not refused: a pending connection is evicted instead, one that has sent nothing yet
+    /// before one that has, from the IP holding the most, the oldest.
     pub fn with_max_pending_incoming(mut self, max: u32) -> Self {
-        self.max_pending_incoming = max;
+        self.max_pending_incoming = max.max(1);
+        self
+    }
+
+    /// Most inbound connections in their handshake at once from one IP (static peers' IPs
+    /// excepted). A newcomer beyond it evicts the IP's oldest connection that has sent nothing
+    /// yet, or is refused if all of them are mid-handshake.
+    pub fn with_max_pending_per_ip(mut self, max: u32) -> Self {
+        self.max_pending_per_ip = max.max(1);
+        self
+    }
+
+    /// How long an inbound connection may stay silent: it is closed if its first bytes (and,
+    /// separately, its TLS ClientHello) do not arrive within this, however long the whole
+    /// handshake may take ([`with_handshake_timeout`](Self::with_handshake_timeout)).
+    pub fn with_first_bytes_timeout(mut self, timeout: Duration) -> Self {
+        self.first_bytes_timeout = timeout;
+        self
+    }
+
+    /// Most dials in flight at once; more wait for a free slot. There is never more than one
+    /// dial in flight to one node.
+    pub fn with_max_concurrent_dials(mut self, max: u32) -> Self {
+        self.max_concurrent_dials = max.max(1);
         self
     }
 

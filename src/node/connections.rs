@@ -1,21 +1,77 @@
 //! Connections: established and closed, refused in either direction (with the reason named),
 //! static-peer news, and disconnecting peers the access lists now bar.
+//!
+//! Every log line a remote party can cause goes through [`RemoteLog`], rate-limited per peer or
+//! address. Failed inbound handshakes are logged by the transport's admission layer, which knows
+//! the source IP; a failed static peer dial by the peers behaviour, which says when it recovers.
 
+use std::{net::IpAddr, time::Instant};
+
+use fisco_p2p_ratelimit::{PerSource, Verdict};
 use libp2p::{
     connection_limits,
-    core::{transport::timeout::TransportTimeoutError, ConnectedPoint},
+    core::ConnectedPoint,
+    multiaddr::Protocol,
     swarm::{ConnectionError, DialError, ListenError},
     Multiaddr, PeerId,
 };
 
 use super::{
     event_loop::{Connected, EventLoop},
+    swarm::classify::classify,
     Direction, DisconnectReason, Event, Refusal,
 };
 use crate::{
     identity::NodeId,
     tls::{self, RefusalReason},
 };
+
+/// Why a peer the access lists bar is disconnected.
+fn barred_because(reason: RefusalReason) -> DisconnectReason {
+    match reason {
+        RefusalReason::NotWhitelisted => DisconnectReason::NotWhitelisted,
+        _ => DisconnectReason::Blacklisted,
+    }
+}
+
+/// Rate-limits the log lines remote parties cause, per peer or address (and overall).
+#[derive(Debug)]
+pub(crate) struct RemoteLog(PerSource<Source>);
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Source {
+    Peer(PeerId),
+    Ip(IpAddr),
+    Address(Multiaddr),
+}
+
+fn ip_of(address: &Multiaddr) -> Option<IpAddr> {
+    address.iter().find_map(|p| match p {
+        Protocol::Ip4(ip) => Some(IpAddr::V4(ip)),
+        Protocol::Ip6(ip) => Some(IpAddr::V6(ip)),
+        _ => None,
+    })
+}
+
+impl Default for RemoteLog {
+    fn default() -> Self {
+        Self(PerSource::new(fisco_p2p_ratelimit::Config::default()))
+    }
+}
+
+impl RemoteLog {
+    /// Whether a line caused by `source` may be written now, and how many were suppressed.
+    fn allow(&mut self, source: Source) -> Option<u64> {
+        match self.0.check(source, Instant::now()) {
+            Verdict::Allow { suppressed } => Some(suppressed),
+            Verdict::Suppress => None,
+        }
+    }
+
+    fn allow_peer(&mut self, peer: PeerId) -> Option<u64> {
+        self.allow(Source::Peer(peer))
+    }
+}
 
 impl EventLoop {
     /// Disconnects every connected node the access lists now bar, and returns them.
@@ -29,10 +85,7 @@ impl EventLoop {
             let Err(reason) = self.access.check(&node) else {
                 continue;
             };
-            let reason = match reason {
-                RefusalReason::NotWhitelisted => DisconnectReason::NotWhitelisted,
-                _ => DisconnectReason::Blacklisted,
-            };
+            let reason = barred_because(reason);
             tracing::info!(%node, %reason, "disconnecting a peer the access lists now bar");
             self.closing.insert(peer, reason);
             let _ = self.swarm.disconnect_peer_id(peer);
@@ -50,23 +103,38 @@ impl EventLoop {
         if peer == *self.swarm.local_peer_id() {
             return;
         }
-        if let Some(connected) = self.connected.get_mut(&peer) {
-            connected.connections = count;
-            return;
-        }
         let Some(node_id) = self.node_of(&peer) else {
             // The TLS upgrade files every peer it admits, so this cannot happen; be safe.
             tracing::error!(%peer, "connected peer has no node ID; disconnecting");
             let _ = self.swarm.disconnect_peer_id(peer);
             return;
         };
+        if let Err(reason) = self.access.check(&node_id) {
+            // Its handshake passed the access lists just before they changed.
+            let reason = barred_because(reason);
+            tracing::info!(node = %node_id, %reason, "disconnecting a peer the access lists barred during its handshake");
+            let _ = self.swarm.disconnect_peer_id(peer);
+            // Still counted if it was connected, so that its disconnection is reported with this
+            // reason; never reported connected otherwise, and then it goes without a word.
+            if let Some(connected) = self.connected.get_mut(&peer) {
+                connected.connections = count;
+                self.closing.insert(peer, reason);
+            }
+            return;
+        }
+        if let Some(connected) = self.connected.get_mut(&peer) {
+            connected.connections = count;
+            return;
+        }
         let (address, direction) = match endpoint {
             ConnectedPoint::Dialer { address, .. } => (address.clone(), Direction::Outbound),
             ConnectedPoint::Listener { send_back_addr, .. } => {
                 (send_back_addr.clone(), Direction::Inbound)
             }
         };
-        tracing::info!(node = %node_id, %address, ?direction, "peer connected");
+        if let Some(suppressed) = self.remote_log.allow_peer(peer) {
+            tracing::info!(node = %node_id, %address, ?direction, suppressed, "peer connected");
+        }
         self.closing.remove(&peer);
         self.connected.insert(
             peer,
@@ -108,7 +176,9 @@ impl EventLoop {
         let Some(node_id) = self.node_of(&peer) else {
             return;
         };
-        tracing::info!(node = %node_id, %reason, "peer disconnected");
+        if let Some(suppressed) = self.remote_log.allow_peer(peer) {
+            tracing::info!(node = %node_id, %reason, suppressed, "peer disconnected");
+        }
         self.emit(Event::PeerDisconnected { node_id, reason });
     }
 
@@ -120,11 +190,22 @@ impl EventLoop {
     ) {
         let reason = match error {
             ListenError::Denied { cause } => {
-                match cause.downcast_ref::<connection_limits::Exceeded>() {
-                    Some(exceeded) => Refusal::ConnectionLimit(exceeded.to_string()),
-                    None => return, // a behaviour's own decision, reported by it
+                let Some(exceeded) = cause.downcast_ref::<connection_limits::Exceeded>() else {
+                    return; // a behaviour's own decision, reported by it
+                };
+                let reason = Refusal::ConnectionLimit(exceeded.to_string());
+                // An authenticated peer, after its handshake: keyed by node, else by IP.
+                let source = match (peer, ip_of(&address)) {
+                    (Some(peer), _) => Source::Peer(peer),
+                    (None, Some(ip)) => Source::Ip(ip),
+                    (None, None) => Source::Address(address.clone()),
+                };
+                if let Some(suppressed) = self.remote_log.allow(source) {
+                    tracing::warn!(%address, %reason, suppressed, "inbound connection refused");
                 }
+                reason
             }
+            // Logged, rate-limited per source IP, by the transport's admission layer.
             ListenError::Transport(error) => classify(error),
             ListenError::LocalPeerId { .. }
             | ListenError::Aborted
@@ -134,7 +215,6 @@ impl EventLoop {
         let node_id = peer
             .and_then(|p| self.node_of(&p))
             .or_else(|| tls::find_upgrade_error(error).and_then(|e| e.peer().cloned()));
-        tracing::warn!(%address, node = ?node_id, %reason, "inbound connection refused");
         self.emit(Event::ConnectionRefused {
             node_id,
             address: Some(address),
@@ -175,16 +255,31 @@ impl EventLoop {
             | DialError::DialPeerConditionFalse(_)
             | DialError::Aborted => return,
         };
+        // A static peer's failures are logged by the peers behaviour (first, then once a
+        // minute); other refusals here, rate-limited per address.
+        let is_static = peer.is_some_and(|p| self.swarm.behaviour().peers.is_static(&p));
         for (address, reason, node_id) in failures {
-            match reason {
-                // A refusal is news for the operator; an unreachable static peer is retried and
-                // reported as an event each time, so it stays out of the log's warnings.
-                Refusal::Tls(_) | Refusal::ConnectionLimit(_) => {
-                    tracing::warn!(?address, node = ?node_id, %reason, "outbound connection refused")
+            let source = match (&address, peer) {
+                (_, Some(peer)) => Source::Peer(peer),
+                (Some(address), None) => {
+                    ip_of(address).map_or_else(|| Source::Address(address.clone()), Source::Ip)
                 }
-                Refusal::Timeout | Refusal::Unreachable(_) => {
-                    tracing::debug!(?address, %reason, "outbound connection failed")
+                (None, None) => Source::Address(Multiaddr::empty()),
+            };
+            let static_address = address.as_ref().is_some_and(|a| {
+                self.swarm
+                    .behaviour()
+                    .peers
+                    .static_peers()
+                    .any(|(s, _)| s == a)
+            });
+            let refused = matches!(reason, Refusal::Tls(_) | Refusal::ConnectionLimit(_));
+            if refused && !is_static && !static_address {
+                if let Some(suppressed) = self.remote_log.allow(source) {
+                    tracing::warn!(?address, node = ?node_id, %reason, suppressed, "outbound connection refused");
                 }
+            } else {
+                tracing::debug!(?address, node = ?node_id, %reason, "outbound connection failed");
             }
             self.emit(Event::ConnectionRefused {
                 node_id,
@@ -219,49 +314,8 @@ impl EventLoop {
                         .insert(peer, DisconnectReason::HeartbeatTimeout);
                 }
             }
-            fisco_p2p_peers::Event::DuplicateClosed { .. } => {}
+            fisco_p2p_peers::Event::DuplicateClosed { .. }
+            | fisco_p2p_peers::Event::DialFinished { .. } => {}
         }
     }
-}
-
-/// Names the reason of a failed connection attempt from the transport's error.
-fn classify(error: &libp2p::TransportError<std::io::Error>) -> Refusal {
-    if let Some(reason) = tls::refusal_reason(error) {
-        return Refusal::Tls(reason);
-    }
-    let chain = error_chain(error);
-    if chain.iter().any(|e| {
-        e.downcast_ref::<TransportTimeoutError<std::io::Error>>()
-            .is_some_and(|t| matches!(t, TransportTimeoutError::Timeout))
-    }) {
-        return Refusal::Timeout;
-    }
-    let message: Vec<String> = chain
-        .iter()
-        .map(|e| e.to_string())
-        .filter(|m| !m.is_empty())
-        .collect();
-    Refusal::Unreachable(message.join(": "))
-}
-
-/// An error and its sources, looking inside `io::Error`s (whose `source` skips the error they wrap).
-fn error_chain<'a>(
-    error: &'a (dyn std::error::Error + 'static),
-) -> Vec<&'a (dyn std::error::Error + 'static)> {
-    let mut chain = Vec::new();
-    let mut next = Some(error);
-    while let Some(error) = next {
-        if chain.len() >= 16 {
-            break;
-        }
-        chain.push(error);
-        next = match error
-            .downcast_ref::<std::io::Error>()
-            .and_then(std::io::Error::get_ref)
-        {
-            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
-            None => error.source(),
-        };
-    }
-    chain
 }

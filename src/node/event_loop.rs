@@ -67,6 +67,7 @@ pub(crate) struct EventLoop {
         HashMap<fisco_p2p_overlay::MulticastId, (String, Reply<Result<usize, MulticastError>>)>,
     /// The seq of the local record last reported to the metrics.
     local_seq: u64,
+    pub(super) remote_log: super::connections::RemoteLog,
 }
 
 impl EventLoop {
@@ -96,6 +97,7 @@ impl EventLoop {
             requests: HashMap::new(),
             multicasts: HashMap::new(),
             local_seq: 0,
+            remote_log: Default::default(),
         }
     }
 
@@ -158,6 +160,8 @@ impl EventLoop {
             Command::Status(reply) => {
                 let record = self.swarm.behaviour().sync.local_record();
                 let (seq, topics) = (record.seq(), record.topics().iter().cloned().collect());
+                let no_static_peer_connected =
+                    self.swarm.behaviour().peers.no_static_peer_connected();
                 let overlay = &mut self.swarm.behaviour_mut().overlay;
                 let _ = reply.send(Status {
                     node_id: self.config.node_id.clone(),
@@ -167,6 +171,7 @@ impl EventLoop {
                     connected: self.connected.len(),
                     routes: overlay.routes().len(),
                     overlay: overlay.stats(),
+                    no_static_peer_connected,
                 });
             }
             Command::ConnectedPeers(reply) => {

@@ -47,6 +47,9 @@ pub struct Status {
     pub routes: usize,
     /// What the overlay did so far: envelopes sent and relayed, retries, drops by reason.
     pub overlay: fisco_p2p_overlay::Stats,
+    /// Static peers are configured, but none of them is connected: the node may be cut off
+    /// (check the log's "static peer unreachable" warnings for the reasons).
+    pub no_static_peer_connected: bool,
 }
 
 /// A route to a node, as [`Handle::routes`] lists it.

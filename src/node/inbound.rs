@@ -4,10 +4,7 @@
 
 use bytes::Bytes;
 use fisco_p2p_overlay::{ReplyError, ReplyTo};
-use libp2p::{
-    swarm::dial_opts::{DialOpts, PeerCondition},
-    PeerId,
-};
+use libp2p::PeerId;
 
 use super::{
     event_loop::EventLoop,
@@ -169,11 +166,8 @@ impl EventLoop {
             return;
         }
         tracing::debug!(%peer, "opening a direct connection to a busy correspondent");
-        let opts = DialOpts::peer_id(peer)
-            .addresses(addrs)
-            .condition(PeerCondition::DisconnectedAndNotDialing)
-            .build();
-        if let Err(error) = self.swarm.dial(opts) {
+        // Through the peers behaviour's dialer: one dial per node, within the dial cap.
+        if let Err(error) = self.swarm.behaviour_mut().peers.dial(peer, addrs) {
             tracing::debug!(%peer, %error, "direct connection not dialled");
         }
     }

@@ -31,6 +31,13 @@ pub const PROTOCOL_NAME: &str = "/fisco-tls/1.0.0";
 /// [`UpgradeError::Timeout`](super::UpgradeError::Timeout) rather than a bare transport timeout.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Default bound on the wait for a dialer's first TLS bytes (its ClientHello): 3 s.
+///
+/// A real peer sends its ClientHello together with the protocol proposal, one round trip after
+/// TCP connects; a stranger that sends nothing is closed after this, long before the whole
+/// handshake timeout, so that it cannot hold a pending slot.
+pub const DEFAULT_FIRST_BYTES_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// The `/fisco-tls` security upgrade of one node: its certificate and key, the CAs it trusts, its
 /// access lists. Cheap to clone (everything is shared).
 ///
@@ -47,6 +54,7 @@ pub struct Config {
     /// Our node certificate's not-before and not-after, Unix seconds.
     pub(crate) own_validity: (i64, i64),
     pub(crate) handshake_timeout: Duration,
+    pub(crate) first_bytes_timeout: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -54,6 +62,7 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("local_peer", &self.local_peer)
             .field("handshake_timeout", &self.handshake_timeout)
+            .field("first_bytes_timeout", &self.first_bytes_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -62,7 +71,8 @@ impl Config {
     /// The TLS settings of the node `identity`, admitting peers by `access`.
     ///
     /// Trust anchors are parsed here, once. The handshake timeout is
-    /// [`DEFAULT_HANDSHAKE_TIMEOUT`]. Our own certificate is not judged here (tests build
+    /// [`DEFAULT_HANDSHAKE_TIMEOUT`], the wait for a dialer's ClientHello
+    /// [`DEFAULT_FIRST_BYTES_TIMEOUT`]. Our own certificate is not judged here (tests build
     /// deliberately broken nodes); a peer will refuse it with a reason both sides log.
     pub fn new(identity: &NodeIdentity, access: AccessList) -> Result<Self, TlsError> {
         let trust = Trust::new(identity.trusted_cas(), access)?;
@@ -85,12 +95,20 @@ impl Config {
             local_peer: identity.node_id().to_peer_id(),
             own_validity: (info.not_before, info.not_after),
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            first_bytes_timeout: DEFAULT_FIRST_BYTES_TIMEOUT,
         })
     }
 
     /// Bounds each handshake (TLS plus the listener's acceptance byte) by `timeout`.
     pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Bounds the listener's wait for the dialer's whole ClientHello by `timeout`
+    /// (default [`DEFAULT_FIRST_BYTES_TIMEOUT`]), within the handshake timeout.
+    pub fn with_first_bytes_timeout(mut self, timeout: Duration) -> Self {
+        self.first_bytes_timeout = timeout;
         self
     }
 

@@ -6,7 +6,10 @@
 
 use std::{error::Error, io, time::Duration};
 
-use libp2p::{core::upgrade::NegotiationError, swarm::DialError};
+use libp2p::{
+    core::upgrade::{NegotiationError, ProtocolError},
+    swarm::DialError,
+};
 use rustls::{AlertDescription, CertificateError, OtherError};
 
 use crate::identity::NodeId;
@@ -203,7 +206,7 @@ fn node_label(peer: &Option<Box<NodeId>>) -> String {
 /// `SwarmEvent::IncomingConnectionError` (a `ListenError`). It looks for an [`UpgradeError`]
 /// carrying a reason (see [`find_upgrade_error`]), and reports a failed multistream-select
 /// negotiation (garbage bytes, a plain TCP client, a stock libp2p node offering noise) as
-/// [`RefusalReason::NotTls`].
+/// [`RefusalReason::NotTls`]; a link that broke (reset, broken pipe) during it is no refusal.
 pub fn refusal_reason(err: &(dyn Error + 'static)) -> Option<RefusalReason> {
     walk(err, |e| {
         if let Some(reason) = e
@@ -213,8 +216,28 @@ pub fn refusal_reason(err: &(dyn Error + 'static)) -> Option<RefusalReason> {
             return Some(reason);
         }
         e.downcast_ref::<NegotiationError>()
-            .map(|_| RefusalReason::NotTls)
+            .and_then(negotiation_refusal)
     })
+}
+
+/// A failed protocol negotiation means the peer does not speak our protocol: no common protocol,
+/// a malformed message, or a hang-up before a complete one. Except when the link broke under our
+/// own write (a broken pipe, a reset): that is how a peer closing a duplicate connection while we
+/// still negotiate it looks, and no protocol violation.
+fn negotiation_refusal(error: &NegotiationError) -> Option<RefusalReason> {
+    match error {
+        NegotiationError::ProtocolError(ProtocolError::IoError(e))
+            if matches!(
+                e.kind(),
+                io::ErrorKind::BrokenPipe
+                    | io::ErrorKind::ConnectionReset
+                    | io::ErrorKind::ConnectionAborted
+            ) =>
+        {
+            None
+        }
+        _ => Some(RefusalReason::NotTls),
+    }
 }
 
 /// Finds our [`UpgradeError`] in an error from the swarm (a [`DialError`] or a `ListenError`),
@@ -396,5 +419,9 @@ mod tests {
         let err = io::Error::other(NegotiationError::Failed);
         assert_eq!(refusal_reason(&err), Some(RefusalReason::NotTls));
         assert_eq!(refusal_reason(&io::Error::other("reset")), None);
+        let closed = NegotiationError::ProtocolError(ProtocolError::IoError(
+            io::ErrorKind::BrokenPipe.into(),
+        ));
+        assert_eq!(refusal_reason(&io::Error::other(closed)), None);
     }
 }

@@ -10,9 +10,14 @@
 //! rustls, webpki and ring know nothing of secp256k1, so `provider.rs` adds it: a private-use TLS
 //! signature scheme signed through libsecp256k1, and a webpki verification algorithm for chains.
 //!
-//! Every refusal names its reason ([`RefusalReason`]) on both sides: the refusing side logs it and
-//! returns [`UpgradeError::Refused`]; the refused side reads it from the TLS alert and returns
+//! Every refusal names its reason ([`RefusalReason`]) on both sides: the refusing side returns
+//! [`UpgradeError::Refused`]; the refused side reads it from the TLS alert and returns
 //! [`UpgradeError::RefusedByPeer`]. [`refusal_reason`] digs it out of a swarm's connection error.
+//! The upgrade itself logs only at DEBUG: a remote party can cause a refusal at will, so the
+//! warning belongs to whoever knows its address and can rate-limit it (the node does, per IP).
+//!
+//! A listener waits at most [`Config::with_first_bytes_timeout`] (default 3 s) for the dialer's
+//! ClientHello and at most [`Config::with_handshake_timeout`] for the whole handshake.
 //!
 //! # Example
 //!
@@ -48,7 +53,7 @@ mod upgrade;
 mod verifier;
 
 pub use access::AccessList;
-pub use config::{Config, DEFAULT_HANDSHAKE_TIMEOUT, PROTOCOL_NAME};
+pub use config::{Config, DEFAULT_FIRST_BYTES_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT, PROTOCOL_NAME};
 pub use error::{find_upgrade_error, refusal_reason, RefusalReason, TlsError, UpgradeError};
 pub use upgrade::Stream;
 

@@ -19,7 +19,7 @@ use futures::{
     future::{self, BoxFuture, Either},
     AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, FutureExt,
 };
-use futures_rustls::{TlsAcceptor, TlsConnector, TlsStream};
+use futures_rustls::{LazyConfigAcceptor, TlsConnector, TlsStream};
 use futures_timer::Delay;
 use libp2p::{
     core::{
@@ -105,10 +105,18 @@ where
         .server_config(verdict.clone())
         .map_err(UpgradeError::Config)?;
     let fail = |e| classify(e, &config, &verdict);
-    let mut stream = TlsAcceptor::from(Arc::new(server))
-        .accept(socket)
-        .await
-        .map_err(fail)?;
+    // The ClientHello first, within its own short deadline: a silent dialer must not hold the
+    // connection for the whole handshake timeout.
+    let after = config.first_bytes_timeout;
+    let hello = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), socket);
+    let start = match future::select(hello, Delay::new(after)).await {
+        Either::Left((hello, _)) => hello.map_err(fail)?,
+        Either::Right(((), _)) => {
+            tracing::debug!(?after, "no TLS ClientHello in time");
+            return Err(UpgradeError::Timeout { after, peer: None });
+        }
+    };
+    let mut stream = start.into_stream(Arc::new(server)).await.map_err(fail)?;
     let peer = authenticated_peer(&verdict)?;
     stream.write_all(&[ACCEPTED]).await.map_err(fail)?;
     stream.flush().await.map_err(fail)?;
@@ -181,7 +189,7 @@ async fn bounded<T>(
 fn classify(err: io::Error, config: &Config, verdict: &Verdict) -> UpgradeError {
     let findings = verdict.findings();
     if let Some(refusal) = findings.refusal {
-        tracing::warn!(peer = ?refusal.peer, reason = %refusal.reason, detail = %refusal.detail, "refused peer in TLS handshake");
+        tracing::debug!(peer = ?refusal.peer, reason = %refusal.reason, detail = %refusal.detail, "refused peer in TLS handshake");
         return UpgradeError::Refused {
             reason: refusal.reason,
             peer: refusal.peer,
@@ -209,7 +217,7 @@ fn classify(err: io::Error, config: &Config, verdict: &Verdict) -> UpgradeError 
 }
 
 fn not_tls(peer: Option<Box<NodeId>>, detail: String) -> UpgradeError {
-    tracing::warn!(peer = ?peer, %detail, "refused peer: not speaking fisco-tls");
+    tracing::debug!(peer = ?peer, %detail, "refused peer: not speaking fisco-tls");
     UpgradeError::Refused {
         reason: RefusalReason::NotTls,
         peer,
@@ -228,18 +236,18 @@ fn classify_tls(
             let reason = RefusalReason::from_alert(*alert, config.own_validity, unix_now());
             Some(match reason {
                 Some(reason) => {
-                    tracing::warn!(peer = ?peer, %reason, "peer refused our TLS handshake");
+                    tracing::debug!(peer = ?peer, %reason, "peer refused our TLS handshake");
                     UpgradeError::RefusedByPeer { reason, peer }
                 }
                 None => {
                     let alert = format!("{alert:?}");
-                    tracing::warn!(peer = ?peer, %alert, "peer aborted the TLS handshake");
+                    tracing::debug!(peer = ?peer, %alert, "peer aborted the TLS handshake");
                     UpgradeError::Aborted { alert, peer }
                 }
             })
         }
         rustls::Error::NoCertificatesPresented => {
-            tracing::warn!(peer = ?peer, "refused peer: it presented no certificate");
+            tracing::debug!(peer = ?peer, "refused peer: it presented no certificate");
             Some(UpgradeError::Refused {
                 reason: RefusalReason::NoCertificate,
                 peer,

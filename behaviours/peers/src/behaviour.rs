@@ -1,82 +1,52 @@
-//! The [`Behaviour`]: static address bookkeeping and the one-connection-per-pair rule.
+//! The [`Behaviour`]: the glue between the swarm and the static addresses, the dial table and
+//! the one-connection-per-pair rule.
 
 use std::{
-    collections::{BTreeMap, HashMap, VecDeque},
+    collections::{HashMap, HashSet, VecDeque},
     future::Future,
     pin::Pin,
     task::{Context, Poll, Waker},
     time::{Duration, Instant},
 };
 
+use fisco_p2p_ratelimit::{PerSource, Verdict};
 use futures_timer::Delay;
 use libp2p::{
     core::{transport::PortUse, ConnectedPoint, Endpoint},
     swarm::{
         behaviour::{ConnectionClosed, ConnectionEstablished, DialFailure},
-        dial_opts::{DialOpts, PeerCondition},
-        CloseConnection, ConnectionDenied, ConnectionId, DialError, FromSwarm, NetworkBehaviour,
-        THandler, THandlerInEvent, THandlerOutEvent, ToSwarm,
+        CloseConnection, ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour, THandler,
+        THandlerInEvent, THandlerOutEvent, ToSwarm,
     },
     Multiaddr, PeerId,
 };
-use rand::{rngs::StdRng, SeedableRng};
 
 use crate::{
-    backoff::{Backoff, BackoffConfig},
+    dialer::{Dial, DialQueueFull, Dialer, Requested, Target},
+    duplicates::{self, Connection},
     handler::HeartbeatConfig,
+    static_ips::StaticIps,
+    static_peers::{StaticPeerStatus, StaticPeers},
     Config, Event, Handler, HandlerEvent,
 };
 
-/// Where a static address stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StaticPeerStatus {
-    /// Connected to the node at this address.
-    Connected(PeerId),
-    /// A dial is under way.
-    Dialing,
-    /// Waiting before the next dial.
-    Waiting,
-    /// The address is this node's own; it is never dialled.
-    OwnAddress,
-}
-
-#[derive(Debug)]
-enum Slot {
-    Due(Instant),
-    Dialing(ConnectionId),
-    Connected(PeerId),
-    OwnAddress,
-}
-
-#[derive(Debug)]
-struct StaticPeer {
-    slot: Slot,
-    backoff: Backoff,
-    /// The node last found at this address, so that a later dial can be skipped while that node
-    /// is connected through another connection.
-    known_peer: Option<PeerId>,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Connection {
-    id: ConnectionId,
-    /// Whether this node dialled it.
-    outbound: bool,
-}
-
-/// Keeps static peers connected and one connection per node pair. See the crate docs.
+/// Keeps static peers connected and one connection per node pair, and bounds dialling. See the
+/// crate docs.
 pub struct Behaviour {
     local_peer_id: PeerId,
-    backoff: BackoffConfig,
     heartbeat: HeartbeatConfig,
     /// Last heartbeat round-trip time per peer.
     rtt: HashMap<PeerId, Duration>,
-    static_peers: BTreeMap<Multiaddr, StaticPeer>,
+    static_peers: StaticPeers,
+    dialer: Dialer,
+    /// Nodes whose dial a caller of [`Behaviour::dial`] waits for.
+    dial_waiters: HashSet<PeerId>,
     /// Established connections per peer, oldest first.
     connections: HashMap<PeerId, Vec<Connection>>,
+    /// Rate-limits the heartbeat warnings, per peer.
+    heartbeat_log: PerSource<PeerId>,
     actions: VecDeque<ToSwarm<Event, THandlerInEvent<Self>>>,
     timer: Option<(Instant, Delay)>,
-    rng: StdRng,
     waker: Option<Waker>,
 }
 
@@ -85,51 +55,39 @@ impl Behaviour {
     pub fn new(local_peer_id: PeerId, config: Config) -> Self {
         Self {
             local_peer_id,
-            backoff: config.backoff(),
             heartbeat: config.heartbeat(),
             rtt: HashMap::new(),
-            static_peers: BTreeMap::new(),
+            static_peers: StaticPeers::new(
+                config.backoff(),
+                config.static_ips.clone(),
+                config.describe_dial_error,
+            ),
+            dialer: Dialer::new(config.max_concurrent_dials, config.max_queued_dials),
+            dial_waiters: HashSet::new(),
             connections: HashMap::new(),
+            heartbeat_log: PerSource::new(fisco_p2p_ratelimit::Config::default()),
             actions: VecDeque::new(),
             timer: None,
-            rng: StdRng::from_entropy(),
             waker: None,
         }
     }
 
     /// Adds a static address and dials it at once. Returns `false` if it was already there.
     pub fn add_static_peer(&mut self, address: Multiaddr) -> bool {
-        if self.static_peers.contains_key(&address) {
-            return false;
-        }
-        self.static_peers.insert(
-            address,
-            StaticPeer {
-                slot: Slot::Due(Instant::now()),
-                backoff: Backoff::default(),
-                known_peer: None,
-            },
-        );
+        let added = self.static_peers.add(address, Instant::now());
         self.wake();
-        true
+        added
     }
 
     /// Removes a static address. The node found there is disconnected unless another static
     /// address still leads to it, as FISCO's `erasePeers` does. Returns `false` if it was not there.
     pub fn remove_static_peer(&mut self, address: &Multiaddr) -> bool {
-        let Some(removed) = self.static_peers.remove(address) else {
+        let Some((peer, target)) = self.static_peers.remove(address) else {
             return false;
         };
-        let peer = match removed.slot {
-            Slot::Connected(peer) => Some(peer),
-            _ => removed.known_peer,
-        };
+        self.dialer.cancel_queued(&target);
         if let Some(peer) = peer {
-            let still_static = self
-                .static_peers
-                .values()
-                .any(|p| p.known_peer == Some(peer));
-            if !still_static && self.connections.contains_key(&peer) {
+            if !self.static_peers.is_static(&peer) && self.connections.contains_key(&peer) {
                 self.actions.push_back(ToSwarm::CloseConnection {
                     peer_id: peer,
                     connection: CloseConnection::All,
@@ -142,15 +100,18 @@ impl Behaviour {
 
     /// The static addresses and where each stands.
     pub fn static_peers(&self) -> impl Iterator<Item = (&Multiaddr, StaticPeerStatus)> {
-        self.static_peers.iter().map(|(address, peer)| {
-            let status = match peer.slot {
-                Slot::Due(_) => StaticPeerStatus::Waiting,
-                Slot::Dialing(_) => StaticPeerStatus::Dialing,
-                Slot::Connected(peer) => StaticPeerStatus::Connected(peer),
-                Slot::OwnAddress => StaticPeerStatus::OwnAddress,
-            };
-            (address, status)
-        })
+        self.static_peers.statuses()
+    }
+
+    /// Whether static addresses (other than this node's own) are configured and none of them is
+    /// connected.
+    pub fn no_static_peer_connected(&self) -> bool {
+        self.static_peers.none_connected()
+    }
+
+    /// The shared, current view of the static addresses' IPs.
+    pub fn static_ips(&self) -> StaticIps {
+        self.static_peers.ips().clone()
     }
 
     /// The last heartbeat round-trip time to `peer`, if one completed.
@@ -160,9 +121,34 @@ impl Behaviour {
 
     /// Whether `peer` is one of the nodes found at a static address.
     pub fn is_static(&self, peer: &PeerId) -> bool {
-        self.static_peers
-            .values()
-            .any(|p| p.known_peer.as_ref() == Some(peer))
+        self.static_peers.is_static(peer)
+    }
+
+    /// Dials `peer` at `addresses`, sharing a dial in flight and respecting the dial cap.
+    ///
+    /// Unless it answers [`Dial::Connected`], an [`Event::DialFinished`] for `peer` follows once
+    /// the dial ends. Call it once per request that needs the node: the requests share one dial.
+    pub fn dial(&mut self, peer: PeerId, addresses: Vec<Multiaddr>) -> Result<Dial, DialQueueFull> {
+        if self.connections.contains_key(&peer) {
+            return Ok(Dial::Connected);
+        }
+        let dial = match self.dialer.request(Target::Peer(peer), addresses) {
+            Requested::InFlight(_) => Dial::Joined,
+            Requested::Start(opts) => {
+                self.actions.push_back(ToSwarm::Dial { opts });
+                self.wake();
+                Dial::Started
+            }
+            Requested::Queued => Dial::Queued,
+            Requested::QueueFull => return Err(DialQueueFull),
+        };
+        self.dial_waiters.insert(peer);
+        Ok(dial)
+    }
+
+    /// Dials in flight, and dials waiting for a slot.
+    pub fn dials(&self) -> (usize, usize) {
+        (self.dialer.in_flight(), self.dialer.queued())
     }
 
     /// Forgets the pending timer and wakes the swarm task so that `poll` looks at the slots again.
@@ -171,6 +157,22 @@ impl Behaviour {
         if let Some(waker) = self.waker.take() {
             waker.wake();
         }
+    }
+
+    /// The dial `id` ended: tells its waiters and starts a queued dial in its slot.
+    fn dial_ended(&mut self, id: ConnectionId, error: Option<String>) {
+        if let Some(Target::Peer(peer)) = self.dialer.finished(id) {
+            if self.dial_waiters.remove(&peer) {
+                self.actions
+                    .push_back(ToSwarm::GenerateEvent(Event::DialFinished { peer, error }));
+            }
+        }
+        while let Some((target, opts)) = self.dialer.start_queued() {
+            self.static_peers
+                .on_dial_started(&target, opts.connection_id());
+            self.actions.push_back(ToSwarm::Dial { opts });
+        }
+        self.timer = None;
     }
 
     fn on_connection_established(&mut self, event: ConnectionEstablished<'_>) {
@@ -183,20 +185,8 @@ impl Behaviour {
         if peer_id == self.local_peer_id {
             return;
         }
-        for peer in self.static_peers.values_mut() {
-            match peer.slot {
-                Slot::Dialing(id) if id == connection_id => {
-                    peer.known_peer = Some(peer_id);
-                    peer.backoff.reset();
-                    peer.slot = Slot::Connected(peer_id);
-                }
-                Slot::Due(_) if peer.known_peer == Some(peer_id) => {
-                    peer.backoff.reset();
-                    peer.slot = Slot::Connected(peer_id);
-                }
-                _ => {}
-            }
-        }
+        self.dial_ended(connection_id, None);
+        self.static_peers.on_established(connection_id, peer_id);
         let connections = self.connections.entry(peer_id).or_default();
         connections.push(Connection {
             id: connection_id,
@@ -210,24 +200,7 @@ impl Behaviour {
         let Some(connections) = self.connections.get(&peer) else {
             return;
         };
-        if connections.len() < 2 {
-            return;
-        }
-        // Connections dialled by the smaller node are outbound for it and inbound for the other.
-        let smaller_dials_outbound = self.local_peer_id < peer;
-        let preferred_exists = connections
-            .iter()
-            .any(|c| c.outbound == smaller_dials_outbound);
-        let oldest_outbound = connections.iter().find(|c| c.outbound).map(|c| c.id);
-        let doomed: Vec<ConnectionId> = connections
-            .iter()
-            .filter(|c| {
-                let from_larger = c.outbound != smaller_dials_outbound;
-                (preferred_exists && from_larger) || (c.outbound && Some(c.id) != oldest_outbound)
-            })
-            .map(|c| c.id)
-            .collect();
-        for connection in doomed {
+        for connection in duplicates::doomed(&self.local_peer_id, &peer, connections) {
             tracing::debug!(%peer, ?connection, "closing duplicate connection");
             self.actions.push_back(ToSwarm::CloseConnection {
                 peer_id: peer,
@@ -255,16 +228,9 @@ impl Behaviour {
                 self.rtt.remove(&peer_id);
             }
         }
-        if remaining_established > 0 {
-            return;
-        }
-        let now = Instant::now();
-        for peer in self.static_peers.values_mut() {
-            if matches!(peer.slot, Slot::Connected(p) if p == peer_id) {
-                // Redial at once: a restarted peer is usually back within moments.
-                peer.slot = Slot::Due(now);
-                self.timer = None;
-            }
+        if remaining_established == 0 && self.static_peers.on_disconnected(peer_id, Instant::now())
+        {
+            self.timer = None;
         }
     }
 
@@ -274,77 +240,40 @@ impl Behaviour {
             connection_id,
             ..
         } = event;
-        let Some((address, peer)) = self
-            .static_peers
-            .iter_mut()
-            .find(|(_, p)| matches!(p.slot, Slot::Dialing(id) if id == connection_id))
-        else {
-            return;
-        };
-        match error {
-            // The swarm drops dial addresses that are its own listen addresses, which leaves a
-            // static dial with none; an address it does not know as its own leads to us and shows
-            // up as `LocalPeerId` after the handshake. Both mean: this address is our own.
-            DialError::LocalPeerId { .. } | DialError::NoAddresses => {
-                tracing::warn!(%address, "static peer address is this node itself; not dialling it again");
-                peer.slot = Slot::OwnAddress;
-                self.actions
-                    .push_back(ToSwarm::GenerateEvent(Event::SelfDial {
-                        address: address.clone(),
-                    }));
-            }
-            DialError::DialPeerConditionFalse(_) => {
-                // Already connected (or dialling) through another connection.
-                peer.slot = match peer.known_peer {
-                    Some(known) if self.connections.contains_key(&known) => Slot::Connected(known),
-                    _ => Slot::Due(Instant::now() + self.backoff.initial),
-                };
-                self.timer = None;
-            }
-            error => {
-                if matches!(error, DialError::WrongPeerId { .. }) {
-                    // Another node now answers at this address: learn it afresh.
-                    peer.known_peer = None;
-                }
-                let retry_in = peer.backoff.next_delay(&self.backoff, &mut self.rng);
-                peer.slot = Slot::Due(Instant::now() + retry_in);
-                self.timer = None;
-                tracing::debug!(%address, failures = peer.backoff.failures(), ?retry_in, %error, "static peer dial failed");
-                self.actions
-                    .push_back(ToSwarm::GenerateEvent(Event::DialFailed {
-                        address: address.clone(),
-                        failures: peer.backoff.failures(),
-                        retry_in,
-                        error: error.to_string(),
-                    }));
-            }
-        }
+        let now = Instant::now();
+        let connections = &self.connections;
+        let events = self.static_peers.on_dial_failure(
+            connection_id,
+            error,
+            |peer| connections.contains_key(peer),
+            now,
+        );
+        let connected = matches!(error, libp2p::swarm::DialError::DialPeerConditionFalse(_));
+        let description = (!connected).then(|| self.static_peers.describe(error));
+        self.dial_ended(connection_id, description);
+        self.actions
+            .extend(events.into_iter().map(ToSwarm::GenerateEvent));
+        self.static_peers
+            .check_isolated(self.connections.len(), now);
     }
 
-    /// Starts the dials that are due and returns when the next one is.
+    /// Hands the due static dials to the dialer; returns when the next one is due.
     fn dial_due(&mut self, now: Instant) -> Option<Instant> {
-        let mut next: Option<Instant> = None;
-        for (address, peer) in self.static_peers.iter_mut() {
-            let Slot::Due(due) = peer.slot else { continue };
-            if due > now {
-                next = Some(next.map_or(due, |n| n.min(due)));
-                continue;
-            }
-            if let Some(known) = peer.known_peer {
-                if self.connections.contains_key(&known) {
-                    peer.slot = Slot::Connected(known);
-                    continue;
+        let connections = &self.connections;
+        let (due, next) = self
+            .static_peers
+            .take_due(now, |peer| connections.contains_key(peer));
+        for due in due {
+            match self.dialer.request(due.target, vec![due.address.clone()]) {
+                Requested::InFlight(id) => self.static_peers.set_dialing(&due.address, Some(id)),
+                Requested::Start(opts) => {
+                    self.static_peers
+                        .set_dialing(&due.address, Some(opts.connection_id()));
+                    self.actions.push_back(ToSwarm::Dial { opts });
                 }
+                Requested::Queued => self.static_peers.set_dialing(&due.address, None),
+                Requested::QueueFull => self.static_peers.set_refused(&due.address, now),
             }
-            let opts = match peer.known_peer {
-                Some(known) => DialOpts::peer_id(known)
-                    .addresses(vec![address.clone()])
-                    .condition(PeerCondition::DisconnectedAndNotDialing)
-                    .build(),
-                None => DialOpts::unknown_peer_id().address(address.clone()).build(),
-            };
-            peer.slot = Slot::Dialing(opts.connection_id());
-            self.actions.push_back(ToSwarm::Dial { opts });
         }
         next
     }
@@ -407,7 +336,11 @@ impl NetworkBehaviour for Behaviour {
                 self.rtt.insert(peer, rtt);
             }
             HandlerEvent::Failed(reason) => {
-                tracing::warn!(%peer, ?connection, %reason, "heartbeat failed; closing the connection");
+                if let Verdict::Allow { suppressed } =
+                    self.heartbeat_log.check(peer, Instant::now())
+                {
+                    tracing::warn!(%peer, ?connection, %reason, suppressed, "heartbeat failed; closing the connection");
+                }
                 self.actions.push_back(ToSwarm::CloseConnection {
                     peer_id: peer,
                     connection: CloseConnection::One(connection),

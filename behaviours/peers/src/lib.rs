@@ -12,35 +12,62 @@
 //! - **One connection per node pair.** Two nodes that dial each other at the same moment end up with
 //!   two connections. Both sides apply the same rule, with no message exchanged: keep the oldest
 //!   connection dialled by the node with the smaller [`PeerId`]; if there is none, the oldest one
-//!   dialled by the other node. Each side closes only what the rule tells it to: connections
-//!   dialled by the larger node when one dialled by the smaller exists, and its own newer
-//!   same-direction duplicates. (FISCO 2.x dropped one duplicate on each side without agreement
-//!   and could leave two nodes with no connection at all; its issue #4406.)
+//!   dialled by the other node. Only the node that dialled the survivor closes the others: it
+//!   alone knows that the survivor is established at both ends, so the other node never loses
+//!   its last connection to a duplicate's closing. (FISCO 2.x dropped one duplicate on each side
+//!   without agreement and could leave two nodes with no connection at all; its issue #4406.)
 //! - **Long-lived connections and heartbeat.** Its connection handler keeps every connection
 //!   alive and probes it with a heartbeat (protocol [`HEARTBEAT_PROTOCOL`]: an 8-byte nonce
 //!   echoed back, every [`Config::with_heartbeat_interval`], default 5 s as in FISCO). A link
 //!   that does not answer within [`Config::with_heartbeat_timeout`] (default 10 s) is closed and
 //!   reported as [`Event::HeartbeatFailed`], so a dead link is found within interval + timeout.
 //!
+//! - **Bounded dialling.** [`Behaviour::dial`] dials a node at given addresses for any caller:
+//!   a second call for the same node while its dial is in flight joins that dial instead of
+//!   starting another, and at most [`Config::with_max_concurrent_dials`] dials (default 32) are
+//!   in flight at once, the rest waiting in a bounded queue ([`Config::with_max_queued_dials`],
+//!   default 1024). Static peers are dialled through the same table. A caller with requests for a
+//!   node that is not connected calls `dial` for each (they share one dial), and waits for
+//!   [`Event::DialFinished`] for that node (or the swarm's `ConnectionEstablished`).
+//! - **An operator hears of unreachable static peers.** Each static address's dial failures are
+//!   logged at WARN with the reason, the first one at once and then at most once a minute while
+//!   they last, and its recovery as "reconnected after N failed attempts"; a node with static
+//!   peers and no connection at all once each of them has failed says so at WARN.
+//!
 //! # Layout
 //! - `lib.rs`: configuration and events;
-//! - `behaviour.rs`: the [`Behaviour`], bookkeeping of static addresses and connections;
+//! - `behaviour.rs`: the [`Behaviour`]: the glue between the swarm and the parts below;
+//! - `static_peers.rs`: the static addresses, their slots, what is logged about them;
+//! - `static_ips.rs`: the static addresses' IPs, shared with the node's admission layer;
+//! - `duplicates.rs`: the one-connection-per-pair rule (pure);
+//! - `dialer.rs`: one dial per node, a cap on dials in flight, a bounded queue (sans I/O), and the
+//!   answers of [`Behaviour::dial`];
 //! - `backoff.rs`: the redial delay computation (sans I/O);
 //! - `handler.rs`: the connection handler: keep-alive and heartbeat timing;
 //! - `heartbeat.rs`: the heartbeat wire protocol.
 
 mod backoff;
 mod behaviour;
+mod dialer;
+mod duplicates;
 mod handler;
 mod heartbeat;
+mod static_ips;
+mod static_peers;
 
 use std::time::Duration;
 
-use libp2p::{swarm::ConnectionId, Multiaddr, PeerId};
+use libp2p::{
+    swarm::{ConnectionId, DialError},
+    Multiaddr, PeerId,
+};
 
-pub use behaviour::{Behaviour, StaticPeerStatus};
+pub use behaviour::Behaviour;
+pub use dialer::{Dial, DialQueueFull};
 pub use handler::{Handler, HandlerEvent};
 pub use heartbeat::PROTOCOL_NAME as HEARTBEAT_PROTOCOL;
+pub use static_ips::StaticIps;
+pub use static_peers::StaticPeerStatus;
 
 /// Configuration of the peers [`Behaviour`].
 #[derive(Debug, Clone)]
@@ -50,13 +77,19 @@ pub struct Config {
     jitter: f64,
     heartbeat_interval: Duration,
     heartbeat_timeout: Duration,
+    max_concurrent_dials: usize,
+    max_queued_dials: usize,
+    static_ips: StaticIps,
+    describe_dial_error: fn(&DialError) -> String,
 }
 
 impl Default for Config {
     /// - initial backoff: 100 ms;
     /// - maximum backoff: 10 s (FISCO's fixed redial period);
     /// - jitter: 20 % of each delay, either way;
-    /// - heartbeat every 5 s (FISCO's), answered within 10 s or the connection is closed.
+    /// - heartbeat every 5 s (FISCO's), answered within 10 s or the connection is closed;
+    /// - at most 32 dials in flight, 1024 more waiting;
+    /// - a fresh [`StaticIps`] view; dial errors described by their `Display`.
     fn default() -> Self {
         Self {
             initial_backoff: Duration::from_millis(100),
@@ -64,6 +97,10 @@ impl Default for Config {
             jitter: 0.2,
             heartbeat_interval: Duration::from_secs(5),
             heartbeat_timeout: Duration::from_secs(10),
+            max_concurrent_dials: 32,
+            max_queued_dials: 1024,
+            static_ips: StaticIps::default(),
+            describe_dial_error: |error| error.to_string(),
         }
     }
 }
@@ -99,6 +136,32 @@ impl Config {
         self
     }
 
+    /// Most dials in flight at once (at least 1); more wait in a queue.
+    pub fn with_max_concurrent_dials(mut self, max: usize) -> Self {
+        self.max_concurrent_dials = max.max(1);
+        self
+    }
+
+    /// Most dials waiting for a free slot; [`Behaviour::dial`] refuses more.
+    pub fn with_max_queued_dials(mut self, max: usize) -> Self {
+        self.max_queued_dials = max;
+        self
+    }
+
+    /// The shared view the behaviour keeps current with the IPs of the static addresses (give a
+    /// clone to whoever needs it, such as the node's admission of inbound connections).
+    pub fn with_static_ips(mut self, ips: StaticIps) -> Self {
+        self.static_ips = ips;
+        self
+    }
+
+    /// How a failed dial is described in logs and [`Event::DialFailed`]; the node passes one that
+    /// names the TLS refusal reason rather than the transport's nested error text.
+    pub fn with_dial_error_describer(mut self, describe: fn(&DialError) -> String) -> Self {
+        self.describe_dial_error = describe;
+        self
+    }
+
     fn heartbeat(&self) -> handler::HeartbeatConfig {
         handler::HeartbeatConfig {
             interval: self.heartbeat_interval,
@@ -128,6 +191,13 @@ pub enum Event {
         retry_in: Duration,
         /// Why the dial failed, as the swarm reported it.
         error: String,
+    },
+    /// A dial requested through [`Behaviour::dial`] ended.
+    DialFinished {
+        /// The node dialled.
+        peer: PeerId,
+        /// Why it failed; `None` when the node is connected.
+        error: Option<String>,
     },
     /// A static address turned out to be this node itself; it is not dialled again.
     SelfDial {

@@ -29,6 +29,14 @@ struct Node {
 
 impl Node {
     fn spawn(keypair: Keypair, listen: Option<Multiaddr>) -> Node {
+        Self::spawn_with(keypair, listen, |c| c)
+    }
+
+    fn spawn_with(
+        keypair: Keypair,
+        listen: Option<Multiaddr>,
+        configure: impl FnOnce(Config) -> Config,
+    ) -> Node {
         let peer_id = keypair.public().to_peer_id();
         let transport = MemoryTransport::default()
             .or_transport(tcp::tokio::Transport::new(tcp::Config::default()))
@@ -36,10 +44,12 @@ impl Node {
             .authenticate(plaintext::Config::new(&keypair))
             .multiplex(yamux::Config::default())
             .boxed();
-        let config = Config::default()
-            .with_initial_backoff(Duration::from_millis(50))
-            .with_heartbeat_interval(Duration::from_millis(100))
-            .with_heartbeat_timeout(Duration::from_secs(2));
+        let config = configure(
+            Config::default()
+                .with_initial_backoff(Duration::from_millis(50))
+                .with_heartbeat_interval(Duration::from_millis(100))
+                .with_heartbeat_timeout(Duration::from_secs(2)),
+        );
         let mut swarm = Swarm::new(
             transport,
             Behaviour::new(peer_id, config),
@@ -334,4 +344,82 @@ async fn the_heartbeat_measures_the_round_trip_time_of_a_live_link() {
     assert_eq!(failures, 0);
     a.stop().await;
     b.stop().await;
+}
+
+/// A TCP listener that accepts connections and never answers: a dial to it stays in flight.
+async fn silent_listener() -> (Multiaddr, JoinHandle<()>) {
+    // On every loopback address, so that 127.0.0.x are distinct addresses of one listener.
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let address = Multiaddr::empty()
+        .with(Protocol::Ip4([127, 0, 0, 1].into()))
+        .with(Protocol::Tcp(port));
+    (address, task)
+}
+
+#[tokio::test]
+async fn dials_beyond_the_cap_wait_for_a_free_slot() {
+    let (address, listener) = silent_listener().await;
+    let node = Node::spawn_with(keypair(), None, |c| c.with_max_concurrent_dials(2));
+    let port = match address.iter().last() {
+        Some(Protocol::Tcp(port)) => port,
+        _ => unreachable!("a TCP address"),
+    };
+    for i in 1..=10u8 {
+        // Distinct static addresses that all lead to the silent listener.
+        let address = Multiaddr::empty()
+            .with(Protocol::Ip4([127, 0, 0, i].into()))
+            .with(Protocol::Tcp(port));
+        node.with(move |swarm| swarm.behaviour_mut().add_static_peer(address))
+            .await;
+    }
+    eventually("two dials in flight and eight waiting", async || {
+        node.with(|swarm| swarm.behaviour().dials()).await == (2, 8)
+    })
+    .await;
+    // It stays so: nothing else starts while the two hang.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(node.with(|swarm| swarm.behaviour().dials()).await, (2, 8));
+    node.stop().await;
+    listener.abort();
+}
+
+#[tokio::test]
+async fn requests_to_dial_one_node_share_one_dial() {
+    let (address, listener) = silent_listener().await;
+    let mut node = Node::spawn(keypair(), None);
+    let target = keypair().public().to_peer_id();
+    let answers = node
+        .with(move |swarm| {
+            (0..5)
+                .map(|_| swarm.behaviour_mut().dial(target, vec![address.clone()]))
+                .collect::<Vec<_>>()
+        })
+        .await;
+    assert_eq!(answers[0], Ok(fisco_p2p_peers::Dial::Started));
+    assert!(answers[1..]
+        .iter()
+        .all(|a| *a == Ok(fisco_p2p_peers::Dial::Joined)));
+    assert_eq!(node.with(|swarm| swarm.behaviour().dials()).await, (1, 0));
+    // The silent listener never finishes the handshake: stop it, and the one dial fails once.
+    listener.abort();
+    let error = node
+        .wait_for(|event| match event {
+            SwarmEvent::Behaviour(Event::DialFinished { peer, error }) if *peer == target => {
+                Some(error.clone())
+            }
+            _ => None,
+        })
+        .await;
+    assert!(error.is_some());
+    assert_eq!(node.with(|swarm| swarm.behaviour().dials()).await, (0, 0));
+    node.stop().await;
 }
