@@ -114,7 +114,7 @@ async fn node_errors_map_to_fitting_status_codes() {
         (
             json!({ "to": stranger.node_id().to_string(), "data": "x" }),
             502,
-            "could not be dialled",
+            "no route",
         ),
         (
             json!({ "to": a.node_id().to_string(), "data": "x" }),
