@@ -9,6 +9,10 @@
 //!
 //! The directory is bounded: past [`Directory::capacity`] entries the least recently used is
 //! forgotten. A forgotten node is learnt again from its next handshake, record or envelope.
+//!
+//! It also remembers the node IDs read from secp256k1 PeerIds: reading one decompresses a curve
+//! point (about 60 000 instructions), and the node does it for every message otherwise. That
+//! cache is bounded too, and emptied when full: anything in it is read again at that cost.
 
 use std::{
     collections::HashMap,
@@ -30,9 +34,14 @@ pub struct Directory {
     inner: Arc<Mutex<Inner>>,
 }
 
+/// Most secp256k1 node IDs remembered (each read again from its PeerId when forgotten).
+const SECP256K1_CACHE: usize = 4096;
+
 #[derive(Debug)]
 struct Inner {
     entries: HashMap<PeerId, (NodeId, u64)>,
+    /// Node IDs read from secp256k1 PeerIds.
+    inlined: HashMap<PeerId, NodeId>,
     /// Counts uses; an entry's value is the count at its last use.
     clock: u64,
     capacity: usize,
@@ -55,6 +64,7 @@ impl Directory {
         Self {
             inner: Arc::new(Mutex::new(Inner {
                 entries: HashMap::new(),
+                inlined: HashMap::new(),
                 clock: 0,
                 capacity: capacity.max(1),
             })),
@@ -66,7 +76,7 @@ impl Directory {
         self.lock().capacity
     }
 
-    /// Entries held now.
+    /// RSA nodes held now (secp256k1 node IDs remembered are not counted).
     pub fn len(&self) -> usize {
         self.lock().entries.len()
     }
@@ -113,15 +123,22 @@ impl Directory {
 
     /// The node ID of `peer`: read from the PeerId itself when it inlines the key, else looked up.
     pub fn node_id(&self, peer: &PeerId) -> Option<NodeId> {
-        if let Ok(node) = NodeId::from_peer_id(peer) {
-            return Some(node);
-        }
         let mut inner = self.lock();
+        if let Some(node) = inner.inlined.get(peer) {
+            return Some(node.clone());
+        }
         inner.clock += 1;
         let now = inner.clock;
-        let entry = inner.entries.get_mut(peer)?;
-        entry.1 = now;
-        Some(entry.0.clone())
+        if let Some(entry) = inner.entries.get_mut(peer) {
+            entry.1 = now;
+            return Some(entry.0.clone());
+        }
+        let node = NodeId::from_peer_id(peer).ok()?;
+        if inner.inlined.len() >= SECP256K1_CACHE {
+            inner.inlined.clear();
+        }
+        inner.inlined.insert(*peer, node.clone());
+        Some(node)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {

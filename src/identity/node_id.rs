@@ -254,7 +254,16 @@ impl NodeId {
     /// multihash, for RSA the SHA-256 multihash of its key.
     pub fn to_peer_id(&self) -> PeerId {
         match &self.0 {
-            Repr::Secp256k1 { .. } => self.to_libp2p_public_key().to_peer_id(),
+            Repr::Secp256k1 { key, .. } => {
+                // The identity multihash of libp2p's protobuf key encoding, written out: going
+                // through libp2p's key type would decompress the point again (a field square
+                // root per message on the hot path).
+                let mut bytes = [0u8; 6 + 33];
+                bytes[..6].copy_from_slice(&[0x00, 37, 0x08, 0x02, 0x12, 33]);
+                bytes[6..].copy_from_slice(&key.serialize());
+                PeerId::from_bytes(&bytes)
+                    .unwrap_or_else(|_| self.to_libp2p_public_key().to_peer_id())
+            }
             Repr::Rsa(rsa) => rsa.peer,
         }
     }
@@ -607,6 +616,12 @@ mod tests {
             id
         );
         assert!(format!("{id:?}").starts_with("NodeId(rsa:"), "{id:?}");
+    }
+
+    #[test]
+    fn a_secp256k1_peer_id_is_the_one_libp2p_derives() {
+        let id = some_id();
+        assert_eq!(id.to_peer_id(), id.to_libp2p_public_key().to_peer_id());
     }
 
     #[test]
