@@ -232,3 +232,44 @@ async fn an_rsa_node_is_barred_by_the_modulus_fisco_3x_black_lists_hold() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_node_with_compression_off_exchanges_large_messages_with_one_with_it_on() {
+    bounded(async {
+        let big: Bytes = b"receipt "
+            .iter()
+            .copied()
+            .cycle()
+            .take(1 << 20)
+            .collect::<Vec<u8>>()
+            .into();
+        let on = TestNode::spawn(trusting_both("fisco-3.x/node0"), messaging_config()).await;
+        let mut off = TestNode::spawn(
+            trusting_both("fisco-2.11/node0"),
+            messaging_config().with_compression(false),
+        )
+        .await;
+        let on_id = on.node_id();
+        off.handle.add_peer(on.addr.clone()).await.unwrap();
+        off.wait_connected(on_id.clone()).await;
+        let _servers = [
+            Server::start(&on.handle).await,
+            Server::start(&off.handle).await,
+        ];
+        let reply = off
+            .handle
+            .request(on_id, MODULE, big.clone())
+            .await
+            .unwrap();
+        assert_eq!(reply.len(), big.len() + b"reply:".len());
+        let reply = on
+            .handle
+            .request(off.node_id(), MODULE, big.clone())
+            .await
+            .unwrap();
+        assert_eq!(&reply[6..], &big[..]);
+        on.shutdown().await;
+        off.shutdown().await;
+    })
+    .await;
+}

@@ -122,7 +122,8 @@ fn behaviour(
         .with_request_timeout(config.request_timeout)
         .with_hop_limit(config.hop_limit)
         .with_route_wait(config.route_wait)
-        .with_direct_connections(config.direct_connections);
+        .with_direct_connections(config.direct_connections)
+        .with_compression(config.compression);
     let mut overlay = fisco_p2p_overlay::Behaviour::new(key.clone(), overlay_config);
     // The access lists apply to the origin of every message, not only to the neighbour that
     // passed it on: a barred node cannot reach this one through a relay either.

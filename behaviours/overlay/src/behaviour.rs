@@ -270,6 +270,7 @@ impl Behaviour {
         ));
         self.budgets.insert(connection, budget.clone());
         Handler::new(self.local, peer, self.config.max_message_size(), budget)
+            .with_compression(self.config.compression())
     }
 
     fn wake(&mut self) {

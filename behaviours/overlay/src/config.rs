@@ -25,6 +25,7 @@ const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
 /// | `send_queue_frames`, `send_queue_bytes` | 1024, 16 MiB | per link; the bytes are raised to one largest message if less |
 /// | `direct_connections` | off | only the links the operator configured (plus inbound ones) exist |
 /// | `direct_threshold` | 100 messages in 10 s | traffic with a non-neighbour that asks for a direct connection |
+/// | `compression` | on | frames over 1 KiB compressed (zstd level 1) on streams whose two ends compress, as FISCO does |
 #[derive(Debug, Clone)]
 pub struct Config {
     max_message_size: usize,
@@ -45,6 +46,7 @@ pub struct Config {
     max_pending_multicasts: usize,
     direct_connections: bool,
     direct_threshold: (u32, Duration),
+    compression: bool,
 }
 
 impl Default for Config {
@@ -68,6 +70,7 @@ impl Default for Config {
             max_pending_multicasts: 1024,
             direct_connections: false,
             direct_threshold: (100, Duration::from_secs(10)),
+            compression: true,
         }
     }
 }
@@ -179,6 +182,19 @@ impl Config {
     pub fn with_direct_threshold(mut self, messages: u32, window: Duration) -> Self {
         self.direct_threshold = (messages.max(1), window.min(MAX_DURATION));
         self
+    }
+
+    /// Whether to compress frames over 1 KiB (zstd, level 1) on the streams whose other end
+    /// compresses too; each direction of a link negotiates it (see the crate docs). On by
+    /// default, as in FISCO.
+    pub fn with_compression(mut self, enabled: bool) -> Self {
+        self.compression = enabled;
+        self
+    }
+
+    /// See [`with_compression`](Self::with_compression).
+    pub fn compression(&self) -> bool {
+        self.compression
     }
 
     /// See [`with_max_message_size`](Self::with_max_message_size).

@@ -397,7 +397,12 @@ fn kind_index(frame: &Frame) -> usize {
 /// A frame as it crosses a link, without the length prefix.
 pub(crate) fn encode(frame: &Frame) -> Bytes {
     let mut wire = futures::io::Cursor::new(Vec::new());
-    futures::executor::block_on(frame::write_frames(&mut wire, std::slice::from_ref(frame)))
-        .expect("writes to memory");
+    let codec = frame::Codec::Plain;
+    futures::executor::block_on(frame::write_frames(
+        &mut wire,
+        std::slice::from_ref(frame),
+        codec,
+    ))
+    .expect("writes to memory");
     Bytes::from(wire.into_inner()).slice(4..)
 }
