@@ -39,11 +39,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tokio::spawn(async move {
         while let Some(message) = inbox.next().await {
             match message {
-                Message::Broadcast { from, payload } => println!("<{from:?}> {}", text(&payload)),
+                Message::Broadcast { from, payload, .. } => {
+                    println!("<{from:?}> {}", text(&payload))
+                }
                 Message::Multicast {
                     from,
                     topic,
                     payload,
+                    ..
                 } => {
                     println!("[{topic}] <{from:?}> {}", text(&payload))
                 }
@@ -88,7 +91,7 @@ async fn command(handle: &Handle, line: &str) -> Result<(), Box<dyn std::error::
             let node: NodeId = first.parse()?;
             println!(
                 "{node:?} answered {}",
-                self::text(&handle.request(node, MODULE, body()).await?)
+                self::text(&handle.request(node.clone(), MODULE, body()).await?)
             );
         }
         "/peers" => {

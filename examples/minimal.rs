@@ -49,11 +49,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     from,
                     topic,
                     payload,
+                    hops,
                 } => {
-                    tracing::info!(?from, %topic, bytes = payload.len(), "multicast");
+                    tracing::info!(?from, %topic, bytes = payload.len(), hops, "multicast");
                 }
-                Message::Broadcast { from, payload } => {
-                    tracing::info!(?from, bytes = payload.len(), "broadcast");
+                Message::Broadcast {
+                    from,
+                    payload,
+                    hops,
+                } => {
+                    tracing::info!(?from, bytes = payload.len(), hops, "broadcast");
                 }
             }
         }

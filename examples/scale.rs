@@ -2,13 +2,14 @@
 //! process on 127.0.0.1, real TCP + our CA-verified TLS, connected along a random degree-4 graph.
 //!
 //! Steps, each timed: make the certificates; start the nodes; connect every link; sync views
-//! complete (every node holds every other node's record); one node follows a new topic and
-//! every node learns it; one broadcast and one multicast (gossipsub) reach every other node,
-//! exactly once. Then resident memory. Exits non-zero naming the first step that failed.
+//! complete (every node holds every other node's record); every tenth node follows a new topic
+//! and every node learns it; every view holds the whole link graph; broadcasts reach every other
+//! node, and multicasts every follower, exactly once, over the routed overlay. Then resident
+//! memory. Exits non-zero naming the first step that failed.
 //!
-//! The nodes are swarms with the broadcast, sync and gossipsub behaviours, shared with
-//! `cargo bench --bench net` (`benches/net/`). TODO(node API): a `--node` mode running the same
-//! steps through `Node::spawn` and its `Handle` now that the node offers them.
+//! The nodes are swarms with the overlay and sync behaviours (the node's protocols, without its
+//! event loop), shared with `cargo bench --bench net` (`benches/net/`). TODO(node API): a
+//! `--node` mode running the same steps through `Node::spawn` and its `Handle`.
 
 #![allow(clippy::print_stdout)]
 
@@ -31,7 +32,10 @@ mod rss;
 #[path = "../benches/net/swarms.rs"]
 mod swarms;
 
-use std::time::{Duration, Instant};
+use std::{
+    collections::BTreeSet,
+    time::{Duration, Instant},
+};
 
 use anyhow::{ensure, Context as _};
 use clap::Parser;
@@ -51,8 +55,8 @@ struct Args {
     /// Seed of the random degree-4 graph.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Run without the sync behaviour (skips the sync and topic steps), to see broadcast and
-    /// multicast alone.
+    /// Run without the sync behaviour (skips the sync, topic, links and multicast steps), to see
+    /// broadcast alone.
     #[arg(long)]
     without_sync: bool,
 }
@@ -78,31 +82,38 @@ fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
 }
 
-/// Sends message `tag` from `origin` (broadcast, or gossipsub multicast) and checks that every
-/// other node delivered it exactly once; returns the time until the last one did.
+/// The topic the followers follow.
+const TOPIC: &str = "scale";
+
+/// Sends message `tag` from `origin` (a broadcast to all, or a multicast to `followers`) and
+/// checks that every node it is for delivered it exactly once; returns the time until the last
+/// one did.
 async fn spread(
     cluster: &mut Cluster,
-    multicast: bool,
+    followers: Option<&BTreeSet<usize>>,
     origin: usize,
     tag: u64,
 ) -> anyhow::Result<Duration> {
-    let n = cluster.len();
     let payload = member::payload(tag, 256);
-    let command = if multicast {
-        Command::Publish(payload)
-    } else {
-        Command::Broadcast(payload)
+    let multicast = followers.is_some();
+    let targets: BTreeSet<usize> = match followers {
+        Some(followers) => followers.iter().copied().filter(|&f| f != origin).collect(),
+        None => (0..cluster.len()).filter(|&i| i != origin).collect(),
+    };
+    let command = match followers {
+        Some(_) => Command::Multicast(TOPIC.into(), payload),
+        None => Command::Broadcast(payload),
     };
     let since = Instant::now();
     cluster.send(origin, command).await?;
     let spread = cluster
-        .wait_delivered(multicast, tag, n - 1, since, STEP)
+        .wait_delivered_to(multicast, tag, &targets, since, STEP)
         .await;
     ensure!(
-        spread.reached == n - 1,
+        spread.reached == targets.len(),
         "reached {} of {} nodes",
         spread.reached,
-        n - 1
+        targets.len()
     );
     let duplicates = cluster
         .duplicates(multicast, Duration::from_millis(200))
@@ -127,16 +138,16 @@ async fn run(n: usize, seed: u64, with_sync: bool) -> anyhow::Result<()> {
     let t = Instant::now();
     let transports = identities.into_iter().map(Transport::Ours).collect();
     let features = Features {
-        broadcast: true,
+        overlay: true,
         sync: with_sync,
-        gossipsub: true,
+        gossipsub: false,
     };
     let mut cluster = Cluster::start(transports, features, seed).await?;
     let started_rss = rss_mib();
     let behaviours = if with_sync {
-        "broadcast, sync, gossipsub"
+        "overlay, sync"
     } else {
-        "broadcast, gossipsub"
+        "overlay"
     };
     step("start", t, format!("{n} nodes listening ({behaviours})"));
 
@@ -153,6 +164,7 @@ async fn run(n: usize, seed: u64, with_sync: bool) -> anyhow::Result<()> {
     );
     let connected_rss = rss_mib();
 
+    let followers: BTreeSet<usize> = (0..n).step_by(10).collect();
     if with_sync {
         let t = Instant::now();
         cluster
@@ -163,24 +175,41 @@ async fn run(n: usize, seed: u64, with_sync: bool) -> anyhow::Result<()> {
         step("sync", t, detail);
 
         let t = Instant::now();
-        cluster.send(0, Command::Follow("scale".into())).await?;
-        let took = cluster
-            .wait_topic(0, "scale", t, STEP)
-            .await
-            .context("step 'topic' failed")?;
+        for &f in &followers {
+            cluster.send(f, Command::Follow(TOPIC.into())).await?;
+        }
+        let mut took = Duration::ZERO;
+        for &f in &followers {
+            let known = cluster
+                .wait_topic(f, TOPIC, t, STEP)
+                .await
+                .context("step 'topic' failed")?;
+            took = took.max(known);
+        }
         step(
             "topic",
             t,
             format!(
-                "node 0 follows 'scale'; all {} others knew after {took:.1?}",
-                n - 1
+                "{} nodes follow '{TOPIC}'; all {n} knew after {took:.1?}",
+                followers.len()
             ),
+        );
+
+        let t = Instant::now();
+        cluster
+            .wait_links(STEP)
+            .await
+            .context("step 'links' failed")?;
+        step(
+            "links",
+            t,
+            format!("every view holds all {links} links: routes to every node"),
         );
     }
 
     for (round, tag) in [("first", 1), ("second", 3)] {
         let t = Instant::now();
-        let took = spread(&mut cluster, false, 0, tag)
+        let took = spread(&mut cluster, None, 0, tag)
             .await
             .with_context(|| format!("step 'broadcast' ({round}) failed"))?;
         step(
@@ -193,24 +222,22 @@ async fn run(n: usize, seed: u64, with_sync: bool) -> anyhow::Result<()> {
         );
     }
 
-    let t = Instant::now();
-    cluster
-        .wait_mesh(STEP)
-        .await
-        .context("gossipsub meshes did not form")?;
-    step(
-        "mesh",
-        t,
-        "every gossipsub mesh holds the node's 4 neighbours",
-    );
-
-    let origin = n / 2;
-    for (round, tag) in [("first", 2), ("second", 4)] {
-        let t = Instant::now();
-        let took = spread(&mut cluster, true, origin, tag)
-            .await
-            .with_context(|| format!("step 'multicast' ({round}) failed"))?;
-        step("multicast", t, format!("{round} 256 B message from node {origin}: {} nodes once each, last after {took:.1?}", n - 1));
+    if with_sync {
+        let origin = (n / 2..n).find(|i| !followers.contains(i)).unwrap_or(1);
+        for (round, tag) in [("first", 2), ("second", 4)] {
+            let t = Instant::now();
+            let took = spread(&mut cluster, Some(&followers), origin, tag)
+                .await
+                .with_context(|| format!("step 'multicast' ({round}) failed"))?;
+            step(
+                "multicast",
+                t,
+                format!(
+                    "{round} 256 B message from node {origin}: {} followers once each, last after {took:.1?}",
+                    followers.len()
+                ),
+            );
+        }
     }
 
     println!(

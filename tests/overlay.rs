@@ -106,6 +106,102 @@ async fn a_forged_envelope_is_refused_at_the_destination_naming_the_claimed_orig
 }
 
 #[tokio::test]
+async fn a_neighbour_that_keeps_forging_is_disconnected_as_misbehaving_and_kept_out() {
+    bounded(async {
+        let mut ids = identities(4);
+        let honest_id = ids.pop().unwrap();
+        let mallory = ids.pop().unwrap();
+        let victim_id = ids.pop().unwrap();
+        let claimed = ids.pop().unwrap().node_id();
+        let mut victim = TestNode::spawn(victim_id, config()).await;
+        let tls = tls::Config::new(&mallory, AccessList::new()).expect("tls config");
+        let mut swarm = SwarmBuilder::with_existing_identity(mallory.keypair().clone())
+            .with_tokio()
+            .with_tcp(
+                tcp::Config::default(),
+                tls.into_security_upgrade(),
+                yamux::Config::default,
+            )
+            .expect("tcp")
+            .with_behaviour(|_| {
+                request_response::Behaviour::with_codec(
+                    RawWriter,
+                    [(
+                        overlay::PROTOCOL_NAME,
+                        request_response::ProtocolSupport::Outbound,
+                    )],
+                    request_response::Config::default(),
+                )
+            })
+            .expect("behaviour")
+            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+            .build();
+        let victim_peer = victim.node_id().to_peer_id();
+        swarm.dial(victim.addr.clone()).expect("dial");
+        tokio::time::timeout(WAIT, async {
+            loop {
+                if let SwarmEvent::ConnectionEstablished { .. } = swarm.select_next_some().await {
+                    break;
+                }
+            }
+        })
+        .await
+        .expect("Mallory connects");
+        // Forty forged frames back to back on one substream, as a peer's long-lived stream
+        // carries them.
+        let frames: Vec<u8> = (0..40u8)
+            .flat_map(|i| {
+                overlay::testing::forged_request(
+                    claimed.to_peer_id(),
+                    mallory.keypair(),
+                    victim_peer,
+                    MODULE,
+                    &[i],
+                )
+            })
+            .collect();
+        swarm.behaviour_mut().send_request(&victim_peer, frames);
+        // Mallory redials once when she is thrown out; the driver reports each close.
+        let (swarm_tx, mut swarm_rx) = tokio::sync::mpsc::channel(16);
+        let victim_addr = victim.addr.clone();
+        let driver = tokio::spawn(async move {
+            let mut redialled = false;
+            loop {
+                if let SwarmEvent::ConnectionClosed { .. } = swarm.select_next_some().await {
+                    let _ = swarm_tx.send(()).await;
+                    if !redialled {
+                        redialled = true;
+                        let _ = swarm.dial(victim_addr.clone());
+                    }
+                }
+            }
+        });
+        let reason = victim
+            .wait_for("Mallory disconnected as misbehaving", |e| match e {
+                Event::PeerDisconnected { node_id, reason } if *node_id == mallory.node_id() => {
+                    Some(reason.to_string())
+                }
+                _ => None,
+            })
+            .await;
+        assert!(
+            reason.starts_with("misbehaving: 20 refused messages"),
+            "{reason}"
+        );
+        tokio::time::timeout(WAIT, swarm_rx.recv())
+            .await
+            .expect("Mallory sees the close");
+        driver.abort();
+        // The victim still serves everyone else.
+        let honest = TestNode::spawn(honest_id, config()).await;
+        honest.handle.add_peer(victim.addr.clone()).await.unwrap();
+        victim.wait_connected(honest.node_id()).await;
+        victim.handle.shutdown().await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_blacklisted_origin_cannot_reach_a_node_through_a_relay() {
     bounded(async {
         let ids = identities(3);

@@ -1,6 +1,7 @@
 //! An in-process network of [`member`](crate::member) nodes on 127.0.0.1 connected along a
 //! random degree-4 graph, and what the benchmark waits for: connections, gossipsub meshes,
-//! sync views, deliveries (with duplicates counted).
+//! sync views (and the link graph in them), deliveries (with duplicates counted), and the
+//! transmissions every node made.
 
 use std::{
     collections::{BTreeSet, HashMap},
@@ -13,8 +14,16 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::{
     graph::{self, Edges},
-    member::{self, Command, Features, Member, Observed, Transport},
+    member::{self, Command, Features, Member, Observed, Sent, Transport},
 };
+
+/// What a node knows of another node's record.
+#[derive(Debug, Clone)]
+struct Known {
+    topics: BTreeSet<String>,
+    neighbours: usize,
+    at: Instant,
+}
 
 /// Deliveries of one message: `(node, at)` in arrival order.
 type Deliveries = Vec<(usize, Instant)>;
@@ -25,8 +34,8 @@ pub(crate) struct Cluster {
     observed: mpsc::Receiver<Observed>,
     index: HashMap<PeerId, usize>,
     connected: Vec<usize>,
-    /// `views[node][owner]`: the topics `node` knows `owner` follows, and when it learned them.
-    views: Vec<HashMap<usize, (BTreeSet<String>, Instant)>>,
+    /// `views[node][owner]`: what `node` knows of `owner`'s record, and when it learned it.
+    views: Vec<HashMap<usize, Known>>,
     /// Keyed by `(multicast, tag)`.
     delivered: HashMap<(bool, u64), Deliveries>,
     /// Sync record updates reported so far, all nodes together.
@@ -118,11 +127,17 @@ impl Cluster {
                 node,
                 owner,
                 topics,
+                neighbours,
                 at,
             } => {
                 self.updates += 1;
                 if let Some(&owner) = self.index.get(&owner) {
-                    self.views[node].insert(owner, (topics.into_iter().collect(), at));
+                    let known = Known {
+                        topics: topics.into_iter().collect(),
+                        neighbours,
+                        at,
+                    };
+                    self.views[node].insert(owner, known);
                 }
             }
         }
@@ -197,6 +212,31 @@ impl Cluster {
         Ok(started.elapsed())
     }
 
+    /// Waits until every node's view lists every other node with all its neighbours: the link
+    /// graph is complete everywhere, so every overlay has its final routes.
+    pub(crate) async fn wait_links(&mut self, limit: Duration) -> anyhow::Result<Duration> {
+        let started = Instant::now();
+        let n = self.len();
+        let degree: Vec<usize> = (0..n)
+            .map(|i| graph::neighbours(&self.edges, i).len())
+            .collect();
+        let complete = |c: &Cluster| {
+            (0..n).all(|i| {
+                (0..n).filter(|&j| j != i).all(|j| {
+                    c.views[i]
+                        .get(&j)
+                        .is_some_and(|known| known.neighbours == degree[j])
+                })
+            })
+        };
+        while !complete(self) {
+            if !self.pump(started + limit).await {
+                bail!("link graph incomplete in some views after {limit:?}");
+            }
+        }
+        Ok(started.elapsed())
+    }
+
     /// Waits until every node other than `owner` knows that `owner` follows `topic`; returns
     /// the time from `since` to the last node learning it.
     pub(crate) async fn wait_topic(
@@ -210,8 +250,8 @@ impl Cluster {
         fn knows<'a>(c: &'a Cluster, i: usize, owner: usize, topic: &str) -> Option<&'a Instant> {
             c.views[i]
                 .get(&owner)
-                .filter(|(topics, _)| topics.contains(topic))
-                .map(|(_, at)| at)
+                .filter(|known| known.topics.contains(topic))
+                .map(|known| &known.at)
         }
         while (0..n).any(|i| i != owner && knows(self, i, owner, topic).is_none()) {
             if !self.pump(since + limit).await {
@@ -252,6 +292,72 @@ impl Cluster {
             reached: distinct(self),
             took: last.map_or(limit, |at| at.saturating_duration_since(since)),
         }
+    }
+
+    /// Waits until message `tag` has reached every node of `targets`, or `limit` passed.
+    pub(crate) async fn wait_delivered_to(
+        &mut self,
+        multicast: bool,
+        tag: u64,
+        targets: &BTreeSet<usize>,
+        since: Instant,
+        limit: Duration,
+    ) -> Spread {
+        let firsts = |c: &Cluster| {
+            let mut firsts: HashMap<usize, Instant> = HashMap::new();
+            for (node, at) in c.delivered.get(&(multicast, tag)).into_iter().flatten() {
+                if targets.contains(node) {
+                    firsts.entry(*node).or_insert(*at);
+                }
+            }
+            firsts
+        };
+        while firsts(self).len() < targets.len() && self.pump(since + limit).await {}
+        let firsts = firsts(self);
+        let last = firsts.values().max();
+        Spread {
+            reached: firsts.len(),
+            took: last.map_or(limit, |at| at.saturating_duration_since(since)),
+        }
+    }
+
+    /// What every node sent so far, summed.
+    pub(crate) async fn sent(&mut self) -> anyhow::Result<Sent> {
+        let mut total = Sent::default();
+        for node in 0..self.len() {
+            let (reply, answer) = oneshot::channel();
+            self.send(node, Command::Sent(reply)).await?;
+            let mut answer = std::pin::pin!(answer);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let sent = loop {
+                tokio::select! {
+                    sent = &mut answer => break sent.context("node task stopped")?,
+                    _ = self.pump(deadline) => {}
+                }
+            };
+            for (sum, n) in total.overlay.iter_mut().zip(sent.overlay) {
+                *sum += n;
+            }
+            total.gossipsub += sent.gossipsub;
+        }
+        Ok(total)
+    }
+
+    /// The nodes that follow `topic` in node `node`'s sync view.
+    pub(crate) async fn followers(
+        &mut self,
+        node: usize,
+        topic: &str,
+    ) -> anyhow::Result<Vec<PeerId>> {
+        let (reply, answer) = oneshot::channel();
+        self.send(node, Command::Followers(topic.to_owned(), reply))
+            .await?;
+        answer.await.context("node task stopped")
+    }
+
+    /// The index of the node with this peer ID.
+    pub(crate) fn index_of(&self, peer: &PeerId) -> Option<usize> {
+        self.index.get(peer).copied()
     }
 
     /// Drains observations until none came for `quiet` (at most `4 * quiet`, as other

@@ -38,7 +38,7 @@ enum Dialer {
     Tcp(std::net::SocketAddr),
     Rustls(std::net::SocketAddr, TlsConnector),
     Libp2p(Swarm<rpc::Stock>, Multiaddr),
-    Ours(Swarm<fisco_p2p_unicast::Behaviour>, Multiaddr),
+    Ours(Swarm<fisco_p2p_overlay::Behaviour>, Multiaddr),
     Node(BenchNode, BenchNode),
 }
 
@@ -79,7 +79,7 @@ impl Dialer {
                 let peer = b.handle.node_id();
                 let started = Instant::now();
                 a.handle.add_peer(b.addr.clone()).await?;
-                a.wait_connected(peer).await?;
+                a.wait_connected(peer.clone()).await?;
                 let took = started.elapsed();
                 a.handle.remove_peer(b.addr.clone()).await?;
                 a.wait_disconnected(peer).await?;
@@ -144,10 +144,10 @@ async fn dialers(
     let stock_task = Server(tokio::spawn(rpc::serve(stock_server, bytes::Bytes::new())));
     let stock_client = swarms::stock(Keypair::generate_ed25519(), |_| rpc::stock())?;
 
-    let mut ours_server = swarms::ours(&chain.node()?, rpc::ours())?;
+    let mut ours_server = swarms::ours_with(&chain.node()?, rpc::ours)?;
     let ours_addr = swarms::listen(&mut ours_server).await?;
     let ours_task = Server(tokio::spawn(rpc::serve(ours_server, bytes::Bytes::new())));
-    let ours_client = swarms::ours(&chain.node()?, rpc::ours())?;
+    let ours_client = swarms::ours_with(&chain.node()?, rpc::ours)?;
 
     let a = nodes::spawn_local(chain.node()?).await?;
     let b = nodes::spawn_local(chain.node()?).await?;

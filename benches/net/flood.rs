@@ -1,20 +1,19 @@
 //! Scenarios 4 and 5 on in-process networks of N nodes (random degree-4 graph, 127.0.0.1):
-//! broadcast delivery time and duplicates, and state convergence after a topic is followed.
+//! broadcast delivery time, duplicates and link transmissions, and state convergence after a
+//! topic is followed.
 //!
-//! Scenario 4 compares our signed flood (our TLS) with stock libp2p gossipsub (noise), and also
-//! runs gossipsub over our TLS, which separates the transport's share from the protocol's. The
-//! three networks run side by side and take turns message by message.
-//!
-//! TODO(node API rows): the node now broadcasts (`Handle::broadcast`, delivered to an `Inbox`)
-//! and follows topics (`Handle::subscribe`, `Event`s for peer state): add "ours (node API)" rows
-//! here as scenario 1 has, with N nodes from `nodes::spawn` connected along the same graph.
+//! Scenario 4 compares the overlay's signed flood (our TLS) with stock libp2p gossipsub (noise),
+//! and also runs gossipsub over our TLS, which separates the transport's share from the
+//! protocol's. The three networks run side by side and take turns message by message. Swarm
+//! level: the node API adds the same command and inbox hops to every message (scenario 1 shows
+//! what they cost).
 
 use std::time::{Duration, Instant};
 
 use crate::{
     cluster::Cluster,
     ids::Chain,
-    member::{self, Command, Features, Transport},
+    member::{self, Command, Features, Sent, Transport},
     plot::Figure,
     report::{Better, Report, Row, Stack},
     stats::Samples,
@@ -35,9 +34,22 @@ struct Contender {
     incomplete: usize,
 }
 
+impl Contender {
+    /// Message transmissions over links so far: the overlay's broadcasts, or gossipsub's
+    /// message sends.
+    async fn transmissions(&mut self) -> anyhow::Result<u64> {
+        let sent: Sent = self.cluster.sent().await?;
+        Ok(if self.multicast {
+            sent.gossipsub
+        } else {
+            sent.overlay[4]
+        })
+    }
+}
+
 async fn contenders(chain: &mut Chain, n: usize, seed: u64) -> anyhow::Result<Vec<Contender>> {
-    let only = |broadcast, gossipsub| Features {
-        broadcast,
+    let only = |overlay, gossipsub| Features {
+        overlay,
         sync: false,
         gossipsub,
     };
@@ -47,13 +59,13 @@ async fn contenders(chain: &mut Chain, n: usize, seed: u64) -> anyhow::Result<Ve
     let specs = [
         (
             Stack::Ours,
-            "ours broadcast",
+            "ours (overlay broadcast)",
             false,
             ours(chain)?,
             only(true, false),
         ),
         (
-            Stack::OursMulticast,
+            Stack::GossipsubOurTls,
             "gossipsub over our TLS",
             true,
             ours(chain)?,
@@ -122,21 +134,45 @@ pub(crate) async fn broadcast(
         let mut all = contenders(chain, n, n as u64).await?;
         let messages = settings.pick(5, 300) as u64;
         let warm_up = 5;
+        let mut before = vec![0; all.len()];
         for tag in 0..warm_up + messages {
+            if tag == warm_up {
+                for (c, before) in all.iter_mut().zip(&mut before) {
+                    *before = c.transmissions().await?;
+                }
+            }
             for c in all.iter_mut() {
                 send(c, tag, tag >= warm_up).await?;
             }
         }
         let mut series = Vec::new();
-        for mut c in all {
+        for (mut c, before) in all.into_iter().zip(before) {
             let duplicates = c
                 .cluster
                 .duplicates(c.multicast, Duration::from_millis(300))
                 .await;
+            let per_message = (c.transmissions().await? - before) as f64 / messages as f64;
             let samples = Samples::millis(&c.times);
             let note = format!(
                 "{}: {duplicates} duplicates, {} of {messages} incomplete",
                 c.label, c.incomplete
+            );
+            report.push(
+                Row::from_samples(
+                    "4",
+                    format!("N = {n}"),
+                    c.stack,
+                    "links crossed/msg",
+                    "",
+                    Better::Lower,
+                    &Samples::new(vec![per_message]),
+                )
+                .without_p99()
+                .with_note(format!(
+                    "{}: message transmissions over links per message ({} links)",
+                    c.label,
+                    c.cluster.edges.len()
+                )),
             );
             report.push(
                 Row::from_samples(
@@ -175,7 +211,7 @@ pub(crate) async fn convergence(
     for n in [10, 50] {
         let transports = chain.nodes(n)?.into_iter().map(Transport::Ours).collect();
         let features = Features {
-            broadcast: false,
+            overlay: false,
             sync: true,
             gossipsub: false,
         };

@@ -47,3 +47,52 @@ pub(crate) fn neighbours(edges: &[(usize, usize)], node: usize) -> Vec<usize> {
         })
         .collect()
 }
+
+/// Hop distances between all pairs of nodes (`u32::MAX`: unreachable), by breadth-first search.
+pub(crate) fn distances(n: usize, edges: &[(usize, usize)]) -> Vec<Vec<u32>> {
+    let adjacency: Vec<Vec<usize>> = (0..n).map(|i| neighbours(edges, i)).collect();
+    (0..n)
+        .map(|source| {
+            let mut dist = vec![u32::MAX; n];
+            dist[source] = 0;
+            let mut queue = std::collections::VecDeque::from([source]);
+            while let Some(u) = queue.pop_front() {
+                for &v in &adjacency[u] {
+                    if dist[v] == u32::MAX {
+                        dist[v] = dist[u] + 1;
+                        queue.push_back(v);
+                    }
+                }
+            }
+            dist
+        })
+        .collect()
+}
+
+/// The links the overlay's multicast from `origin` to `targets` crosses: every node forwards
+/// towards each target to the neighbour one step closer with the smallest `key` (the overlay's
+/// tie-break is the smallest PeerId), so the copies follow a tree of shortest paths.
+pub(crate) fn tree_links<K: Ord>(
+    edges: &[(usize, usize)],
+    dist: &[Vec<u32>],
+    key: &[K],
+    origin: usize,
+    targets: &BTreeSet<usize>,
+) -> usize {
+    let mut links = BTreeSet::new();
+    for &target in targets {
+        let mut at = origin;
+        while at != target {
+            let Some(next) = neighbours(edges, at)
+                .into_iter()
+                .filter(|&v| dist[v][target].saturating_add(1) == dist[at][target])
+                .min_by(|&a, &b| key[a].cmp(&key[b]))
+            else {
+                break;
+            };
+            links.insert((at.min(next), at.max(next)));
+            at = next;
+        }
+    }
+    links.len()
+}

@@ -1,15 +1,19 @@
-//! `cargo bench --bench net [-- --quick] [--only 1,3] [--stack ours,libp2p]`: our stack side by side with raw TCP,
-//! plain rustls and stock rust-libp2p, all on 127.0.0.1 in one process run.
+//! `cargo bench --bench net [-- --quick] [--only 1,3] [--stack ours,libp2p] [--requests N]
+//! [--in-flight K]`: our stack side by side with raw TCP, plain rustls and stock rust-libp2p, all
+//! on 127.0.0.1 in one process run. `--stack`, `--requests` and `--in-flight` narrow scenario 1
+//! down for profiling.
 //!
 //! Prints one table and writes `target/bench/net.json` (every figure and the ratios
 //! ours / baseline) plus the latency plots `target/bench/*.svg`. `--quick` is a smoke run of a
 //! few seconds that asserts nothing about speed. See `BENCHMARKS.md` for what each baseline
 //! means and the latest figures.
 //!
-//! Layout (`benches/net/`, this file is `main.rs`): `stats.rs`, `report.rs`, `plot.rs` (harness); `ids.rs`, `swarms.rs`,
-//! `rpc.rs`, `frames.rs`, `noderpc.rs`, `nodes.rs`, `pairs.rs` (the stacks); one file per scenario group: `reqrep.rs`
-//! (1, 2), `connect.rs` (3), `flood.rs` (4, 5), `reconnect.rs` (6), `memory.rs` (7);
-//! `cluster.rs` and `graph.rs` (many nodes in one process, shared with `examples/scale.rs`).
+//! Layout (`benches/net/`, this file is `main.rs`): `stats.rs`, `report.rs`, `plot.rs`
+//! (harness); `ids.rs`, `swarms.rs`, `rpc.rs`, `frames.rs`, `noderpc.rs`, `nodes.rs`, `pairs.rs`
+//! (the stacks); one file per scenario group: `reqrep.rs` (1, 2), `connect.rs` (3), `flood.rs`
+//! (4, 5), `reconnect.rs` (6), `memory.rs` (7), `hops.rs` (8), `multicast.rs` (9), `reroute.rs`
+//! (10, with `proxy.rs`); `cluster.rs`, `member.rs` and `graph.rs` (many swarms in one process, shared with
+//! `examples/scale.rs`).
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -18,17 +22,21 @@ mod connect;
 mod flood;
 mod frames;
 mod graph;
+mod hops;
 mod ids;
 mod machine;
 mod member;
 mod memory;
+mod multicast;
 mod noderpc;
 mod nodes;
 mod pairs;
 mod plot;
+mod proxy;
 mod reconnect;
 mod report;
 mod reqrep;
+mod reroute;
 mod rpc;
 mod rss;
 mod stats;
@@ -46,6 +54,10 @@ pub(crate) struct Settings {
     /// Stacks scenarios 1 and 2 run (`ours`, `node`, `libp2p`, `rustls`, `tcp`); empty: all.
     /// For profiling one stack alone.
     pub(crate) stacks: BTreeSet<String>,
+    /// Requests per round of scenario 1 instead of the default (for profiling).
+    pub(crate) requests: Option<usize>,
+    /// Requests in flight scenario 1 runs (default: 1 and 64).
+    pub(crate) in_flight: Option<usize>,
 }
 
 impl Settings {
@@ -67,6 +79,8 @@ impl Settings {
             quick: false,
             only: BTreeSet::new(),
             stacks: BTreeSet::new(),
+            requests: None,
+            in_flight: None,
         };
         let mut args = args.iter();
         while let Some(arg) = args.next() {
@@ -81,6 +95,14 @@ impl Settings {
                         .next()
                         .context("--stack needs a list such as ours,libp2p")?;
                     settings.stacks = list.split(',').map(|s| s.trim().to_owned()).collect();
+                }
+                "--requests" => {
+                    let n = args.next().context("--requests needs a number")?;
+                    settings.requests = Some(n.parse().context("--requests needs a number")?);
+                }
+                "--in-flight" => {
+                    let n = args.next().context("--in-flight needs a number")?;
+                    settings.in_flight = Some(n.parse().context("--in-flight needs a number")?);
                 }
                 // cargo bench passes --bench; libtest-style filters are not supported.
                 _ => {}
@@ -130,7 +152,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         reqrep::round_trips(&settings, &mut chain, &tls, &mut report, &mut figures).await?;
     }
     if settings.runs("2") {
-        eprintln!("[2] bulk one-way unicast");
+        eprintln!("[2] bulk one-way messages");
         reqrep::bulk(&settings, &mut chain, &tls, &mut report).await?;
     }
     if settings.runs("3") {
@@ -149,8 +171,24 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         eprintln!("[6] reconnect after a restart");
         reconnect::run(&settings, &mut chain, &mut report).await?;
     }
+    if settings.runs("8") {
+        eprintln!("[8] request/reply over 1, 2 and 4 hops (node API)");
+        hops::run(&settings, &mut chain, &mut report, &mut figures).await?;
+    }
+    if settings.runs("9") {
+        eprintln!("[9] multicast to 10 followers of 50 nodes");
+        multicast::run(&settings, &mut chain, &mut report, &mut figures).await?;
+    }
+    if settings.runs("10") {
+        eprintln!("[10] route convergence after a link cut (node API, 50 nodes)");
+        reroute::run(&settings, &mut chain, &mut report).await?;
+    }
 
     println!("\n{}", report.table());
+    if settings.quick {
+        println!("goals (smoke run: too few requests to judge them; run without --quick):");
+    }
+    print!("{}", report.goals_text());
     let json = out_dir.join("net.json");
     report.write_json(&json, &machine, mode)?;
     for figure in &figures {

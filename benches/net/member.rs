@@ -1,14 +1,18 @@
 //! One node of an in-process network at swarm level: our TLS transport (or stock noise) around
-//! the broadcast, sync and gossipsub behaviours the benchmark needs, driven by its own task.
+//! the overlay, sync and gossipsub behaviours the benchmark needs, driven by its own task.
 //! Swarm level, so that ours and stock libp2p differ only in what is compared (transport,
 //! protocol), not in the node's event loop around them.
+//!
+//! With sync and the overlay both on, the task feeds every record's neighbour list to the overlay
+//! as the node's event loop does (`src/node/inbound.rs`), so the overlay has routes to every node
+//! and multicasts reach the followers sync knows of.
 
 use std::time::Instant;
 
 use anyhow::Context as _;
 use bytes::Bytes;
 use fisco_p2p::identity::NodeIdentity;
-use fisco_p2p_broadcast as broadcast;
+use fisco_p2p_overlay as overlay;
 use fisco_p2p_sync as sync;
 use futures::StreamExt;
 use libp2p::{
@@ -17,13 +21,14 @@ use libp2p::{
     swarm::{behaviour::toggle::Toggle, NetworkBehaviour, SwarmEvent},
     Multiaddr, PeerId, Swarm,
 };
+use prometheus_client::registry::Registry;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::swarms;
 
 /// The gossipsub topic every node follows.
 pub(crate) const TOPIC: &str = "bench";
-/// The application module of broadcasts.
+/// The application module of broadcasts and multicasts.
 const MODULE: u16 = 7;
 
 /// Which transport a node uses.
@@ -38,7 +43,7 @@ pub(crate) enum Transport {
 /// Which behaviours a node runs.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Features {
-    pub(crate) broadcast: bool,
+    pub(crate) overlay: bool,
     pub(crate) sync: bool,
     pub(crate) gossipsub: bool,
 }
@@ -46,15 +51,15 @@ pub(crate) struct Features {
 /// The node's behaviours; a disabled one costs nothing.
 #[derive(NetworkBehaviour)]
 pub(crate) struct Mesh {
-    /// Our signed flood.
-    broadcast: Toggle<broadcast::Behaviour>,
+    /// Our routed overlay (broadcast flood, multicast trees).
+    overlay: Toggle<overlay::Behaviour>,
     /// Our seq state sync.
     sync: Toggle<sync::Behaviour>,
     /// libp2p gossipsub (our multicast, or the stock baseline).
     gossipsub: Toggle<gossipsub::Behaviour>,
 }
 
-fn mesh(key: &Keypair, features: Features) -> anyhow::Result<Mesh> {
+fn mesh(key: &Keypair, features: Features, registry: &mut Registry) -> anyhow::Result<Mesh> {
     let gossipsub = if features.gossipsub {
         let config = gossipsub::ConfigBuilder::default()
             .heartbeat_initial_delay(std::time::Duration::from_millis(100))
@@ -62,7 +67,8 @@ fn mesh(key: &Keypair, features: Features) -> anyhow::Result<Mesh> {
             .build()?;
         let mut behaviour =
             gossipsub::Behaviour::new(MessageAuthenticity::Signed(key.clone()), config)
-                .map_err(|e| anyhow::anyhow!("gossipsub: {e}"))?;
+                .map_err(|e| anyhow::anyhow!("gossipsub: {e}"))?
+                .with_metrics(registry, gossipsub::MetricsConfig::default());
         behaviour.subscribe(&IdentTopic::new(TOPIC))?;
         Some(behaviour)
     } else {
@@ -73,10 +79,10 @@ fn mesh(key: &Keypair, features: Features) -> anyhow::Result<Mesh> {
         false => None,
     };
     Ok(Mesh {
-        broadcast: Toggle::from(
+        overlay: Toggle::from(
             features
-                .broadcast
-                .then(|| broadcast::Behaviour::new(key.clone(), broadcast::Config::default())),
+                .overlay
+                .then(|| overlay::Behaviour::new(key.clone(), overlay::Config::default())),
         ),
         sync: Toggle::from(sync),
         gossipsub: Toggle::from(gossipsub),
@@ -86,11 +92,29 @@ fn mesh(key: &Keypair, features: Features) -> anyhow::Result<Mesh> {
 /// What the benchmark asks a node to do.
 pub(crate) enum Command {
     Dial(Multiaddr),
+    /// Overlay broadcast.
     Broadcast(Bytes),
+    /// Gossipsub publish on [`TOPIC`].
     Publish(Bytes),
+    /// Overlay multicast to the followers of a topic this node's sync view lists.
+    Multicast(String, Bytes),
     Follow(String),
     /// Answers with the number of gossipsub mesh peers on [`TOPIC`].
     MeshPeers(oneshot::Sender<usize>),
+    /// Answers with the followers of a topic in this node's sync view.
+    Followers(String, oneshot::Sender<Vec<PeerId>>),
+    /// Answers with what this node sent so far.
+    Sent(oneshot::Sender<Sent>),
+}
+
+/// Message transmissions a node made over its links (sends to one neighbour each), so far.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Sent {
+    /// The overlay's, by kind: request, reply, error, multicast, broadcast (`Stats::sent`).
+    pub(crate) overlay: [u64; 5],
+    /// Gossipsub's message sends (publish, forward, or answer to IWANT; control messages not
+    /// counted): its `topic_msg_sent_counts` metric.
+    pub(crate) gossipsub: u64,
 }
 
 /// What a node saw, tagged with the node's index.
@@ -98,7 +122,8 @@ pub(crate) enum Command {
 pub(crate) enum Observed {
     /// A first connection to a peer.
     Connected { node: usize },
-    /// A broadcast (`multicast: false`) or gossipsub message was delivered.
+    /// An overlay broadcast (`multicast: false`), or an overlay multicast or gossipsub message
+    /// (`multicast: true`), was delivered.
     Delivered {
         node: usize,
         multicast: bool,
@@ -110,6 +135,8 @@ pub(crate) enum Observed {
         node: usize,
         owner: PeerId,
         topics: Vec<String>,
+        /// How many neighbours the record lists.
+        neighbours: usize,
         at: Instant,
     },
 }
@@ -135,11 +162,15 @@ pub(crate) async fn start(
     features: Features,
     observed: mpsc::Sender<Observed>,
 ) -> anyhow::Result<Member> {
+    let mut registry = Registry::default();
     let mut swarm = match transport {
-        Transport::Ours(identity) => swarms::ours(&identity, mesh(identity.keypair(), features)?)?,
+        Transport::Ours(identity) => swarms::ours(
+            &identity,
+            mesh(identity.keypair(), features, &mut registry)?,
+        )?,
         Transport::Stock => {
             let key = Keypair::generate_ed25519();
-            let behaviour = mesh(&key, features)?;
+            let behaviour = mesh(&key, features, &mut registry)?;
             swarms::stock(key, |_| behaviour)?
         }
     };
@@ -149,7 +180,7 @@ pub(crate) async fn start(
     }
     let peer = *swarm.local_peer_id();
     let (commands, receiver) = mpsc::channel(64);
-    let task = tokio::spawn(drive(swarm, index, receiver, observed));
+    let task = tokio::spawn(drive(swarm, registry, index, receiver, observed));
     Ok(Member {
         peer,
         addr,
@@ -160,6 +191,7 @@ pub(crate) async fn start(
 
 async fn drive(
     mut swarm: Swarm<Mesh>,
+    registry: Registry,
     index: usize,
     mut commands: mpsc::Receiver<Command>,
     observed: mpsc::Sender<Observed>,
@@ -168,13 +200,14 @@ async fn drive(
         tokio::select! {
             command = commands.recv() => match command {
                 Some(command) => {
-                    if let Err(error) = apply(&mut swarm, command) {
+                    if let Err(error) = apply(&mut swarm, &registry, command) {
                         tracing::warn!(node = index, %error, "bench command failed");
                     }
                 }
                 None => return,
             },
             event = swarm.select_next_some() => {
+                route(&mut swarm, &event);
                 if let Some(seen) = observe(index, event) {
                     if observed.send(seen).await.is_err() {
                         return;
@@ -185,13 +218,44 @@ async fn drive(
     }
 }
 
-fn apply(swarm: &mut Swarm<Mesh>, command: Command) -> anyhow::Result<()> {
+/// What the node's event loop does with sync news: the overlay learns the link graph from it.
+fn route(swarm: &mut Swarm<Mesh>, event: &SwarmEvent<MeshEvent>) {
+    let Some(overlay) = swarm.behaviour_mut().overlay.as_mut() else {
+        return;
+    };
+    match event {
+        SwarmEvent::Behaviour(MeshEvent::Sync(sync::Event::RecordUpdated { peer, record })) => {
+            overlay.set_neighbours(*peer, record.neighbours().clone());
+        }
+        SwarmEvent::Behaviour(MeshEvent::Sync(sync::Event::PeerForgotten { peer })) => {
+            overlay.remove_node(peer);
+        }
+        _ => {}
+    }
+}
+
+fn apply(swarm: &mut Swarm<Mesh>, registry: &Registry, command: Command) -> anyhow::Result<()> {
     let mesh = swarm.behaviour_mut();
     match command {
         Command::Dial(addr) => swarm.dial(addr)?,
         Command::Broadcast(payload) => {
-            let broadcast = mesh.broadcast.as_mut().context("broadcast is off")?;
-            broadcast.broadcast(MODULE, payload)?;
+            let overlay = mesh.overlay.as_mut().context("overlay is off")?;
+            overlay.broadcast(MODULE, payload)?;
+        }
+        Command::Multicast(topic, payload) => {
+            let followers = mesh.sync.as_ref().context("sync is off")?.followers(&topic);
+            let overlay = mesh.overlay.as_mut().context("overlay is off")?;
+            overlay.multicast(&topic, followers, MODULE, payload)?;
+        }
+        Command::Followers(topic, reply) => {
+            let followers = mesh.sync.as_ref().context("sync is off")?.followers(&topic);
+            let _ = reply.send(followers);
+        }
+        Command::Sent(reply) => {
+            let _ = reply.send(Sent {
+                overlay: mesh.overlay.as_ref().map_or([0; 5], |o| o.stats().sent),
+                gossipsub: gossipsub_sent(registry),
+            });
         }
         Command::Publish(payload) => {
             let gossipsub = mesh.gossipsub.as_mut().context("gossipsub is off")?;
@@ -217,11 +281,19 @@ fn observe(node: usize, event: SwarmEvent<MeshEvent>) -> Option<Observed> {
         SwarmEvent::ConnectionEstablished {
             num_established, ..
         } if num_established.get() == 1 => Some(Observed::Connected { node }),
-        SwarmEvent::Behaviour(MeshEvent::Broadcast(broadcast::Event::Received {
+        SwarmEvent::Behaviour(MeshEvent::Overlay(overlay::Event::Broadcast {
             payload, ..
         })) => Some(Observed::Delivered {
             node,
             multicast: false,
+            tag: tag_of(&payload)?,
+            at,
+        }),
+        SwarmEvent::Behaviour(MeshEvent::Overlay(overlay::Event::Multicast {
+            payload, ..
+        })) => Some(Observed::Delivered {
+            node,
+            multicast: true,
             tag: tag_of(&payload)?,
             at,
         }),
@@ -239,15 +311,30 @@ fn observe(node: usize, event: SwarmEvent<MeshEvent>) -> Option<Observed> {
                 node,
                 owner: peer,
                 topics,
+                neighbours: record.neighbours().len(),
                 at,
             })
         }
-        SwarmEvent::Behaviour(MeshEvent::Broadcast(broadcast::Event::Invalid { from, reason })) => {
-            tracing::warn!(node, %from, %reason, "invalid broadcast");
+        SwarmEvent::Behaviour(MeshEvent::Overlay(overlay::Event::Refused {
+            from, reason, ..
+        })) => {
+            tracing::warn!(node, %from, %reason, "overlay refused a frame");
             None
         }
         _ => None,
     }
+}
+
+/// Gossipsub's message sends so far, from its metrics (every topic).
+fn gossipsub_sent(registry: &Registry) -> u64 {
+    let mut text = String::new();
+    if prometheus_client::encoding::text::encode(&mut text, registry).is_err() {
+        return 0;
+    }
+    text.lines()
+        .filter(|line| line.starts_with("topic_msg_sent_counts"))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
 }
 
 /// A payload of `len` bytes (at least 8) carrying `tag`.

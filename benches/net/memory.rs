@@ -2,9 +2,10 @@
 //! with 4 peers (random degree-4 graph). Each variant runs in a fresh child process (this bench
 //! binary re-run with [`CHILD_FLAG`]), so that memory freed by other scenarios cannot hide growth.
 //!
-//! Variants: ours through the node API (`Node::spawn`: TLS, yamux, static peers, heartbeat);
-//! ours at swarm level with broadcast + sync + gossipsub; the same swarm with gossipsub only; stock
-//! libp2p (noise) with gossipsub only. Per connection counts both ends (both are in the process).
+//! Variants: ours through the node API (`Node::spawn`: TLS, yamux, static peers, heartbeat,
+//! sync, overlay); ours at swarm level with the overlay + sync (the node's protocols without its
+//! event loop); gossipsub over our TLS; stock libp2p (noise) with gossipsub. Per connection
+//! counts both ends (both are in the process).
 
 use std::{process::Stdio, time::Duration};
 
@@ -29,7 +30,7 @@ pub(crate) const CHILD_FLAG: &str = "--memory-child";
 const VARIANTS: [(&str, Stack); 4] = [
     ("ours-node", Stack::OursNode),
     ("ours-swarm", Stack::Ours),
-    ("ours-gossipsub", Stack::OursMulticast),
+    ("ours-gossipsub", Stack::GossipsubOurTls),
     ("stock-gossipsub", Stack::Libp2p),
 ];
 
@@ -103,9 +104,9 @@ async fn measure(variant: &str, n: usize) -> anyhow::Result<Value> {
         "ours-swarm" | "ours-gossipsub" | "stock-gossipsub" => {
             let full = variant == "ours-swarm";
             let features = Features {
-                broadcast: full,
+                overlay: full,
                 sync: full,
-                gossipsub: true,
+                gossipsub: !full,
             };
             let transports = match variant {
                 "stock-gossipsub" => (0..n).map(|_| Transport::Stock).collect(),

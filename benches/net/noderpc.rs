@@ -1,5 +1,6 @@
 //! Request/reply through the node API: `Handle::request` on one node, an `Inbox` answering on
-//! the other, over the node's own connection (TLS, yamux, unicast inside the node's event loop).
+//! the other, over the node's own connection (TLS, yamux, the overlay inside the node's event
+//! loop).
 
 use std::time::{Duration, Instant};
 
@@ -19,7 +20,21 @@ use crate::{
 };
 
 /// The module the benchmark's requests are for.
-const MODULE: u16 = 1;
+pub(crate) const MODULE: u16 = 1;
+
+/// Registers [`MODULE`] on the node of `handle` and answers every request with `reply` until
+/// the returned task is dropped.
+pub(crate) async fn serve(handle: &Handle, reply: &Bytes) -> anyhow::Result<Server> {
+    let mut inbox = handle.register(MODULE).await?;
+    let reply = reply.clone();
+    Ok(Server(tokio::spawn(async move {
+        while let Some(message) = inbox.next().await {
+            if let Message::Request(request) = message {
+                let _ = request.responder.reply(reply.clone()).await;
+            }
+        }
+    })))
+}
 
 /// A client node connected to a server node whose inbox answers every request with `reply`.
 pub(crate) async fn connect(
@@ -29,23 +44,19 @@ pub(crate) async fn connect(
     let server = nodes::spawn_local(chain.node()?).await?;
     let server_id = server.handle.node_id();
     let server_addr = server.addr.clone();
-    let mut inbox = server.handle.register(MODULE).await?;
-    let reply = reply.clone();
+    let serving = serve(&server.handle, reply).await?;
     let task = tokio::spawn(async move {
         // The server node lives as long as this task: its handle is the task's.
         let _server = server;
-        while let Some(message) = inbox.next().await {
-            if let Message::Request(request) = message {
-                let _ = request.responder.reply(reply.clone()).await;
-            }
-        }
+        let _serving = serving;
+        std::future::pending::<()>().await
     });
     let mut client = nodes::spawn(
         chain.node()?,
         nodes::config("/ip4/127.0.0.1/tcp/0".parse()?).with_peer(server_addr),
     )
     .await?;
-    client.wait_connected(server_id).await?;
+    client.wait_connected(server_id.clone()).await?;
     Ok((client, server_id, Server(task)))
 }
 
@@ -57,10 +68,13 @@ pub(crate) async fn round(
     count: usize,
     in_flight: usize,
 ) -> anyhow::Result<Round> {
-    let request = |_| async move {
-        let at = Instant::now();
-        handle.request(server, MODULE, payload.clone()).await?;
-        anyhow::Ok(at.elapsed())
+    let request = |_| {
+        let server = server.clone();
+        async move {
+            let at = Instant::now();
+            handle.request(server, MODULE, payload.clone()).await?;
+            anyhow::Ok(at.elapsed())
+        }
     };
     let started = Instant::now();
     let run = async {

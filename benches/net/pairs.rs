@@ -1,13 +1,13 @@
 //! One client/server connection per stack, kept open across rounds, all answering requests the
-//! same way: raw TCP and rustls with length-prefixed frames, stock libp2p and ours with their
-//! request/response behaviours.
+//! same way: raw TCP and rustls with length-prefixed frames, stock libp2p with
+//! `request_response`, ours with the overlay (swarm level) and through the node API.
 
 use std::{collections::BTreeSet, sync::Arc};
 
 use anyhow::Context as _;
 use bytes::Bytes;
 use fisco_p2p::identity::NodeId;
-use fisco_p2p_unicast as unicast;
+use fisco_p2p_overlay as overlay;
 use libp2p::{identity::Keypair, PeerId, Swarm};
 use rustls::pki_types::ServerName;
 use tokio::{
@@ -46,7 +46,7 @@ enum Client {
     Tcp(frames::Client<TcpStream>),
     Rustls(frames::Client<TlsStream<TcpStream>>),
     Libp2p(Swarm<rpc::Stock>, PeerId),
-    Ours(Swarm<unicast::Behaviour>, PeerId),
+    Ours(Swarm<overlay::Behaviour>, PeerId),
     Node(BenchNode, NodeId),
 }
 
@@ -82,7 +82,7 @@ impl Pair {
             }
             Client::Ours(swarm, peer) => rpc::round(swarm, *peer, payload, count, in_flight).await,
             Client::Node(node, server) => {
-                noderpc::round(&node.handle, *server, payload, count, in_flight).await
+                noderpc::round(&node.handle, server.clone(), payload, count, in_flight).await
             }
         }
     }
@@ -174,10 +174,10 @@ async fn libp2p(reply: &Bytes) -> anyhow::Result<Pair> {
 }
 
 async fn ours(chain: &mut Chain, reply: &Bytes) -> anyhow::Result<Pair> {
-    let mut server = swarms::ours(&chain.node()?, rpc::ours())?;
+    let mut server = swarms::ours_with(&chain.node()?, rpc::ours)?;
     let address = swarms::listen(&mut server).await?;
     let task = Server(tokio::spawn(rpc::serve(server, reply.clone())));
-    let mut client = swarms::ours(&chain.node()?, rpc::ours())?;
+    let mut client = swarms::ours_with(&chain.node()?, rpc::ours)?;
     let (peer, _) = swarms::connect(&mut client, address).await?;
     Ok(Pair::new(Client::Ours(client, peer), task))
 }

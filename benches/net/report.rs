@@ -10,12 +10,14 @@ use crate::stats::Samples;
 /// The stack a row measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Stack {
-    /// fisco-p2p: TCP + our CA-verified secp256k1 TLS + yamux + our behaviours.
+    /// fisco-p2p: TCP + our CA-verified secp256k1 TLS + yamux + our behaviours (the overlay),
+    /// at swarm level.
     Ours,
     /// fisco-p2p measured through the node API (`Node::spawn`, `Handle`).
     OursNode,
-    /// libp2p gossipsub over our transport (our multicast).
-    OursMulticast,
+    /// libp2p gossipsub over our transport: a baseline that separates the transport's share
+    /// from the protocol's.
+    GossipsubOurTls,
     /// tokio TCP, length-prefixed frames: the physical limit of the box.
     RawTcp,
     /// rustls TLS 1.3 over TCP, P-256 certificates, mutual authentication, same framing.
@@ -29,7 +31,7 @@ impl Stack {
         match self {
             Stack::Ours => "ours",
             Stack::OursNode => "ours (node API)",
-            Stack::OursMulticast => "ours multicast",
+            Stack::GossipsubOurTls => "gossipsub (our TLS)",
             Stack::RawTcp => "raw TCP",
             Stack::Rustls => "rustls",
             Stack::Libp2p => "libp2p noise",
@@ -37,7 +39,7 @@ impl Stack {
     }
 
     fn is_ours(self) -> bool {
-        matches!(self, Stack::Ours | Stack::OursNode | Stack::OursMulticast)
+        matches!(self, Stack::Ours | Stack::OursNode)
     }
 }
 
@@ -107,6 +109,37 @@ impl Row {
     }
 }
 
+/// A target the issue sets: `ours` at least `at_least` times `baseline` on one figure.
+#[derive(Debug, Clone)]
+pub(crate) struct Goal {
+    pub(crate) scenario: &'static str,
+    pub(crate) case: &'static str,
+    pub(crate) metric: &'static str,
+    pub(crate) ours: Stack,
+    pub(crate) baseline: Stack,
+    pub(crate) at_least: f64,
+}
+
+/// The goals of the issue's benchmark section: node API request/reply at 64 in flight.
+pub(crate) const GOALS: [Goal; 2] = [
+    Goal {
+        scenario: "1",
+        case: "256 B, 64 in flight",
+        metric: "round trips/s",
+        ours: Stack::OursNode,
+        baseline: Stack::Libp2p,
+        at_least: 1.5,
+    },
+    Goal {
+        scenario: "1",
+        case: "256 B, 64 in flight",
+        metric: "round trips/s",
+        ours: Stack::OursNode,
+        baseline: Stack::Rustls,
+        at_least: 0.5,
+    },
+];
+
 /// Everything one run measured.
 #[derive(Debug, Default)]
 pub(crate) struct Report {
@@ -148,6 +181,44 @@ impl Report {
             .filter(|r| !r.stack.is_ours())
             .filter_map(|b| self.ours_for(b).map(|o| (b, o, slowdown(o, b))))
             .collect()
+    }
+
+    fn find(&self, scenario: &str, case: &str, metric: &str, stack: Stack) -> Option<&Row> {
+        self.rows.iter().find(|r| {
+            r.scenario == scenario && r.case == case && r.metric == metric && r.stack == stack
+        })
+    }
+
+    /// `(goal, ours / baseline)` for every goal whose two figures this run measured (throughputs:
+    /// higher is better, so the ratio is ours over the baseline).
+    pub(crate) fn goals(&self) -> Vec<(Goal, f64)> {
+        GOALS
+            .iter()
+            .filter_map(|g| {
+                let ours = self.find(g.scenario, g.case, g.metric, g.ours)?;
+                let base = self.find(g.scenario, g.case, g.metric, g.baseline)?;
+                Some((g.clone(), ours.median / base.median))
+            })
+            .collect()
+    }
+
+    /// The goals, one line each, for the end of the table.
+    pub(crate) fn goals_text(&self) -> String {
+        let mut out = String::new();
+        for (g, ratio) in self.goals() {
+            let verdict = if ratio >= g.at_least { "met" } else { "MISSED" };
+            let _ = writeln!(
+                out,
+                "goal [{}] {}, {}: {} / {} = {ratio:.2} (goal >= {}): {verdict}",
+                g.scenario,
+                g.case,
+                g.metric,
+                g.ours.label(),
+                g.baseline.label(),
+                g.at_least
+            );
+        }
+        out
     }
 
     /// The table printed at the end of a run.
@@ -200,9 +271,20 @@ impl Report {
                 })
             })
             .collect();
+        let goals: Vec<Value> = self
+            .goals()
+            .into_iter()
+            .map(|(g, ratio)| {
+                json!({
+                    "scenario": g.scenario, "case": g.case, "metric": g.metric,
+                    "ours": g.ours.label(), "baseline": g.baseline.label(),
+                    "ours_over_baseline": ratio, "goal": g.at_least, "met": ratio >= g.at_least,
+                })
+            })
+            .collect();
         json!({
             "mode": mode, "machine": machine, "rows": rows,
-            "ratios": ratios,
+            "ratios": ratios, "goals": goals,
         })
     }
 

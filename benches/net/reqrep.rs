@@ -77,9 +77,14 @@ pub(crate) async fn round_trips(
 ) -> anyhow::Result<()> {
     let payload = Bytes::from(vec![0x5a; 256]);
     let mut pairs = pairs::all(chain, tls, &payload, &settings.stacks).await?;
-    for in_flight in [1, 64] {
+    let cases = match settings.in_flight {
+        Some(k) => vec![k],
+        None => vec![1, 64],
+    };
+    for in_flight in cases {
+        let default = settings.pick(200, if in_flight == 1 { 3000 } else { 20_000 });
         let plan = Plan {
-            count: settings.pick(200, if in_flight == 1 { 3000 } else { 20_000 }),
+            count: settings.requests.unwrap_or(default),
             in_flight,
             rounds: settings.pick(1, 5),
         };

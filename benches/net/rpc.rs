@@ -1,6 +1,7 @@
-//! Request/reply over a libp2p swarm, the same way for ours (the `unicast` behaviour) and stock
-//! libp2p (`request_response` with its CBOR codec): a server task answers every request with a
-//! fixed reply; the client keeps a number of requests in flight and times each.
+//! Request/reply over a libp2p swarm, the same way for ours (the routed overlay, one long-lived
+//! stream per link) and stock libp2p (`request_response` with its CBOR codec, one substream per
+//! request): a server task answers every request with a fixed reply; the client keeps a number
+//! of requests in flight and times each.
 
 use std::{
     collections::HashMap,
@@ -10,9 +11,10 @@ use std::{
 
 use anyhow::{bail, Context as _};
 use bytes::Bytes;
-use fisco_p2p_unicast as unicast;
+use fisco_p2p_overlay as overlay;
 use futures::StreamExt;
 use libp2p::{
+    identity::Keypair,
     request_response::{self, cbor, ProtocolSupport},
     swarm::{NetworkBehaviour, SwarmEvent},
     PeerId, StreamProtocol, Swarm,
@@ -40,39 +42,46 @@ pub(crate) trait Rpc: NetworkBehaviour + Send + 'static {
         -> anyhow::Result<Option<Self::Id>>;
 }
 
-/// Our unicast behaviour serving [`MODULE`].
-pub(crate) fn ours() -> unicast::Behaviour {
-    let config = unicast::Config::default()
+/// Our overlay, signing with the node key `keypair` (it signs only what goes through relays:
+/// here nothing, both ends are neighbours).
+pub(crate) fn ours(keypair: Keypair) -> overlay::Behaviour {
+    let config = overlay::Config::default()
         .with_max_message_size(MAX_MESSAGE)
         .with_request_timeout(REQUEST_TIMEOUT);
-    let mut behaviour = unicast::Behaviour::new(config);
-    behaviour.register_module(MODULE);
-    behaviour
+    overlay::Behaviour::new(keypair, config)
 }
 
-impl Rpc for unicast::Behaviour {
-    type Id = unicast::RequestId;
+impl Rpc for overlay::Behaviour {
+    type Id = overlay::RequestId;
 
     fn request(&mut self, peer: &PeerId, payload: &Bytes) -> anyhow::Result<Self::Id> {
-        Ok(self.send_request(peer, MODULE, payload.clone())?)
+        Ok(overlay::Behaviour::request(
+            self,
+            *peer,
+            MODULE,
+            payload.clone(),
+            None,
+        )?)
     }
 
     fn on_event(
         &mut self,
-        event: unicast::Event,
+        event: overlay::Event,
         reply: &Bytes,
     ) -> anyhow::Result<Option<Self::Id>> {
         match event {
-            unicast::Event::Request { channel, .. } => {
-                self.send_response(channel, Ok(reply.clone()))?;
+            overlay::Event::Request { reply_to, .. } => {
+                self.respond(reply_to, Ok(reply.clone()))?;
                 Ok(None)
             }
-            unicast::Event::Response {
-                request_id, result, ..
-            } => {
+            overlay::Event::Response { id, result, .. } => {
                 result.context("request failed")?;
-                Ok(Some(request_id))
+                Ok(Some(id))
             }
+            overlay::Event::Refused { from, reason, .. } => {
+                bail!("overlay refused a frame from {from}: {reason}")
+            }
+            _ => Ok(None),
         }
     }
 }

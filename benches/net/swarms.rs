@@ -39,6 +39,14 @@ pub(crate) fn ours<B: NetworkBehaviour>(
     )
 }
 
+/// [`ours`] around the behaviour `make` builds from the node key.
+pub(crate) fn ours_with<B: NetworkBehaviour>(
+    identity: &NodeIdentity,
+    make: impl FnOnce(Keypair) -> B,
+) -> anyhow::Result<Swarm<B>> {
+    ours(identity, make(identity.keypair().clone()))
+}
+
 /// A stock rust-libp2p swarm (noise, ed25519 key) around `behaviour`, which `make` builds from
 /// the swarm's key.
 pub(crate) fn stock<B: NetworkBehaviour>(

@@ -74,6 +74,27 @@ struct StatusJson {
     routes: usize,
     /// Static peers are configured but none is connected: the node may be cut off.
     no_static_peer_connected: bool,
+    /// Requests this node sent that have not ended yet.
+    requests_in_flight: usize,
+    /// Bytes waiting in the send queues of all links.
+    queued_bytes: usize,
+    /// Envelopes this node forwarded for others.
+    relayed: u64,
+    /// What was dropped so far, by reason (each also a metric).
+    dropped: DroppedJson,
+}
+
+/// Drops by reason, as `/v1/status` reports them.
+#[derive(Serialize)]
+struct DroppedJson {
+    over_budget: u64,
+    queue_full: u64,
+    inbox_full: u64,
+    bad_signature: u64,
+    barred_origin: u64,
+    malformed: u64,
+    hop_limit: u64,
+    no_route: u64,
 }
 
 async fn status(Extract(state): Extract<State>) -> Result<Json<StatusJson>, ApiError> {
@@ -86,6 +107,19 @@ async fn status(Extract(state): Extract<State>) -> Result<Json<StatusJson>, ApiE
         connected: status.connected,
         routes: status.routes,
         no_static_peer_connected: status.no_static_peer_connected,
+        requests_in_flight: status.requests_in_flight,
+        queued_bytes: status.queued_bytes,
+        relayed: status.overlay.relayed,
+        dropped: DroppedJson {
+            over_budget: status.overlay.dropped_over_budget,
+            queue_full: status.overlay.dropped_queue_full,
+            inbox_full: status.inbox_dropped,
+            bad_signature: status.overlay.dropped_bad_signature,
+            barred_origin: status.overlay.dropped_barred_origin,
+            malformed: status.overlay.dropped_malformed,
+            hop_limit: status.overlay.dropped_hop_limit,
+            no_route: status.overlay.no_route,
+        },
     }))
 }
 

@@ -133,13 +133,14 @@ pub const REFUSAL_CODES: [&str; 15] = [
 ];
 
 /// Every disconnection code [`disconnect_code`] gives.
-pub const DISCONNECT_CODES: [&str; 6] = [
+pub const DISCONNECT_CODES: [&str; 7] = [
     "connection_lost",
     "heartbeat_timeout",
     "blacklisted",
     "not_whitelisted",
     "requested",
     "shutdown",
+    "misbehaving",
 ];
 
 /// A refusal as one snake_case word: the TLS reason (`unknown_ca`, `expired`, `blacklisted`, ...)
@@ -180,6 +181,7 @@ pub fn disconnect_code(reason: &DisconnectReason) -> &'static str {
         DisconnectReason::NotWhitelisted => "not_whitelisted",
         DisconnectReason::Requested => "requested",
         DisconnectReason::Shutdown => "shutdown",
+        DisconnectReason::Misbehaving(_) => "misbehaving",
     }
 }
 
@@ -248,6 +250,7 @@ mod tests {
             DisconnectReason::NotWhitelisted,
             DisconnectReason::Requested,
             DisconnectReason::Shutdown,
+            DisconnectReason::Misbehaving(String::new()),
         ];
         let codes: Vec<&str> = disconnects.iter().map(disconnect_code).collect();
         assert_eq!(codes, DISCONNECT_CODES);

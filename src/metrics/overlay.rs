@@ -23,7 +23,7 @@ pub(super) struct OverlayCollector {
 
 const KINDS: [&str; 5] = ["request", "reply", "error", "multicast", "broadcast"];
 
-fn drops(stats: &Stats) -> [(&'static str, u64); 6] {
+fn drops(stats: &Stats) -> [(&'static str, u64); 7] {
     [
         ("hop_limit", stats.dropped_hop_limit),
         ("queue_full", stats.dropped_queue_full),
@@ -31,6 +31,7 @@ fn drops(stats: &Stats) -> [(&'static str, u64); 6] {
         ("barred_origin", stats.dropped_barred_origin),
         ("malformed", stats.dropped_malformed),
         ("duplicate", stats.duplicates),
+        ("over_budget", stats.dropped_over_budget),
     ]
 }
 

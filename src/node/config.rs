@@ -32,6 +32,7 @@ pub struct Config {
     pub(crate) offline_after: Option<Duration>,
     pub(crate) forget_after: Option<Duration>,
     pub(crate) inbox_capacity: usize,
+    pub(crate) inbox_bytes: usize,
     pub(crate) max_topics: usize,
     pub(crate) route_wait: Duration,
     pub(crate) hop_limit: u8,
@@ -60,7 +61,8 @@ impl Default for Config {
     /// - messages of at most 32 MiB (FISCO 3.x), requests time out after 10 s;
     /// - state sync announces every 2 s (FISCO 3.x's beacon); a node unheard of for 30 s is
     ///   marked offline, after 5 min it is forgotten;
-    /// - 1024 messages queued per module inbox; at most 1024 topics per node;
+    /// - 1024 messages and 32 MiB of payload queued per module inbox (one larger message is still
+    ///   taken into an empty inbox); at most 1024 topics per node;
     /// - a message with no route to its target waits up to 2 s for state sync to bring one;
     /// - a message crosses at most 16 links;
     /// - no direct connections: the node talks only over the links the operator configured
@@ -93,6 +95,7 @@ impl Default for Config {
             offline_after: None,
             forget_after: None,
             inbox_capacity: 1024,
+            inbox_bytes: 32 * 1024 * 1024,
             max_topics: 1024,
             route_wait: Duration::from_secs(2),
             hop_limit: 16,
@@ -235,6 +238,14 @@ impl Config {
     /// multicasts and broadcasts are dropped (and logged).
     pub fn with_inbox_capacity(mut self, capacity: usize) -> Self {
         self.inbox_capacity = capacity.max(1);
+        self
+    }
+
+    /// Payload bytes queued per module inbox before new requests are answered "busy" and new
+    /// multicasts and broadcasts are dropped and counted (one message larger than this is still
+    /// taken into an empty inbox).
+    pub fn with_inbox_bytes(mut self, bytes: usize) -> Self {
+        self.inbox_bytes = bytes;
         self
     }
 

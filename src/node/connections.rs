@@ -43,6 +43,8 @@ enum Source {
     Peer(PeerId),
     Ip(IpAddr),
     Address(Multiaddr),
+    /// A module whose inbox overflows (what fills it comes from remote parties).
+    Module(u16),
 }
 
 fn ip_of(address: &Multiaddr) -> Option<IpAddr> {
@@ -68,8 +70,12 @@ impl RemoteLog {
         }
     }
 
-    fn allow_peer(&mut self, peer: PeerId) -> Option<u64> {
+    pub(super) fn allow_peer(&mut self, peer: PeerId) -> Option<u64> {
         self.allow(Source::Peer(peer))
+    }
+
+    pub(super) fn allow_module(&mut self, module: u16) -> Option<u64> {
+        self.allow(Source::Module(module))
     }
 }
 
@@ -119,6 +125,18 @@ impl EventLoop {
             if let Some(connected) = self.connected.get_mut(&peer) {
                 connected.connections = count;
                 self.closing.insert(peer, reason);
+            }
+            return;
+        }
+        if self.misbehaviour.is_banned(&peer, Instant::now()) {
+            // It misbehaved a moment ago: out until its ban is over, without a word each time.
+            tracing::debug!(node = %node_id, "closing a connection of a banned neighbour");
+            let _ = self.swarm.disconnect_peer_id(peer);
+            if self.connected.contains_key(&peer) {
+                self.closing.insert(
+                    peer,
+                    DisconnectReason::Misbehaving("banned for misbehaving".into()),
+                );
             }
             return;
         }

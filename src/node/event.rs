@@ -31,6 +31,9 @@ pub enum DisconnectReason {
     Requested,
     /// This node is shutting down.
     Shutdown,
+    /// The peer kept sending what had to be refused (forged signatures, malformed or oversize
+    /// frames); it is kept out for a minute.
+    Misbehaving(String),
 }
 
 impl fmt::Display for DisconnectReason {
@@ -42,6 +45,7 @@ impl fmt::Display for DisconnectReason {
             Self::NotWhitelisted => f.write_str("not whitelisted"),
             Self::Requested => f.write_str("disconnected on request"),
             Self::Shutdown => f.write_str("node shutting down"),
+            Self::Misbehaving(what) => write!(f, "misbehaving: {what}"),
         }
     }
 }

@@ -68,6 +68,8 @@ pub(crate) struct EventLoop {
     /// The seq of the local record last reported to the metrics.
     local_seq: u64,
     pub(super) remote_log: super::connections::RemoteLog,
+    /// Neighbours refused too often, and how long they are kept out.
+    pub(super) misbehaviour: super::misbehaviour::Misbehaviour,
 }
 
 impl EventLoop {
@@ -79,7 +81,7 @@ impl EventLoop {
         events: broadcast::Sender<Event>,
         access: AccessList,
         config: LoopConfig,
-        inbox_capacity: usize,
+        inbox_capacity: (usize, usize),
         listeners: (Vec<Multiaddr>, Vec<ListenerId>),
     ) -> Self {
         Self {
@@ -93,11 +95,12 @@ impl EventLoop {
             listeners: listeners.1,
             connected: HashMap::new(),
             closing: HashMap::new(),
-            modules: Modules::new(inbox_capacity),
+            modules: Modules::new(inbox_capacity.0, inbox_capacity.1),
             requests: HashMap::new(),
             multicasts: HashMap::new(),
             local_seq: 0,
             remote_log: Default::default(),
+            misbehaviour: Default::default(),
         }
     }
 
@@ -171,6 +174,9 @@ impl EventLoop {
                     connected: self.connected.len(),
                     routes: overlay.routes().len(),
                     overlay: overlay.stats(),
+                    requests_in_flight: overlay.in_flight(),
+                    queued_bytes: overlay.queued_bytes(),
+                    inbox_dropped: self.modules.dropped(),
                     no_static_peer_connected,
                 });
             }

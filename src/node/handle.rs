@@ -47,6 +47,13 @@ pub struct Status {
     pub routes: usize,
     /// What the overlay did so far: envelopes sent and relayed, retries, drops by reason.
     pub overlay: fisco_p2p_overlay::Stats,
+    /// Requests this node sent that have not ended yet.
+    pub requests_in_flight: usize,
+    /// Bytes waiting in the send queues of all links.
+    pub queued_bytes: usize,
+    /// Messages dropped so far because their module's inbox was full (requests among them were
+    /// answered "busy"; multicasts and broadcasts are gone).
+    pub inbox_dropped: u64,
     /// Static peers are configured, but none of them is connected: the node may be cut off
     /// (check the log's "static peer unreachable" warnings for the reasons).
     pub no_static_peer_connected: bool,

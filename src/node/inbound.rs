@@ -63,7 +63,15 @@ impl EventLoop {
                 from,
                 origin,
                 reason,
-            } => self.report_invalid(from, origin, "overlay", reason.to_string()),
+            } => {
+                // A relay passing on a barred origin's message is doing its job; anything else
+                // refused is the neighbour's fault (forged, malformed, oversize).
+                let fault = !matches!(reason, fisco_p2p_overlay::Refusal::Barred(_));
+                self.report_invalid(from, origin, "overlay", reason.to_string());
+                if fault {
+                    self.note_misbehaviour(from, &reason.to_string());
+                }
+            }
             E::DirectWanted { peer } => self.dial_direct(peer),
             _ => {}
         }
@@ -97,7 +105,9 @@ impl EventLoop {
                 (message, ReplyError::UnknownModule(module))
             }
             Err(Undeliverable::Busy(message)) => {
-                tracing::warn!(module, from = %from, "module inbox full; answering busy");
+                if let Some(suppressed) = self.remote_log.allow_module(module) {
+                    tracing::warn!(module, from = %from, suppressed, "module inbox full; answering busy");
+                }
                 let busy = format!("module {module} is busy; retry later");
                 (message, ReplyError::Busy(busy))
             }
@@ -123,7 +133,9 @@ impl EventLoop {
                 tracing::debug!(module, "message for an unregistered module dropped");
             }
             Err(Undeliverable::Busy(_)) => {
-                tracing::warn!(module, "module inbox full; message dropped");
+                if let Some(suppressed) = self.remote_log.allow_module(module) {
+                    tracing::warn!(module, suppressed, "module inbox full; message dropped");
+                }
             }
         }
     }
@@ -131,14 +143,16 @@ impl EventLoop {
     /// A neighbour passed on something that was refused; `origin` is the node it claimed to
     /// come from, when known.
     pub(super) fn report_invalid(
-        &self,
+        &mut self,
         from: PeerId,
         origin: Option<PeerId>,
         protocol: &'static str,
         reason: String,
     ) {
         let origin = origin.and_then(|o| self.node_of(&o));
-        tracing::warn!(peer = %from, origin = ?origin, protocol, %reason, "invalid message refused");
+        if let Some(suppressed) = self.remote_log.allow_peer(from) {
+            tracing::warn!(peer = %from, origin = ?origin, protocol, %reason, suppressed, "invalid message refused");
+        }
         if let Some(node_id) = self.node_of(&from) {
             self.emit(Event::InvalidMessage {
                 node_id,
@@ -147,6 +161,22 @@ impl EventLoop {
                 reason,
             });
         }
+    }
+
+    /// Counts a refusal of what `peer` sent; disconnects and bans it when that makes too many.
+    fn note_misbehaviour(&mut self, peer: PeerId, last: &str) {
+        if !self.misbehaviour.refused(peer, std::time::Instant::now()) {
+            return;
+        }
+        let reason = format!(
+            "{} refused messages within {:?}, the last: {last}",
+            super::misbehaviour::LIMIT,
+            super::misbehaviour::WINDOW
+        );
+        tracing::warn!(%peer, %reason, ban = ?super::misbehaviour::BAN, "disconnecting a misbehaving neighbour");
+        self.closing
+            .insert(peer, super::DisconnectReason::Misbehaving(reason));
+        let _ = self.swarm.disconnect_peer_id(peer);
     }
 
     /// With direct connections on, connects to a node this node exchanges a lot with, at the
@@ -203,10 +233,12 @@ impl EventLoop {
             }
             E::InvalidRecord { from, reason } => {
                 self.report_invalid(from, None, "sync", reason.to_string());
+                self.note_misbehaviour(from, &reason.to_string());
                 None
             }
             E::InvalidMessage { from, error } => {
                 self.report_invalid(from, None, "sync", error.to_string());
+                self.note_misbehaviour(from, &error.to_string());
                 None
             }
         };

@@ -6,7 +6,13 @@
 //! A request for a module nobody registered is answered with an error at once; a request that
 //! finds its module's inbox full is answered with a "busy" error, never left to time out.
 
-use std::collections::HashMap;
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+};
 
 use bytes::Bytes;
 use fisco_p2p_overlay::ReplyTo;
@@ -117,6 +123,8 @@ impl Drop for Responder {
 pub struct Inbox {
     module: u16,
     receiver: mpsc::Receiver<Message>,
+    /// Payload bytes waiting in this inbox, shared with the event loop's side.
+    queued: Arc<AtomicUsize>,
 }
 
 impl Inbox {
@@ -127,7 +135,22 @@ impl Inbox {
 
     /// The next message, or `None` once the node has stopped.
     pub async fn next(&mut self) -> Option<Message> {
-        self.receiver.recv().await
+        let message = self.receiver.recv().await?;
+        self.queued
+            .fetch_sub(message.payload_len(), Ordering::AcqRel);
+        Some(message)
+    }
+}
+
+impl Message {
+    /// The application's bytes in this message.
+    fn payload_len(&self) -> usize {
+        match self {
+            Message::Request(request) => request.payload.len(),
+            Message::Multicast { payload, .. } | Message::Broadcast { payload, .. } => {
+                payload.len()
+            }
+        }
     }
 }
 
@@ -139,38 +162,66 @@ pub(crate) enum Undeliverable {
     Busy(Box<Message>),
 }
 
-/// The event loop's side: one bounded sender per registered module.
+/// The event loop's side: one sender per registered module, bounded in messages and in bytes.
 pub(crate) struct Modules {
-    inboxes: HashMap<u16, mpsc::Sender<Message>>,
+    inboxes: HashMap<u16, (mpsc::Sender<Message>, Arc<AtomicUsize>)>,
     capacity: usize,
+    max_bytes: usize,
+    /// Messages dropped because their module's inbox was full.
+    dropped: u64,
 }
 
 impl Modules {
-    pub(crate) fn new(capacity: usize) -> Self {
+    /// Inboxes of at most `capacity` messages and `max_bytes` payload bytes (one message over
+    /// `max_bytes` is still taken into an empty inbox).
+    pub(crate) fn new(capacity: usize, max_bytes: usize) -> Self {
         Self {
             inboxes: HashMap::new(),
             capacity,
+            max_bytes,
+            dropped: 0,
         }
+    }
+
+    /// Messages dropped so far because their module's inbox was full (requests among them were
+    /// answered "busy").
+    pub(crate) fn dropped(&self) -> u64 {
+        self.dropped
     }
 
     /// Registers `module`, replacing an earlier inbox of the same module (which then ends).
     pub(crate) fn register(&mut self, module: u16) -> Inbox {
         let (sender, receiver) = mpsc::channel(self.capacity);
-        self.inboxes.insert(module, sender);
-        Inbox { module, receiver }
+        let queued = Arc::new(AtomicUsize::new(0));
+        self.inboxes.insert(module, (sender, queued.clone()));
+        Inbox {
+            module,
+            receiver,
+            queued,
+        }
     }
 
     /// Hands `message` to `module`'s inbox without waiting; gives it back if it cannot.
     pub(crate) fn deliver(&mut self, module: u16, message: Message) -> Result<(), Undeliverable> {
-        let Some(sender) = self.inboxes.get(&module) else {
+        let Some((sender, queued)) = self.inboxes.get(&module) else {
             return Err(Undeliverable::UnknownModule(Box::new(message)));
         };
+        let len = message.payload_len();
+        let held = queued.load(Ordering::Acquire);
+        if held > 0 && held + len > self.max_bytes {
+            self.dropped += 1;
+            return Err(Undeliverable::Busy(Box::new(message)));
+        }
+        queued.fetch_add(len, Ordering::AcqRel);
         match sender.try_send(message) {
             Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Full(message)) => {
+                queued.fetch_sub(len, Ordering::AcqRel);
+                self.dropped += 1;
                 Err(Undeliverable::Busy(Box::new(message)))
             }
             Err(mpsc::error::TrySendError::Closed(message)) => {
+                queued.fetch_sub(len, Ordering::AcqRel);
                 self.inboxes.remove(&module);
                 Err(Undeliverable::UnknownModule(Box::new(message)))
             }

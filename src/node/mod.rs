@@ -14,7 +14,9 @@
 //!   `multicast.rs`: multicast to topic followers; `inbound.rs`: what arrives for the application;
 //! - `handle.rs`, `command.rs`, `inbox.rs`, `event.rs`: the application's side;
 //! - `swarm.rs`: building the Swarm; `config.rs`, `address.rs`, `error.rs`; `topic.rs`, the
-//!   rule for topic names.
+//!   rule for topic names. Node IDs of PeerIds come from the shared
+//!   [`Directory`](crate::identity::Directory), which remembers them (one point decompression
+//!   per node, not per message) and maps RSA nodes' hashed PeerIds back.
 
 mod address;
 mod command;
@@ -27,6 +29,7 @@ mod handle;
 mod inbound;
 mod inbox;
 mod messaging;
+mod misbehaviour;
 mod multicast;
 mod requests;
 mod swarm;
@@ -131,7 +134,7 @@ impl Node {
             event_tx.clone(),
             access,
             loop_config,
-            config.inbox_capacity,
+            (config.inbox_capacity, config.inbox_bytes),
             (listen_addrs, listeners),
         );
         let handle = Handle::new(identity.node_id(), command_tx, &event_tx);

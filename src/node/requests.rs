@@ -98,9 +98,10 @@ impl EventLoop {
         reply: Reply<Result<Bytes, CallError>>,
     ) {
         let sent = std::time::Instant::now();
+        let peer = node.to_peer_id();
         let outcome = self
             .check_size(&payload)
-            .and_then(|()| self.send_request(node.to_peer_id(), module, payload, timeout));
+            .and_then(|()| self.send_request(peer, module, payload, timeout));
         match outcome {
             Ok(id) => {
                 self.requests

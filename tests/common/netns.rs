@@ -185,6 +185,15 @@ impl Lab {
         ip(&["-n", &nb, "link", "set", &eb, "up"]).expect("link up");
     }
 
+    /// A command that runs `program` inside namespace `i` (through `ip netns exec`).
+    pub fn command(&self, i: usize, program: &str) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new("ip");
+        command
+            .args(["netns", "exec", &self.namespaces[i], program])
+            .kill_on_drop(true);
+        command
+    }
+
     /// Starts a node in namespace `i`, listening on port [`PORT`] of every address it has, with
     /// `config` (to which the listen addresses are added).
     pub async fn spawn(&self, i: usize, identity: NodeIdentity, config: Config) -> NsNode {

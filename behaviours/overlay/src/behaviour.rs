@@ -23,6 +23,7 @@ use libp2p::{
 
 use crate::{
     core::{Core, Output},
+    envelope::Kind,
     frame::Frame,
     handler::{Budget, FromHandler, Handler, HandlerEvent, Outgoing},
     id::{MessageId, MulticastId, ReplyTo, RequestId},
@@ -249,8 +250,13 @@ impl Behaviour {
     }
 
     fn dispatch(&mut self, to: PeerId, frame: Frame, now: Instant) {
+        // Copies of other nodes' floods may fill only half of a link's queue, so that requests
+        // and answers always find room: a broadcast storm cannot starve unicast traffic.
+        let header = &frame.envelope.header;
+        let relayed_flood =
+            header.origin != self.local && matches!(header.kind, Kind::Broadcast | Kind::Multicast);
         let accepted = match self.preferred(&to) {
-            Some(link) if link.budget.try_reserve(frame.len()) => Some(link.id),
+            Some(link) if link.budget.try_reserve(frame.len(), relayed_flood) => Some(link.id),
             _ => None,
         };
         match accepted {
@@ -267,6 +273,7 @@ impl Behaviour {
         let budget = Arc::new(Budget::new(
             self.config.send_queue_frames(),
             self.config.send_queue_bytes(),
+            self.config.max_message_size() + 1024,
         ));
         self.budgets.insert(connection, budget.clone());
         Handler::new(self.local, peer, self.config.max_message_size(), budget)
@@ -280,12 +287,18 @@ impl Behaviour {
     }
 
     /// Polls the timer armed for the core's next deadline; true if it fired.
+    ///
+    /// The timer is armed again only when the deadline moves earlier. The deadline moves later
+    /// every time the oldest request in flight is answered, and arming a timer registers it with
+    /// the timer thread (and wakes that thread): once per request under load. A timer left armed
+    /// for a deadline that went away fires early once; the core then finds nothing due, and the
+    /// timer is armed for the real deadline.
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
         let Some(deadline) = self.core.poll_timeout() else {
             self.timer = None;
             return false;
         };
-        if self.timer.as_ref().map(|(at, _)| *at) != Some(deadline) {
+        if !matches!(&self.timer, Some((armed, _)) if *armed <= deadline) {
             let delay = Delay::new(deadline.saturating_duration_since(Instant::now()));
             self.timer = Some((deadline, delay));
         }

@@ -73,23 +73,32 @@ pub(crate) struct Budget {
     bytes: AtomicUsize,
     max_frames: usize,
     max_bytes: usize,
+    /// Bytes relayed flood copies may fill: half the queue, but at least one largest frame.
+    flood_bytes: usize,
 }
 
 impl Budget {
-    pub(crate) fn new(max_frames: usize, max_bytes: usize) -> Self {
+    pub(crate) fn new(max_frames: usize, max_bytes: usize, largest_frame: usize) -> Self {
         Budget {
             frames: AtomicUsize::new(0),
             bytes: AtomicUsize::new(0),
             max_frames,
             max_bytes,
+            flood_bytes: (max_bytes / 2).max(largest_frame).min(max_bytes),
         }
     }
 
-    /// Takes room for one frame of `bytes`; false if the queue is full. Only the behaviour
-    /// reserves and only the handler releases, so a check then add cannot overshoot.
-    pub(crate) fn try_reserve(&self, bytes: usize) -> bool {
-        if self.frames.load(Ordering::Acquire) >= self.max_frames
-            || self.bytes.load(Ordering::Acquire) + bytes > self.max_bytes
+    /// Takes room for one frame of `bytes`; false if the queue is full (for a relayed `flood`
+    /// copy, if it would fill more than the flood share). Only the behaviour reserves and only
+    /// the handler releases, so a check then add cannot overshoot.
+    pub(crate) fn try_reserve(&self, bytes: usize, flood: bool) -> bool {
+        let (max_frames, max_bytes) = if flood {
+            (self.max_frames / 2, self.flood_bytes)
+        } else {
+            (self.max_frames, self.max_bytes)
+        };
+        if self.frames.load(Ordering::Acquire) >= max_frames.max(1)
+            || self.bytes.load(Ordering::Acquire) + bytes > max_bytes
         {
             return false;
         }

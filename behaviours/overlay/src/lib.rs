@@ -119,6 +119,7 @@ pub use behaviour::Behaviour;
 pub use config::Config;
 pub use core::routes::Route;
 pub use error::{Refusal, ReplyError, RequestError, SendError};
+pub use fisco_p2p_ratelimit::Budget;
 pub use handler::{Handler, HandlerEvent, Outgoing};
 pub use id::{MessageId, MulticastId, ReplyTo, RequestId};
 pub use seal::SignatureError;
@@ -253,6 +254,8 @@ pub struct Stats {
     pub dropped_malformed: u64,
     /// Copies of messages already delivered.
     pub duplicates: u64,
+    /// Frames dropped because their neighbour or their origin was over its budget.
+    pub dropped_over_budget: u64,
 }
 
 impl Stats {

@@ -9,7 +9,7 @@ use std::sync::{
 use crate::Stats;
 
 /// Fields of [`Stats`] in a fixed order, plus the route count.
-const FIELDS: usize = 17;
+const FIELDS: usize = 18;
 
 /// A shared, lock-free view of an overlay's [`Stats`] and route count. Cheap to clone.
 #[derive(Debug, Clone, Default)]
@@ -36,6 +36,7 @@ fn to_array(stats: &Stats, routes: usize) -> [u64; FIELDS] {
         s.dropped_barred_origin,
         s.dropped_malformed,
         s.duplicates,
+        s.dropped_over_budget,
         routes as u64,
     ]
 }
@@ -67,6 +68,7 @@ impl StatsHandle {
             dropped_barred_origin: v[13],
             dropped_malformed: v[14],
             duplicates: v[15],
+            dropped_over_budget: v[16],
         }
     }
 
@@ -96,9 +98,10 @@ mod tests {
             dropped_barred_origin: 14,
             dropped_malformed: 15,
             duplicates: 16,
+            dropped_over_budget: 17,
         };
-        handle.clone().publish(&stats, 17);
+        handle.clone().publish(&stats, 18);
         assert_eq!(handle.stats(), stats);
-        assert_eq!(handle.routes(), 17);
+        assert_eq!(handle.routes(), 18);
     }
 }

@@ -1,5 +1,6 @@
 //! The overlay behaviour driving real swarms (in-memory transport, plaintext, yamux): relaying
-//! through a neighbour, backpressure from a full send queue, and hostile frames on a link.
+//! through a neighbour, backpressure from a full send queue, hostile frames on a link, and
+//! request timeouts on time whatever the order of deadlines.
 
 #![allow(clippy::unwrap_used)]
 
@@ -195,4 +196,82 @@ async fn an_oversize_or_garbage_frame_is_refused_and_the_link_keeps_working() {
     })
     .await;
     assert_eq!(&request[..], b"still there?");
+}
+
+/// Sends a request from `from` to `to` with `timeout` and returns its ID.
+async fn request(
+    from: &Node,
+    to: PeerId,
+    timeout: std::time::Duration,
+) -> fisco_p2p_overlay::RequestId {
+    on(from, move |s| {
+        s.behaviour_mut()
+            .request(to, 5, Bytes::from_static(b"ping"), Some(timeout))
+    })
+    .await
+    .unwrap()
+}
+
+/// Waits for the outcome of request `id` at `node`; returns whether it timed out and when.
+async fn outcome(node: &mut Node, id: fisco_p2p_overlay::RequestId) -> (bool, std::time::Instant) {
+    loop {
+        if let Event::Response {
+            id: got, result, ..
+        } = node.next_event().await
+        {
+            if got == id {
+                let timed_out = matches!(result, Err(fisco_p2p_overlay::RequestError::Timeout));
+                return (timed_out, std::time::Instant::now());
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_request_times_out_on_time_after_an_earlier_deadline_went_away() {
+    // The timer armed for the first request's deadline outlives that request (answered at
+    // once); the second request still times out at its own deadline, not before, not much after.
+    use std::time::{Duration, Instant};
+    let (mut a, mut b, _c) = line(Config::default()).await;
+    let to = b.peer_id;
+    let started = Instant::now();
+    let answered = request(&a, to, Duration::from_millis(300)).await;
+    let silent = request(&a, to, Duration::from_secs(1)).await;
+    let Event::Request { reply_to, .. } = b.next_event().await else {
+        panic!("expected the first request at b");
+    };
+    on(&b, move |s| {
+        s.behaviour_mut().respond(reply_to, Ok(Bytes::new()))
+    })
+    .await
+    .unwrap();
+    assert!(
+        !outcome(&mut a, answered).await.0,
+        "the first request is answered"
+    );
+    let (timed_out, at) = outcome(&mut a, silent).await;
+    let took = at - started;
+    assert!(timed_out, "the unanswered request times out");
+    assert!(
+        took >= Duration::from_secs(1) && took < Duration::from_secs(3),
+        "timed out after {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_request_with_an_earlier_deadline_times_out_first() {
+    // A timer armed for a later deadline is brought forward for an earlier one.
+    use std::time::{Duration, Instant};
+    let (mut a, b, _c) = line(Config::default()).await;
+    let to = b.peer_id;
+    let _late = request(&a, to, Duration::from_secs(5)).await;
+    let started = Instant::now();
+    let early = request(&a, to, Duration::from_millis(200)).await;
+    let (timed_out, at) = outcome(&mut a, early).await;
+    let took = at - started;
+    assert!(timed_out);
+    assert!(
+        took >= Duration::from_millis(200) && took < Duration::from_secs(2),
+        "timed out after {took:?}"
+    );
 }

@@ -39,6 +39,10 @@
 //! }
 //! ```
 
+pub mod budget;
+
+pub use budget::{Budget, Budgets};
+
 use std::{
     collections::HashMap,
     hash::Hash,

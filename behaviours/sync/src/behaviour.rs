@@ -56,7 +56,16 @@ pub struct Behaviour {
     events: VecDeque<Event>,
     timer: Option<(Instant, Delay)>,
     waker: Option<Waker>,
+    /// Announcements and fetches each neighbour may send (see `Config::with_request_budget`).
+    budgets: fisco_p2p_ratelimit::Budgets<PeerId>,
+    /// Requests dropped because their neighbour was over budget.
+    dropped_over_budget: u64,
+    /// Rate-limits the log lines about it.
+    drop_log: fisco_p2p_ratelimit::PerSource<PeerId>,
 }
+
+/// Most neighbours with a request budget tracked at once.
+const BUDGETS_TRACKED: usize = 4096;
 
 impl Behaviour {
     /// A sync behaviour whose records are signed with the node's `keypair`.
@@ -73,6 +82,7 @@ impl Behaviour {
         let transport_config = request_response::Config::default()
             .with_request_timeout(config.fetch_timeout())
             .with_max_concurrent_streams(MAX_STREAMS_PER_CONNECTION);
+        let budgets = fisco_p2p_ratelimit::Budgets::new(config.request_budget(), BUDGETS_TRACKED);
         let state = State::new(keypair, config, start_seq, Instant::now())?;
         Ok(Self {
             inner: Inner::with_codec(codec, protocols, transport_config),
@@ -81,6 +91,11 @@ impl Behaviour {
             events: VecDeque::new(),
             timer: None,
             waker: None,
+            budgets,
+            dropped_over_budget: 0,
+            drop_log: fisco_p2p_ratelimit::PerSource::new(
+                fisco_p2p_ratelimit::Config::default().with_burst(1),
+            ),
         })
     }
 
@@ -113,6 +128,11 @@ impl Behaviour {
     /// Removes the application state `key`. Returns whether it was set.
     pub fn remove_state(&mut self, key: &str) -> Result<bool, Error> {
         self.change(|record| record.state_mut().remove(key).is_some())
+    }
+
+    /// Announcements and fetches dropped so far because their neighbour was over its budget.
+    pub fn dropped_over_budget(&self) -> u64 {
+        self.dropped_over_budget
     }
 
     /// This node's own record, as peers will see it.
@@ -163,6 +183,18 @@ impl Behaviour {
                 } => {
                     // Dropping the channel unanswered resets the stream.
                     self.report_invalid_message(peer, error);
+                }
+                request_response::Message::Request { request: Ok(_), .. }
+                    if !self.budgets.charge(&peer, 1, now) =>
+                {
+                    // Dropping the channel unanswered resets the stream: the neighbour's request
+                    // fails, and an honest one (a few a second) never gets here.
+                    self.dropped_over_budget += 1;
+                    if let fisco_p2p_ratelimit::Verdict::Allow { suppressed } =
+                        self.drop_log.check(peer, now)
+                    {
+                        tracing::warn!(%peer, suppressed, "sync requests over the neighbour's budget dropped");
+                    }
                 }
                 request_response::Message::Request {
                     request: Ok(request),

@@ -27,6 +27,7 @@ pub(crate) const MESSAGE_OVERHEAD: usize = 1024;
 /// | `max_message_size` | 32 MiB | FISCO 3.x's largest message, shared by every codec of the node |
 /// | `fetch_timeout` | 10 s | a fetch that takes longer is retried from another neighbour |
 /// | `max_neighbours` | 256 | neighbours listed in the local record (about 40 bytes each), for routing |
+/// | `request_budget` | 100/s, burst 200 per neighbour | announcements and fetches a neighbour may send; an honest one sends a few a second |
 #[derive(Debug, Clone)]
 pub struct Config {
     announce_interval: Duration,
@@ -38,6 +39,7 @@ pub struct Config {
     max_message_size: usize,
     fetch_timeout: Duration,
     max_neighbours: usize,
+    request_budget: (u32, u32),
 }
 
 impl Default for Config {
@@ -52,6 +54,7 @@ impl Default for Config {
             max_message_size: 32 * 1024 * 1024,
             fetch_timeout: Duration::from_secs(10),
             max_neighbours: 256,
+            request_budget: (100, 200),
         }
     }
 }
@@ -119,6 +122,17 @@ impl Config {
     pub fn with_max_neighbours(mut self, max: usize) -> Self {
         self.max_neighbours = max;
         self
+    }
+
+    /// Announcements and fetches one neighbour may send: `per_second` steady, `burst` at once.
+    /// Requests over it are dropped unanswered (the stream is reset) and counted.
+    pub fn with_request_budget(mut self, per_second: u32, burst: u32) -> Self {
+        self.request_budget = (per_second.max(1), burst.max(1));
+        self
+    }
+
+    pub(crate) fn request_budget(&self) -> fisco_p2p_ratelimit::Budget {
+        fisco_p2p_ratelimit::Budget::messages(self.request_budget.0, self.request_budget.1)
     }
 
     pub(crate) fn max_neighbours(&self) -> usize {

@@ -253,3 +253,38 @@ async fn an_oversize_frame_is_refused_without_allocating_and_the_connection_kept
     })
     .await;
 }
+
+#[tokio::test]
+async fn announcements_beyond_a_neighbours_budget_are_dropped_and_the_node_keeps_syncing() {
+    let (mut net, mut attacker) = net_with_attacker().await;
+    let (victim, mallory) = (net.id(0), attacker.id);
+    // One announcement at a time, as fast as the victim answers: far more than the test budget
+    // (a burst of 40, then 20 a second). Within budget they are answered; beyond it the stream is
+    // closed unanswered.
+    let mut outcomes = 0u32;
+    for seq in 1..=120u64 {
+        attacker.send(victim, announce(&[(mallory, seq)])).await;
+        let outcome = async {
+            loop {
+                if let Ok(outcome) = tokio::time::timeout(
+                    Duration::from_millis(5),
+                    attacker.expect(Duration::from_secs(5), Some),
+                )
+                .await
+                {
+                    return outcome;
+                }
+                net.run_for(Duration::from_millis(5)).await;
+            }
+        };
+        tokio::time::timeout(CONVERGE, outcome)
+            .await
+            .expect("an outcome");
+        outcomes += 1;
+    }
+    let dropped = net.sync(0).dropped_over_budget();
+    assert_eq!(outcomes, 120);
+    // At least the burst went through; far more than the rate allows did not.
+    assert!((40..=80).contains(&dropped), "{dropped} of 120 dropped");
+    assert_still_syncing(&mut net).await;
+}

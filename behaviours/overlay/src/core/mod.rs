@@ -12,6 +12,7 @@
 //! forward, fail fast), `flood.rs` (multicast trees and broadcast floods), `direct.rs` (when
 //! to ask for a direct connection).
 
+pub(crate) mod budget;
 mod direct;
 pub(crate) mod expiring;
 mod flood;
@@ -76,6 +77,9 @@ pub(crate) struct Core {
     relay: relay::Relay,
     flood: flood::Flood,
     direct: direct::Direct,
+    budgets: budget::Work,
+    /// Rate-limits the log lines about frames dropped by design (over budget, full queues).
+    drop_log: fisco_p2p_ratelimit::PerSource<PeerId>,
     outputs: VecDeque<Output>,
     stats: Stats,
 }
@@ -96,6 +100,13 @@ impl Core {
             relay: relay::Relay::new(&config),
             flood: flood::Flood::new(&config),
             direct: direct::Direct::new(&config),
+            budgets: {
+                let (neighbour, origin) = config.budgets();
+                budget::Work::new(neighbour, origin)
+            },
+            drop_log: fisco_p2p_ratelimit::PerSource::new(
+                fisco_p2p_ratelimit::Config::default().with_burst(1),
+            ),
             config,
             seal,
             access,
@@ -163,6 +174,7 @@ impl Core {
     /// The link to `peer` went down: what was sent over it may be lost.
     pub(crate) fn link_down(&mut self, peer: PeerId, now: Instant) {
         self.routes.set_link(peer, false);
+        self.budgets.forget_neighbour(&peer);
         self.frames_lost(peer, now);
         self.on_routes_maybe_changed(now);
     }
@@ -193,6 +205,29 @@ impl Core {
 
     /// An envelope arrived from the link to `from`.
     pub(crate) fn on_received(&mut self, from: PeerId, received: Received, now: Instant) {
+        let header = &received.envelope.header;
+        // Work done on the origin's behalf: anything it floods, and what others relay for it.
+        let for_origin = match header.kind {
+            Kind::Multicast | Kind::Broadcast => true,
+            _ => header.origin != from,
+        };
+        let origin = for_origin.then_some(header.origin);
+        if let Err(over) = self
+            .budgets
+            .charge(from, origin, received.envelope.len(), now)
+        {
+            self.stats.dropped_over_budget += 1;
+            let (who, budget) = match over {
+                budget::Over::Neighbour => (from, "neighbour"),
+                budget::Over::Origin => (header.origin, "origin"),
+            };
+            if let fisco_p2p_ratelimit::Verdict::Allow { suppressed } =
+                self.drop_log.check(who, now)
+            {
+                tracing::warn!(peer = %who, via = %from, budget, suppressed, "frames over budget dropped");
+            }
+            return;
+        }
         match received.envelope.header.kind {
             Kind::Request | Kind::Reply | Kind::Error => self.on_unicast(from, received, now),
             Kind::Multicast => self.on_multicast(from, received, now),
@@ -203,6 +238,9 @@ impl Core {
     /// A frame for `to` found its link's send queue full and was not sent.
     pub(crate) fn on_send_failed(&mut self, to: PeerId, frame: &Frame, now: Instant) {
         self.stats.dropped_queue_full += 1;
+        if let fisco_p2p_ratelimit::Verdict::Allow { suppressed } = self.drop_log.check(to, now) {
+            tracing::warn!(peer = %to, suppressed, "send queue full: frame dropped (the link or the neighbour is slower than the traffic)");
+        }
         let header = &frame.envelope.header;
         if header.kind != Kind::Request {
             return;

@@ -7,6 +7,10 @@
 //! with "no route" after the route wait. In **backoff** after a relay reported a failure (or the
 //! link to the first hop broke, or its queue was full), it is sent again on whatever route is
 //! current once the backoff is over; after `max_attempts` sends the last failure is the outcome.
+//! A request **sent** and not answered within `resend_after` (1 s, doubling) is sent again while
+//! attempts are left: an answer lost with a link (a duplicate connection closed, a relay that
+//! went down after forwarding it) is recovered without waiting for the timeout, and the
+//! destination's dedup makes the copy harmless.
 //! Errors that another route cannot fix (the destination refused, or serves no such module) end
 //! it at once.
 
@@ -28,9 +32,18 @@ use crate::{
 
 #[derive(Debug)]
 enum State {
-    Sent { via: PeerId },
-    Waiting { until: Instant },
-    Backoff { until: Instant },
+    /// On its way through `via`; sent again at `resend_at` if no answer came (an answer lost
+    /// with a link that went down is not reported to anyone).
+    Sent {
+        via: PeerId,
+        resend_at: Instant,
+    },
+    Waiting {
+        until: Instant,
+    },
+    Backoff {
+        until: Instant,
+    },
 }
 
 #[derive(Debug)]
@@ -162,15 +175,21 @@ impl Core {
             u32::try_from(deadline.saturating_duration_since(now).as_millis()).unwrap_or(u32::MAX);
         self.requests.waiting.remove(&id);
         if let Some(pending) = self.requests.pending.get_mut(&id) {
-            pending.state = State::Sent {
-                via: route.next_hop,
-            };
             pending.attempts += 1;
             if pending.attempts > 1 {
                 self.stats.retries += 1;
             }
+            let resend_at = (now + self.config.resend_after(pending.attempts)).min(deadline);
+            pending.state = State::Sent {
+                via: route.next_hop,
+                resend_at,
+            };
         }
-        self.requests.set_timer(id, deadline);
+        let timer = match self.requests.pending.get(&id).map(|p| &p.state) {
+            Some(State::Sent { resend_at, .. }) => *resend_at,
+            _ => deadline,
+        };
+        self.requests.set_timer(id, timer);
         if !self.routes.is_link(&dest) {
             self.note_traffic(dest, now);
         }
@@ -218,13 +237,20 @@ impl Core {
         self.requests.set_timer(id, until);
     }
 
-    /// The link to `peer` lost what was sent over it: requests sent through it are retried.
+    /// The link to `peer` lost what was sent over it: requests sent through it are retried,
+    /// and so are requests *to* `peer` that went another way, whose reply may have been coming
+    /// back over the lost connection (when two nodes dial each other at once, one connection is
+    /// closed with whatever was on it). A retry costs the destination nothing: it delivers each
+    /// request once and answers a retry from its reply cache.
     pub(super) fn requests_lost_via(&mut self, peer: PeerId, now: Instant) {
         let lost: Vec<MessageId> = self
             .requests
             .pending
             .iter()
-            .filter(|(_, p)| matches!(p.state, State::Sent { via } if via == peer))
+            .filter(|(_, p)| match p.state {
+                State::Sent { via, .. } => via == peer || p.dest == peer,
+                _ => false,
+            })
             .map(|(id, _)| *id)
             .collect();
         for id in lost {
@@ -315,8 +341,16 @@ impl Core {
                     self.finish(id, Err(RequestError::NoRoute));
                 }
                 State::Backoff { until } if now >= until => self.send_attempt(id, now),
+                // No answer yet: send it again, once per attempt left. The destination delivers
+                // it once, and answers a copy of a request it already answered from its cache.
+                State::Sent { resend_at, .. }
+                    if now >= resend_at && pending.attempts < self.config.max_attempts() =>
+                {
+                    self.send_attempt(id, now)
+                }
                 _ => {
                     let next = match pending.state {
+                        State::Sent { resend_at, .. } if resend_at > now => resend_at,
                         State::Sent { .. } => pending.deadline,
                         State::Waiting { until } | State::Backoff { until } => until,
                     };

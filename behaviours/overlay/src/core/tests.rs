@@ -474,3 +474,22 @@ fn a_relay_that_loses_its_next_hop_fails_the_request_back_at_once() {
         .0;
     assert!(ended - sim.nodes[0].events[0].0 < Duration::from_secs(3));
 }
+
+#[test]
+fn a_request_is_sent_again_when_a_connection_to_its_destination_loses_frames() {
+    // 0 - 1 - 2: the request to 2 goes through 1. A connection from 0 to 2 (say a direct one
+    // closed as the duplicate of a simultaneous dial) that loses frames may have carried 2's
+    // reply back: the request is sent again, and 2 still delivers it once.
+    let mut sim = line();
+    sim.nodes[2].serve = false;
+    let dest = sim.id(2);
+    sim.with(0, |c, now| c.request(dest, 1, Bytes::new(), None, now))
+        .unwrap()
+        .unwrap();
+    sim.run(LATENCY * 4);
+    sim.with(0, |c, now| c.frames_lost(dest, now));
+    sim.run(Duration::from_secs(1));
+    assert_eq!(sim.with(0, |c, _| c.stats().retries), Some(1));
+    assert_eq!(requests(&sim, 2).len(), 1, "delivered once");
+    assert_eq!(sim.with(2, |c, _| c.stats().duplicates), Some(1));
+}
