@@ -127,8 +127,11 @@ fn behaviour(
     let mut overlay = fisco_p2p_overlay::Behaviour::new(key.clone(), overlay_config);
     // The access lists apply to the origin of every message, not only to the neighbour that
     // passed it on: a barred node cannot reach this one through a relay either.
-    // An RSA origin is named through the directory (its handshake or its signed record filed
-    // it); one not known yet passes only while the lists are empty.
+    // An RSA origin's envelopes carry its key: file it before the access check below.
+    let keys = directory.clone();
+    overlay.set_key_sink(move |key| keys.learn_key(key));
+    // An RSA origin is named through the directory (its handshake, its signed record or its
+    // envelopes filed it); one not known yet passes only while the lists are empty.
     overlay.set_access(move |origin| match directory.node_id(origin) {
         Some(node) => access.check(&node).map_err(|reason| reason.to_string()),
         None if access.is_empty() => Ok(()),

@@ -8,7 +8,7 @@
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use futures::{AsyncWrite, AsyncWriteExt};
-use libp2p::PeerId;
+use libp2p::{identity::PublicKey, PeerId};
 
 use crate::{
     compress,
@@ -231,14 +231,18 @@ pub(crate) fn decode(mut frame: Bytes) -> Result<Decoded, String> {
 /// signed one relayed by another node is verified where this node is a destination: the
 /// destination of a request, reply or error, a listed follower of a multicast, any node for a
 /// broadcast. A relay passes it on unchecked; the destination checks it.
+///
+/// Also returns the origin's public key when the envelope carried it (an RSA origin) and the
+/// verifier met it for the first time: the node learns the origin's node ID from it.
 pub(crate) fn check(
     decoded: Decoded,
     local: PeerId,
     remote: PeerId,
     verifier: &mut Verifier,
-) -> Result<Received, (Option<PeerId>, Refusal)> {
+) -> Result<(Received, Option<PublicKey>), (Option<PeerId>, Refusal)> {
     let envelope = &decoded.envelope;
     let origin = envelope.header.origin;
+    let mut learned = None;
     if origin != remote {
         if !envelope.signed {
             return Err((Some(origin), Refusal::Signature(SignatureError::Unsigned)));
@@ -249,17 +253,18 @@ pub(crate) fn check(
             Target::All => envelope.header.kind == Kind::Broadcast,
         };
         if for_me {
-            verifier
+            learned = verifier
                 .verify(envelope)
                 .map_err(|error| (Some(origin), Refusal::Signature(error)))?;
         }
     }
-    Ok(Received {
+    let received = Received {
         hops: decoded.hops,
         ttl_ms: decoded.ttl_ms,
         dests: decoded.dests,
         envelope: decoded.envelope,
-    })
+    };
+    Ok((received, learned))
 }
 
 #[cfg(test)]

@@ -54,8 +54,12 @@ pub struct HandlerEvent(pub(crate) FromHandler);
 
 #[derive(Debug)]
 pub(crate) enum FromHandler {
-    /// A frame arrived, decoded and checked.
-    Received(Box<crate::core::Received>),
+    /// A frame arrived, decoded and checked; with its origin's key when the envelope carried it
+    /// and this link met it for the first time.
+    Received(
+        Box<crate::core::Received>,
+        Option<Box<libp2p::identity::PublicKey>>,
+    ),
     /// A frame was refused (and, for a broken frame, the inbound substream reset).
     Refused {
         origin: Option<PeerId>,
@@ -383,7 +387,7 @@ async fn read_one(stream: &mut Stream, reading: &Reading, verifier: &mut Verifie
         }
     };
     Ok(Some(match frame::check(decoded, local, remote, verifier) {
-        Ok(received) => FromHandler::Received(Box::new(received)),
+        Ok((received, key)) => FromHandler::Received(Box::new(received), key.map(Box::new)),
         Err((origin, reason)) => FromHandler::Refused { origin, reason },
     }))
 }

@@ -361,7 +361,7 @@ impl Sim {
                     .map_err(|reason| (None, crate::Refusal::Malformed(reason)))
                     .and_then(|decoded| frame::check(decoded, local, remote, &mut node.verifier));
                 match checked {
-                    Ok(received) => {
+                    Ok((received, _)) => {
                         self.with(to, |c, now| c.on_received(remote, received, now));
                     }
                     Err((origin, reason)) => {
