@@ -7,8 +7,8 @@
 //!
 //! On a zstd stream every frame starts with a codec byte: `0`, the frame follows as on a plain
 //! stream; `1`, a `u32` decompressed length, then the zstd frame of the plain frame's bytes.
-//! Frames up to [`THRESHOLD`] bytes are sent plain (not worth the work), and so is a frame that
-//! does not shrink. Compression is per link: a relay decompresses what it receives and
+//! Frames whose payload is at most [`THRESHOLD`] bytes are sent plain (not worth the work), and
+//! so is a frame that does not shrink. Compression is per link: a relay decompresses what it receives and
 //! compresses again (or not) for its next link; the origin's signature covers the plain bytes.
 //!
 //! The declared decompressed length is checked against the maximum message size before
@@ -17,7 +17,7 @@
 
 use std::cell::RefCell;
 
-/// Frames larger than this are compressed (FISCO: payloads over 1 KiB).
+/// Frames whose payload is larger than this are compressed (FISCO: payloads over 1 KiB).
 pub(crate) const THRESHOLD: usize = 1024;
 /// zstd level: 1, FISCO 3.x's (fast; most of the ratio of higher levels on typical payloads).
 const LEVEL: i32 = 1;

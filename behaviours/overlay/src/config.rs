@@ -28,7 +28,7 @@ const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
 /// | `send_queue_frames`, `send_queue_bytes` | 1024, 16 MiB | per link; the bytes are raised to one largest message if less |
 /// | `direct_connections` | off | only the links the operator configured (plus inbound ones) exist |
 /// | `direct_threshold` | 100 messages in 10 s | traffic with a non-neighbour that asks for a direct connection |
-/// | `compression` | on | frames over 1 KiB compressed (zstd level 1) on streams whose two ends compress, as FISCO does |
+/// | `compression` | on | payloads over 1 KiB compressed (zstd level 1) on streams whose two ends compress, as FISCO does |
 /// | `neighbour_budget` | 100 000 messages/s (burst 200 000), 512 MiB/s (burst 1 GiB) | all a neighbour sends; above a busy honest link (about 45 000 requests/s on the benchmark box) |
 /// | `origin_budget` | 10 000 messages/s (burst 20 000), 64 MiB/s (burst 128 MiB) | what an origin makes this node forward or deliver: relayed envelopes, every multicast and broadcast copy |
 #[derive(Debug, Clone)]
@@ -213,7 +213,7 @@ impl Config {
         self
     }
 
-    /// Whether to compress frames over 1 KiB (zstd, level 1) on the streams whose other end
+    /// Whether to compress payloads over 1 KiB (zstd, level 1) on the streams whose other end
     /// compresses too; each direction of a link negotiates it (see the crate docs). On by
     /// default, as in FISCO.
     pub fn with_compression(mut self, enabled: bool) -> Self {

@@ -75,7 +75,7 @@ impl Frame {
 }
 
 /// How frames are written on a stream: as they are, or with a codec byte and compressed when
-/// larger than [`compress::THRESHOLD`] (the stream negotiated compression).
+/// their payload is larger than [`compress::THRESHOLD`] (the stream negotiated compression).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Codec {
     Plain,
@@ -94,7 +94,7 @@ where
     let mut buffer = BytesMut::new();
     for frame in frames {
         let len = frame.len();
-        if codec == Codec::Zstd && len > compress::THRESHOLD {
+        if codec == Codec::Zstd && frame.envelope.payload.len() > compress::THRESHOLD {
             let plain = frame.to_bytes();
             if let Some(compressed) = compress::compress(&plain) {
                 // [u32 length][codec 1][u32 plain length][zstd frame]

@@ -50,7 +50,7 @@
 //! allocated.
 //!
 //! # Compression
-//! Like FISCO (2.x snappy, 3.x zstd), frames over 1 KiB are compressed, with zstd at level 1,
+//! Like FISCO (2.x snappy, 3.x zstd), payloads over 1 KiB are compressed, with zstd at level 1,
 //! on each stream whose two ends both compress: a node that compresses offers
 //! [`PROTOCOL_NAME_ZSTD`] first, so the protocol each direction negotiates says whether its
 //! frames may be compressed, and a node with compression off still talks to one with it on.
@@ -90,7 +90,7 @@
 //!   destinations remember), `flood.rs` (multicast and broadcast), `expiring.rs` (a bounded,
 //!   time-limited map); `sim.rs` runs whole networks of cores for the property tests;
 //! - `envelope.rs`: the body format; `seal.rs`: signing and verification; `frame.rs`: framing
-//!   on the stream; `compress.rs`: zstd for frames over 1 KiB;
+//!   on the stream; `compress.rs`: zstd for payloads over 1 KiB;
 //! - `handler.rs`: one link's streams, its bounded send queue, and the signature checks;
 //! - `behaviour.rs`: the [`Behaviour`] the swarm drives.
 
@@ -133,9 +133,9 @@ pub const ENVELOPE_OVERHEAD: usize = 64 * 1024;
 /// The protocol name of the per-link envelope streams.
 pub const PROTOCOL_NAME: StreamProtocol = StreamProtocol::new("/fisco/overlay/1.0.0");
 
-/// The same streams with frames over 1 KiB compressed (zstd, level 1): offered before
-/// [`PROTOCOL_NAME`] by a node that compresses ([`Config::with_compression`]), so each
-/// direction of a link compresses exactly when both of its ends do.
+/// The same streams with the frames whose payload is over 1 KiB compressed (zstd, level 1):
+/// offered before [`PROTOCOL_NAME`] by a node that compresses ([`Config::with_compression`]), so
+/// each direction of a link compresses exactly when both of its ends do.
 pub const PROTOCOL_NAME_ZSTD: StreamProtocol = StreamProtocol::new("/fisco/overlay/zstd/1.0.0");
 
 /// A reply to a request this node sent.
