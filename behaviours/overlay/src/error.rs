@@ -41,6 +41,12 @@ pub enum SendError {
         /// The neighbour.
         peer: PeerId,
     },
+    /// A multicast topic must have 1 to 256 bytes.
+    #[error("a topic has 1 to 256 bytes, not {len}")]
+    InvalidTopic {
+        /// The topic's length.
+        len: usize,
+    },
     /// A node cannot send a request to itself.
     #[error("a node cannot send a request to itself")]
     ToSelf,
