@@ -91,7 +91,7 @@ async fn command(handle: &Handle, line: &str) -> Result<(), Box<dyn std::error::
             let node: NodeId = first.parse()?;
             println!(
                 "{node:?} answered {}",
-                self::text(&handle.request(node, MODULE, body()).await?)
+                self::text(&handle.request(node.clone(), MODULE, body()).await?)
             );
         }
         "/peers" => {

@@ -185,7 +185,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let current: Vec<Handle> = handles.lock().map(|h| h.clone()).unwrap_or_default();
                 for (i, handle) in current.iter().enumerate() {
                     let (handle, ok, failed) = (handle.clone(), ok.clone(), failed.clone());
-                    let target = node_ids[(i + 2) % NODES];
+                    let target = node_ids[(i + 2) % NODES].clone();
                     tokio::spawn(async move {
                         let payload = Bytes::from(round.to_be_bytes().to_vec());
                         match handle.request(target, MODULE, payload).await {

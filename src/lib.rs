@@ -1,9 +1,11 @@
 //! fisco-p2p: the P2P network of FISCO BCOS on rust-libp2p.
 //!
-//! Nodes are named by their secp256k1 public key (the [`identity::NodeId`], exactly what FISCO's
-//! tooling writes to `node.nodeid`), authenticate each other with CA-issued certificates in
-//! FISCO's file layout (`node.key`, `node.crt`, `ca.crt`), and keep long-lived, self-healing
-//! connections. Over them a node can
+//! Nodes are named by their public key (the [`identity::NodeId`]): a secp256k1 key for FISCO 2.x
+//! nodes, exactly what FISCO's tooling writes to `node.nodeid`, or an RSA key for FISCO 3.x nodes,
+//! FISCO 3.x's P2P ID. They authenticate each other with CA-issued certificates in FISCO's file
+//! layouts (2.x `node.key`, `node.crt`, `ca.crt`; 3.x `conf/ssl.key`, `ssl.crt`, `ca.crt`), read
+//! FISCO's own `config.ini` of either line, and keep long-lived, self-healing connections whose
+//! large payloads are compressed. Over them a node can
 //! - send a **request** to one node by node ID and get its reply ([`node::Handle::request`]), even
 //!   when that node is not a neighbour;
 //! - send to **one follower** of a topic, failing over to the others
@@ -61,7 +63,8 @@
 //! - [`identity`]: node IDs, node keys, loading and checking a node's certificate files;
 //! - [`certs`]: generating FISCO-style CA, agency and node certificates (also `fisco-p2p certs`);
 //! - [`config`]: the operator's `node.toml`, FISCO `config.ini` and `nodes.json`; whole local networks;
-//! - [`tls`]: the CA-verified secp256k1 TLS 1.3 security upgrade, with access lists;
+//! - [`tls`]: the CA-verified TLS 1.3 security upgrade (secp256k1 and RSA node keys), with access
+//!   lists;
 //! - [`node`]: a running node: the task that owns the Swarm, its [`node::Handle`], events and
 //!   module inboxes;
 //! - `behaviour`: the composed libp2p behaviour, one field per protocol crate:

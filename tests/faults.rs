@@ -156,8 +156,8 @@ async fn a_broadcast_flood_is_paid_for_by_its_sender_and_accounted_for_by_everyo
         let t = spawn(&lab, 2, identity(2), &[1]).await;
         let d = spawn(&lab, 3, identity(3), &[1]).await;
         let (sink_t, sink_d) = (Sink::start(&t.handle).await, Sink::start(&d.handle).await);
-        wait_routes(&t, &[node_ids[3]], Duration::from_secs(15)).await;
-        wait_routes(&f, &[node_ids[2], node_ids[3]], Duration::from_secs(15)).await;
+        wait_routes(&t, &[node_ids[3].clone()], Duration::from_secs(15)).await;
+        wait_routes(&f, &[node_ids[2].clone(), node_ids[3].clone()], Duration::from_secs(15)).await;
         let rss_start = rss_of(victim_pid);
         let peak = Arc::new(AtomicU64::new(rss_start));
         let stop = Arc::new(AtomicBool::new(false));
@@ -172,12 +172,12 @@ async fn a_broadcast_flood_is_paid_for_by_its_sender_and_accounted_for_by_everyo
         };
         // T asks D something every 50 ms, through V, all through the flood.
         let requests = {
-            let (handle, target, stop) = (t.handle.clone(), node_ids[3], stop.clone());
+            let (handle, target, stop) = (t.handle.clone(), node_ids[3].clone(), stop.clone());
             tokio::spawn(async move {
                 let (mut ok, mut failed, mut slowest) = (0u32, 0u32, Duration::ZERO);
                 while !stop.load(Ordering::Relaxed) {
                     let started = Instant::now();
-                    match handle.request(target, 0, Bytes::from_static(b"ping")).await {
+                    match handle.request(target.clone(), 0, Bytes::from_static(b"ping")).await {
                         Ok(_) => ok += 1,
                         Err(_) => failed += 1,
                     }
@@ -270,7 +270,7 @@ async fn each_half_of_a_split_network_keeps_working_and_the_whole_reconverges_wh
             servers.push(Server::start(&node.handle).await);
         }
         for node in &nodes {
-            let others: Vec<NodeId> = node_ids.iter().copied().filter(|n| *n != node.handle.node_id()).collect();
+            let others: Vec<NodeId> = node_ids.iter().filter(|n| **n != node.handle.node_id()).cloned().collect();
             wait_routes(node, &others, Duration::from_secs(10)).await;
         }
         // Split {0, 1, 2} from {3, 4, 5}: both links between the halves go silent.
@@ -291,7 +291,7 @@ async fn each_half_of_a_split_network_keeps_working_and_the_whole_reconverges_wh
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             }
-            let reply = nodes[half[0]].handle.request(node_ids[half[2]], MODULE, Bytes::from_static(b"alone")).await.unwrap();
+            let reply = nodes[half[0]].handle.request(node_ids[half[2]].clone(), MODULE, Bytes::from_static(b"alone")).await.unwrap();
             assert_eq!(reply, "reply:alone");
         }
         // Heal: the links come back, every node sees every other again.
@@ -299,7 +299,7 @@ async fn each_half_of_a_split_network_keeps_working_and_the_whole_reconverges_wh
         lab.heal(5, 0);
         let healed = Instant::now();
         for node in &nodes {
-            let others: Vec<NodeId> = node_ids.iter().copied().filter(|n| *n != node.handle.node_id()).collect();
+            let others: Vec<NodeId> = node_ids.iter().filter(|n| **n != node.handle.node_id()).cloned().collect();
             wait_routes(node, &others, Duration::from_secs(30)).await;
         }
         for node in &nodes {
@@ -372,12 +372,12 @@ async fn a_relay_killed_under_a_thousand_requests_leaves_every_request_ended_and
                 }
             }
         });
-        wait_routes(&a, &[node_ids[2]], Duration::from_secs(10)).await;
+        wait_routes(&a, &[node_ids[2].clone()], Duration::from_secs(10)).await;
         let replied = Arc::new(AtomicU64::new(0));
         let mut calls = Vec::new();
         for i in 0..1000u32 {
             let (handle, replied) = (a.handle.clone(), replied.clone());
-            let target = node_ids[2];
+            let target = node_ids[2].clone();
             calls.push(tokio::spawn(async move {
                 let result = handle.request(target, MODULE, Bytes::from(i.to_be_bytes().to_vec())).await;
                 if result.is_ok() {

@@ -42,8 +42,8 @@ async fn every_message_kind_reaches_its_targets_once(topology: Topology) {
     let followed = Instant::now();
     nodes[last].handle.subscribe("blocks").await.unwrap();
     nodes[2].handle.subscribe("blocks").await.unwrap();
-    wait_topic_known(&nodes[first], ids[last], "blocks").await;
-    wait_topic_known(&nodes[first], ids[2], "blocks").await;
+    wait_topic_known(&nodes[first], ids[last].clone(), "blocks").await;
+    wait_topic_known(&nodes[first], ids[2].clone(), "blocks").await;
     let took = followed.elapsed();
     assert!(
         took < Duration::from_secs(5),
@@ -118,7 +118,7 @@ async fn every_message_kind_reaches_its_targets_once(topology: Topology) {
         .unwrap_or(last);
     let reply = nodes[first]
         .handle
-        .request(ids[far], MODULE, Bytes::from_static(b"ping"))
+        .request(ids[far].clone(), MODULE, Bytes::from_static(b"ping"))
         .await
         .unwrap();
     assert_eq!(reply, "reply:ping");
@@ -471,10 +471,13 @@ async fn an_oversize_message_is_refused_before_sending_and_the_node_keeps_servin
             .await
             .unwrap();
         let target = nodes[1].node_id();
-        nodes[0].wait_connected(target).await;
+        nodes[0].wait_connected(target.clone()).await;
         let _server = Server::start(&nodes[1].handle).await;
         let big = Bytes::from(vec![0u8; 100 * 1024]);
-        let result = nodes[0].handle.request(target, MODULE, big.clone()).await;
+        let result = nodes[0]
+            .handle
+            .request(target.clone(), MODULE, big.clone())
+            .await;
         assert!(
             matches!(
                 result,
@@ -530,7 +533,7 @@ async fn a_restarted_node_keeps_increasing_its_seq_and_peers_accept_its_new_stat
         let b_id = b.node_id();
         let b_addr = b.addr.clone();
         a.handle.add_peer(b_addr.clone()).await.unwrap();
-        a.wait_connected(b_id).await;
+        a.wait_connected(b_id.clone()).await;
         b.handle
             .set_state("height", Some(Bytes::from_static(b"10")))
             .await

@@ -28,7 +28,7 @@ async fn two_nodes_of_one_ca_connect_and_know_each_other_by_node_id() {
             assert_eq!(a.node_id(), a_id);
             assert_eq!(b.node_id(), b_id);
             b.wait_connected(a_id).await;
-            a.wait_connected(b_id).await;
+            a.wait_connected(b_id.clone()).await;
             let peers = a.handle.connected_peers().await.unwrap();
             assert_eq!(peers.len(), 1, "{chain}");
             assert_eq!(peers[0].node_id, b_id, "{chain}");
@@ -89,8 +89,11 @@ async fn refusals(
 async fn a_blacklisted_node_is_refused_on_both_sides_and_the_refuser_keeps_serving() {
     bounded(async {
         let b_id = nodeid_file("fisco-2.5/node1");
-        let mut a =
-            TestNode::spawn(identity("fisco-2.5/node0"), config().with_blacklist([b_id])).await;
+        let mut a = TestNode::spawn(
+            identity("fisco-2.5/node0"),
+            config().with_blacklist([b_id.clone()]),
+        )
+        .await;
         let mut b = TestNode::spawn(identity("fisco-2.5/node1"), config()).await;
         let (listener_saw, dialer_saw) = refusals(&mut a, &mut b).await;
         assert_eq!(listener_saw, RefusalReason::Blacklisted);
@@ -170,11 +173,11 @@ async fn blacklisting_a_connected_peer_disconnects_it_and_keeps_it_out() {
         .await;
         let b_id = b.node_id();
         a.handle.add_peer(b.addr.clone()).await.unwrap();
-        a.wait_connected(b_id).await;
+        a.wait_connected(b_id.clone()).await;
         b.wait_connected(a.node_id()).await;
 
-        let dropped = a.handle.set_blacklist([b_id]).await.unwrap();
-        assert_eq!(dropped, vec![b_id]);
+        let dropped = a.handle.set_blacklist([b_id.clone()]).await.unwrap();
+        assert_eq!(dropped, vec![b_id.clone()]);
         let reason = a
             .wait_for("disconnect", |e| match e {
                 Event::PeerDisconnected { node_id, reason } if *node_id == b_id => {
@@ -205,7 +208,7 @@ async fn blacklisting_a_connected_peer_disconnects_it_and_keeps_it_out() {
                 .any(|e| matches!(e, Event::PeerConnected { .. })),
             "blacklisted peer came back: {later:?}"
         );
-        assert!(!a.is_connected(b_id).await);
+        assert!(!a.is_connected(b_id.clone()).await);
 
         // Lifting the ban lets the redials through again.
         a.handle.set_blacklist([]).await.unwrap();
@@ -223,7 +226,7 @@ async fn a_restarted_peer_is_reconnected_within_two_seconds() {
         let b = TestNode::spawn(identity("fisco-2.5/node1"), config()).await;
         let (b_id, b_addr) = (b.node_id(), b.addr.clone());
         a.handle.add_peer(b_addr.clone()).await.unwrap();
-        a.wait_connected(b_id).await;
+        a.wait_connected(b_id.clone()).await;
 
         b.shutdown().await;
         a.wait_for("disconnect", |e| {
@@ -461,7 +464,7 @@ async fn a_graceful_shutdown_tells_peers() {
         )
         .await;
         let b_id = b.node_id();
-        a.wait_connected(b_id).await;
+        a.wait_connected(b_id.clone()).await;
         b.shutdown().await;
         let reason = a
             .wait_for("disconnect", |e| match e {

@@ -90,7 +90,7 @@ async fn a_forged_envelope_is_refused_at_the_destination_naming_the_claimed_orig
                     origin,
                     protocol: "overlay",
                     reason,
-                } => Some((*node_id, *origin, reason.clone())),
+                } => Some((node_id.clone(), origin.clone(), reason.clone())),
                 _ => None,
             })
             .await;
@@ -212,7 +212,7 @@ async fn a_blacklisted_origin_cannot_reach_a_node_through_a_relay() {
         let b = TestNode::spawn(ids.next().unwrap(), messaging_config()).await;
         let mut d = TestNode::spawn(
             ids.next().unwrap(),
-            messaging_config().with_blacklist([barred]),
+            messaging_config().with_blacklist([barred.clone()]),
         )
         .await;
         let _server = Server::start(&d.handle).await;
@@ -249,7 +249,7 @@ async fn a_blacklisted_origin_cannot_reach_a_node_through_a_relay() {
                     origin,
                     reason,
                     ..
-                } if reason.contains("barred") => Some((*node_id, *origin)),
+                } if reason.contains("barred") => Some((node_id.clone(), origin.clone())),
                 _ => None,
             })
             .await;
@@ -273,8 +273,8 @@ async fn without_direct_connections_all_to_all_requests_keep_only_the_configured
         for node in &nodes {
             let others: Vec<NodeId> = ids
                 .iter()
-                .copied()
-                .filter(|i| *i != node.node_id())
+                .filter(|i| **i != node.node_id())
+                .cloned()
                 .collect();
             eventually("routes to every node", async || {
                 let routes = node.handle.routes().await.unwrap();
@@ -289,7 +289,7 @@ async fn without_direct_connections_all_to_all_requests_keep_only_the_configured
             for to in (0..N).filter(|to| *to != from) {
                 for round in 0..5 {
                     let handle = node.handle.clone();
-                    let target = ids[to];
+                    let target = ids[to].clone();
                     calls.push(tokio::spawn(async move {
                         handle
                             .request(target, MODULE, Bytes::from(format!("{from}:{to}:{round}")))
@@ -309,14 +309,14 @@ async fn without_direct_connections_all_to_all_requests_keep_only_the_configured
                 .await
                 .unwrap()
                 .iter()
-                .map(|p| p.node_id)
+                .map(|p| p.node_id.clone())
                 .collect();
             peers.sort();
             let mut configured: Vec<NodeId> = line
                 .iter()
                 .filter_map(|&(a, b)| match i {
-                    _ if a == i => Some(ids[b]),
-                    _ if b == i => Some(ids[a]),
+                    _ if a == i => Some(ids[b].clone()),
+                    _ if b == i => Some(ids[a].clone()),
                     _ => None,
                 })
                 .collect();
@@ -354,7 +354,7 @@ async fn with_direct_connections_a_busy_correspondent_gets_connected() {
         .await;
         for i in 0..150 {
             a.handle
-                .request(target, MODULE, Bytes::from(format!("{i}")))
+                .request(target.clone(), MODULE, Bytes::from(format!("{i}")))
                 .await
                 .unwrap();
         }

@@ -111,7 +111,7 @@ async fn each_path_of_a_request_moves_the_histogram_once() {
             "a reply",
             "node",
             "reply",
-            h.request(target, MODULE, Bytes::new()),
+            h.request(target.clone(), MODULE, Bytes::new()),
         )
         .await;
         check(
@@ -120,11 +120,11 @@ async fn each_path_of_a_request_moves_the_histogram_once() {
             "an unknown module",
             "node",
             "rejected",
-            h.request(target, 4242, Bytes::new()),
+            h.request(target.clone(), 4242, Bytes::new()),
         )
         .await;
         let silent_call =
-            h.request_with_timeout(target, 99, Bytes::new(), Duration::from_millis(300));
+            h.request_with_timeout(target.clone(), 99, Bytes::new(), Duration::from_millis(300));
         check(
             m,
             &mut seen,

@@ -104,17 +104,17 @@ async fn every_message_kind_crosses_a_relay_between_nodes_with_no_route_to_each_
             Server::start(&c.handle).await,
         ];
         c.handle.subscribe("only-c").await.unwrap();
-        wait_routes(&a, &[node_ids[2]], Duration::from_secs(10)).await;
-        wait_routes(&c, &[node_ids[0]], Duration::from_secs(10)).await;
+        wait_routes(&a, &[node_ids[2].clone()], Duration::from_secs(10)).await;
+        wait_routes(&c, &[node_ids[0].clone()], Duration::from_secs(10)).await;
 
         // Requests both ways, through B.
-        let reply = a.handle.request(node_ids[2], MODULE, Bytes::from_static(b"a->c")).await.unwrap();
+        let reply = a.handle.request(node_ids[2].clone(), MODULE, Bytes::from_static(b"a->c")).await.unwrap();
         assert_eq!(reply, "reply:a->c");
-        let reply = c.handle.request(node_ids[0], MODULE, Bytes::from_static(b"c->a")).await.unwrap();
+        let reply = c.handle.request(node_ids[0].clone(), MODULE, Bytes::from_static(b"c->a")).await.unwrap();
         assert_eq!(reply, "reply:c->a");
         assert_eq!(
-            a.handle.path(node_ids[2]).await.unwrap(),
-            Some(vec![node_ids[0], node_ids[1], node_ids[2]])
+            a.handle.path(node_ids[2].clone()).await.unwrap(),
+            Some(vec![node_ids[0].clone(), node_ids[1].clone(), node_ids[2].clone()])
         );
 
         // Send-to-topic and multicast to the one follower, two links away.
@@ -123,7 +123,7 @@ async fn every_message_kind_crosses_a_relay_between_nodes_with_no_route_to_each_
         })
         .await;
         let (follower, reply) = a.handle.send_to_topic("only-c", MODULE, Bytes::from_static(b"t")).await.unwrap();
-        assert_eq!((follower, &reply[..]), (node_ids[2], &b"reply:t"[..]));
+        assert_eq!((follower, &reply[..]), (node_ids[2].clone(), &b"reply:t"[..]));
         assert_eq!(a.handle.multicast("only-c", MODULE, Bytes::from_static(b"m")).await.unwrap(), 1);
 
         // Broadcasts both ways.
@@ -146,8 +146,8 @@ async fn every_message_kind_crosses_a_relay_between_nodes_with_no_route_to_each_
             assert_eq!(s.count(broadcast("from-c")), usize::from(i != 2), "node {i}");
         }
         // A and C never connected to each other.
-        let peers: Vec<NodeId> = a.handle.connected_peers().await.unwrap().iter().map(|p| p.node_id).collect();
-        assert_eq!(peers, vec![node_ids[1]]);
+        let peers: Vec<NodeId> = a.handle.connected_peers().await.unwrap().iter().map(|p| p.node_id.clone()).collect();
+        assert_eq!(peers, vec![node_ids[1].clone()]);
         drop((a, b, c));
     })
     .await;
@@ -178,18 +178,19 @@ async fn requests_find_their_way_round_a_silently_cut_ring_link_within_five_seco
         }
         let _server = Server::start(&nodes[3].handle).await;
         wait_ring_known(&nodes[0], &node_ids, Duration::from_secs(10)).await;
-        let path = nodes[0].handle.path(node_ids[3]).await.unwrap().unwrap();
+        let path = nodes[0].handle.path(node_ids[3].clone()).await.unwrap().unwrap();
         assert_eq!(path.len(), 4, "three links either way round: {path:?}");
         // The first link of the path 0 -> 3 is cut.
         let first_hop = node_ids.iter().position(|n| *n == path[1]).unwrap();
 
         // A request every 50 ms from 0 to 3, each with a 3 s timeout.
         let handle = nodes[0].handle.clone();
-        let target = node_ids[3];
+        let target = node_ids[3].clone();
         let (tx, mut rx) = tokio::sync::mpsc::channel(4096);
+        let sent_to = target.clone();
         let stream = tokio::spawn(async move {
             loop {
-                let (handle, tx) = (handle.clone(), tx.clone());
+                let (handle, tx, target) = (handle.clone(), tx.clone(), sent_to.clone());
                 tokio::spawn(async move {
                     let sent = Instant::now();
                     let result = handle
@@ -213,7 +214,7 @@ async fn requests_find_their_way_round_a_silently_cut_ring_link_within_five_seco
         // Routes move to the other side of the ring.
         let deadline = cut_at + Duration::from_secs(5);
         let moved = loop {
-            let path = nodes[0].handle.path(target).await.unwrap();
+            let path = nodes[0].handle.path(target.clone()).await.unwrap();
             if path.as_ref().is_some_and(|p| p[1] != node_ids[first_hop]) {
                 break cut_at.elapsed();
             }
@@ -252,7 +253,7 @@ async fn requests_find_their_way_round_a_silently_cut_ring_link_within_five_seco
         lab.heal(0, first_hop);
         let deadline = Instant::now() + Duration::from_secs(25);
         loop {
-            let path = nodes[0].handle.path(target).await.unwrap();
+            let path = nodes[0].handle.path(target.clone()).await.unwrap();
             if path.as_ref().is_some_and(|p| p[1] == node_ids[first_hop]) {
                 break;
             }
@@ -294,14 +295,19 @@ async fn relay_killed(test: &str, relay_position: usize) {
                 }
             }
         });
-        let path = nodes[0].handle.path(node_ids[3]).await.unwrap().unwrap();
+        let path = nodes[0]
+            .handle
+            .path(node_ids[3].clone())
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(path.len(), 4, "{path:?}");
         let victim = node_ids
             .iter()
             .position(|n| *n == path[relay_position])
             .unwrap();
         let handle = nodes[0].handle.clone();
-        let target = node_ids[3];
+        let target = node_ids[3].clone();
         let started = Instant::now();
         let request = tokio::spawn(async move {
             handle

@@ -79,7 +79,7 @@ impl Dialer {
                 let peer = b.handle.node_id();
                 let started = Instant::now();
                 a.handle.add_peer(b.addr.clone()).await?;
-                a.wait_connected(peer).await?;
+                a.wait_connected(peer.clone()).await?;
                 let took = started.elapsed();
                 a.handle.remove_peer(b.addr.clone()).await?;
                 a.wait_disconnected(peer).await?;

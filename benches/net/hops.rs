@@ -54,7 +54,7 @@ async fn line(chain: &mut Chain, reply: &Bytes) -> anyhow::Result<Line> {
     let far = nodes[LINE - 1].handle.node_id();
     let deadline = tokio::time::Instant::now() + nodes::WAIT;
     loop {
-        let path = nodes[0].handle.path(far).await?;
+        let path = nodes[0].handle.path(far.clone()).await?;
         if path.as_ref().is_some_and(|p| p.len() == LINE) {
             break;
         }
@@ -89,13 +89,13 @@ pub(crate) async fn run(
         let rounds = settings.pick(1, 5);
         let mut rates: Vec<Vec<f64>> = vec![Vec::new(); HOPS.len()];
         let mut latencies: Vec<Vec<Duration>> = vec![Vec::new(); HOPS.len()];
-        for &target in &targets {
-            noderpc::round(client, target, &payload, count / 10, in_flight)
+        for target in &targets {
+            noderpc::round(client, target.clone(), &payload, count / 10, in_flight)
                 .await
                 .context("warm-up")?;
         }
         for _ in 0..rounds {
-            for (i, &target) in targets.iter().enumerate() {
+            for (i, target) in targets.iter().cloned().enumerate() {
                 let Round {
                     latencies: l,
                     elapsed,

@@ -56,7 +56,7 @@ pub(crate) async fn connect(
         nodes::config("/ip4/127.0.0.1/tcp/0".parse()?).with_peer(server_addr),
     )
     .await?;
-    client.wait_connected(server_id).await?;
+    client.wait_connected(server_id.clone()).await?;
     Ok((client, server_id, Server(task)))
 }
 
@@ -68,10 +68,13 @@ pub(crate) async fn round(
     count: usize,
     in_flight: usize,
 ) -> anyhow::Result<Round> {
-    let request = |_| async move {
-        let at = Instant::now();
-        handle.request(server, MODULE, payload.clone()).await?;
-        anyhow::Ok(at.elapsed())
+    let request = |_| {
+        let server = server.clone();
+        async move {
+            let at = Instant::now();
+            handle.request(server, MODULE, payload.clone()).await?;
+            anyhow::Ok(at.elapsed())
+        }
     };
     let started = Instant::now();
     let run = async {

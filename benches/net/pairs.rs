@@ -82,7 +82,7 @@ impl Pair {
             }
             Client::Ours(swarm, peer) => rpc::round(swarm, *peer, payload, count, in_flight).await,
             Client::Node(node, server) => {
-                noderpc::round(&node.handle, *server, payload, count, in_flight).await
+                noderpc::round(&node.handle, server.clone(), payload, count, in_flight).await
             }
         }
     }

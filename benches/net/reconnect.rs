@@ -27,15 +27,15 @@ pub(crate) async fn run(
     )
     .await?;
     let b_id = b.handle.node_id();
-    a.wait_connected(b_id).await?;
+    a.wait_connected(b_id.clone()).await?;
     let rounds = settings.pick(2, 20);
     let mut times: Vec<Duration> = Vec::with_capacity(rounds);
     for _ in 0..rounds {
         b.handle.shutdown().await?;
-        a.wait_disconnected(b_id).await?;
+        a.wait_disconnected(b_id.clone()).await?;
         b = nodes::spawn(b_identity.clone(), nodes::config(b.addr.clone())).await?;
         let back = Instant::now();
-        a.wait_connected(b_id).await?;
+        a.wait_connected(b_id.clone()).await?;
         times.push(back.elapsed());
     }
     report.push(

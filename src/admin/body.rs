@@ -43,7 +43,8 @@ pub(super) fn payload(
 pub(super) fn node_id(field: &str, text: &str) -> Result<NodeId, ApiError> {
     text.parse().map_err(|e| {
         ApiError::bad_request(format!(
-            "bad node ID in \"{field}\" ({:?}): {e}; give the 128 hex characters of node.nodeid",
+            "bad node ID in \"{field}\" ({:?}): {e}; give the 128 hex characters of a FISCO 2.x \
+             node.nodeid, or for a FISCO 3.x node its P2P ID or the modulus in conf/ssl.nodeid",
             shorten(text)
         ))
     })

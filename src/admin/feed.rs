@@ -130,12 +130,12 @@ impl ApiEvent {
                 address,
                 direction,
             } => Self::PeerConnected {
-                node_id: *node_id,
+                node_id: node_id.clone(),
                 address: address.to_string(),
                 direction: *direction,
             },
             Event::PeerDisconnected { node_id, reason } => Self::PeerDisconnected {
-                node_id: *node_id,
+                node_id: node_id.clone(),
                 reason: disconnect_code(reason),
                 message: reason.to_string(),
             },
@@ -145,7 +145,7 @@ impl ApiEvent {
                 direction,
                 reason,
             } => Self::ConnectionRefused {
-                node_id: *node_id,
+                node_id: node_id.clone(),
                 address: address.as_ref().map(ToString::to_string),
                 direction: *direction,
                 reason: refusal_code(reason),
@@ -168,21 +168,27 @@ impl ApiEvent {
                 seq,
                 topics,
             } => Self::PeerState {
-                node_id: *node_id,
+                node_id: node_id.clone(),
                 seq: *seq,
                 topics: topics.clone(),
             },
-            Event::PeerOnline { node_id } => Self::PeerOnline { node_id: *node_id },
-            Event::PeerOffline { node_id } => Self::PeerOffline { node_id: *node_id },
-            Event::PeerForgotten { node_id } => Self::PeerForgotten { node_id: *node_id },
+            Event::PeerOnline { node_id } => Self::PeerOnline {
+                node_id: node_id.clone(),
+            },
+            Event::PeerOffline { node_id } => Self::PeerOffline {
+                node_id: node_id.clone(),
+            },
+            Event::PeerForgotten { node_id } => Self::PeerForgotten {
+                node_id: node_id.clone(),
+            },
             Event::InvalidMessage {
                 node_id,
                 origin,
                 protocol,
                 reason,
             } => Self::InvalidMessage {
-                node_id: *node_id,
-                origin: *origin,
+                node_id: node_id.clone(),
+                origin: origin.clone(),
                 protocol,
                 reason: reason.clone(),
             },
@@ -335,9 +341,15 @@ mod tests {
             ApiEvent::SelfDial {
                 address: "a".into(),
             },
-            ApiEvent::PeerOnline { node_id: id },
-            ApiEvent::PeerOffline { node_id: id },
-            ApiEvent::PeerForgotten { node_id: id },
+            ApiEvent::PeerOnline {
+                node_id: id.clone(),
+            },
+            ApiEvent::PeerOffline {
+                node_id: id.clone(),
+            },
+            ApiEvent::PeerForgotten {
+                node_id: id.clone(),
+            },
             ApiEvent::StaticPeerUnreachable {
                 address: "a".into(),
                 failures: 1,

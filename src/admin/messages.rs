@@ -57,10 +57,10 @@ pub(super) async fn request(
         Some(timeout) => {
             state
                 .handle
-                .request_with_timeout(to, module, payload, timeout)
+                .request_with_timeout(to.clone(), module, payload, timeout)
                 .await
         }
-        None => state.handle.request(to, module, payload).await,
+        None => state.handle.request(to.clone(), module, payload).await,
     };
     let reply = result?;
     Ok(Json(ReplyJson {

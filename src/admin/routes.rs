@@ -138,7 +138,7 @@ async fn routes(Extract(state): Extract<State>) -> Result<Json<Vec<RouteJson>>, 
     for route in state.handle.routes().await? {
         let path = state
             .handle
-            .path(route.destination)
+            .path(route.destination.clone())
             .await?
             .unwrap_or_default();
         out.push(RouteJson {
@@ -148,7 +148,7 @@ async fn routes(Extract(state): Extract<State>) -> Result<Json<Vec<RouteJson>>, 
             path,
         });
     }
-    out.sort_by_key(|r| (r.hops, r.destination));
+    out.sort_by(|a, b| (a.hops, &a.destination).cmp(&(b.hops, &b.destination)));
     Ok(Json(out))
 }
 

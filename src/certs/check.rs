@@ -39,7 +39,10 @@ pub(crate) fn check_issued_by(
     let LeafKey::Secp256k1(ca_id) = ca_info.key else {
         return Ok(());
     };
-    if !signed_by(&parsed, &ca_id.to_public_key()) {
+    let Some(ca_key) = ca_id.secp256k1_key() else {
+        return Ok(());
+    };
+    if !signed_by(&parsed, &ca_key) {
         return Err(not_from_ca(format!(
             "it names \"{}\" as issuer but was not signed by this CA's key (another CA of the same name?)",
             info.issuer

@@ -210,6 +210,11 @@ impl Issuer {
                     "its key is not the issuer key given with it".into(),
                 ))
             }
+            LeafKey::Rsa(_) => {
+                return Err(not_an_issuer(
+                    "its key is RSA; this tool signs with secp256k1 only".into(),
+                ))
+            }
             LeafKey::Other(found) => {
                 return Err(not_an_issuer(format!(
                     "its key is {found}; this tool signs with secp256k1 only"

@@ -40,8 +40,84 @@ pub struct NodeFile {
     #[serde(deserialize_with = "de::node_ids")]
     whitelist: Vec<NodeId>,
     direct_connections: bool,
+    enable_compression: bool,
     limits: Limits,
     intervals: Intervals,
+    /// The certificate files a FISCO `config.ini` names; set by its loader, not a key.
+    #[serde(skip)]
+    credentials: Option<Credentials>,
+    /// Keys of the file that the node does not use, with why; set by the loader, not a key.
+    #[serde(skip)]
+    unused: Vec<String>,
+    /// The FISCO 3.x `nodes.json` the peers came from; set by the loader, not a key.
+    #[serde(skip)]
+    peers_file: Option<PathBuf>,
+}
+
+/// The certificate files of a node as a FISCO `config.ini` names them (2.x `[network_security]`,
+/// 3.x `[cert]`), paths resolved as FISCO resolves them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    key: PathBuf,
+    cert: PathBuf,
+    ca: PathBuf,
+    extra_cas: Option<(PathBuf, bool)>,
+}
+
+impl Credentials {
+    pub(crate) fn new(key: PathBuf, cert: PathBuf, ca: PathBuf) -> Self {
+        Self {
+            key,
+            cert,
+            ca,
+            extra_cas: None,
+        }
+    }
+
+    /// Also trusts the CAs of the folder `dir` (FISCO 3.x `multi_ca_path`); `required` when the
+    /// file names it explicitly, so that a missing folder is an error rather than skipped.
+    pub(crate) fn with_extra_cas(mut self, dir: PathBuf, required: bool) -> Self {
+        self.extra_cas = Some((dir, required));
+        self
+    }
+
+    /// The private key file (`node.key`, `conf/ssl.key`).
+    pub fn key(&self) -> &Path {
+        &self.key
+    }
+
+    /// The certificate file (`node.crt`, `conf/ssl.crt`).
+    pub fn cert(&self) -> &Path {
+        &self.cert
+    }
+
+    /// The trusted CA file (`ca.crt`).
+    pub fn ca(&self) -> &Path {
+        &self.ca
+    }
+
+    /// A folder of further trusted CAs (FISCO 3.x `multi_ca_path`), and whether the file named it
+    /// (a folder only defaulted to may be missing).
+    pub fn extra_cas(&self) -> Option<(&Path, bool)> {
+        self.extra_cas
+            .as_ref()
+            .map(|(dir, required)| (dir.as_path(), *required))
+    }
+
+    /// Loads the node identity these files make up.
+    pub fn load(&self) -> Result<crate::identity::NodeIdentity, crate::identity::IdentityError> {
+        let mut identity =
+            crate::identity::NodeIdentity::from_files(&self.key, &self.cert, &self.ca)?;
+        if let Some((dir, required)) = &self.extra_cas {
+            if *required || dir.is_dir() {
+                let added = identity.trust_cas_in(dir)?;
+                tracing::info!(dir = %dir.display(), added, "extra trusted CAs");
+            } else {
+                tracing::info!(dir = %dir.display(), "no folder of extra trusted CAs (multi_ca_path); only ca.crt is trusted");
+            }
+        }
+        Ok(identity)
+    }
 }
 
 impl Default for NodeFile {
@@ -53,6 +129,8 @@ impl Default for NodeFile {
     ///   (the API answers requests addressed to IP addresses and `localhost` only);
     /// - `direct_connections`: false (only configured and inbound links; other nodes are reached
     ///   through relays);
+    /// - `enable_compression`: true (FISCO's default): payloads over 1 KiB are compressed on
+    ///   links whose other end compresses too;
     /// - `limits`, `intervals`: see [`Limits::default`] and [`Intervals::default`].
     fn default() -> Self {
         Self {
@@ -68,8 +146,12 @@ impl Default for NodeFile {
             blacklist: Vec::new(),
             whitelist: Vec::new(),
             direct_connections: false,
+            enable_compression: true,
             limits: Limits::default(),
             intervals: Intervals::default(),
+            credentials: None,
+            unused: Vec::new(),
+            peers_file: None,
         }
     }
 }
@@ -128,6 +210,24 @@ impl NodeFile {
         self.direct_connections
     }
 
+    /// Whether payloads over 1 KiB are compressed (FISCO `enable_compression`, 2.x
+    /// `enable_compress`).
+    pub fn enable_compression(&self) -> bool {
+        self.enable_compression
+    }
+
+    /// The certificate files a FISCO `config.ini` names, when it was one; the node then loads
+    /// them instead of a node directory.
+    pub fn credentials(&self) -> Option<&Credentials> {
+        self.credentials.as_ref()
+    }
+
+    /// Keys of the file the node does not use, each with why (FISCO `config.ini` files hold
+    /// many keys of other parts of a FISCO node); `run` lists them once at start.
+    pub fn unused(&self) -> &[String] {
+        &self.unused
+    }
+
     /// Node IDs refused at the handshake (FISCO `crl.N`).
     pub fn blacklist(&self) -> &[NodeId] {
         &self.blacklist
@@ -148,10 +248,39 @@ impl NodeFile {
         &self.intervals
     }
 
-    /// Sets the node directory (the `run --dir` flag), used as given.
+    /// Sets the node directory (the `run --dir` flag), used as given; it replaces the
+    /// certificate files a `config.ini` named.
     pub fn with_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.dir = Some(dir.into());
+        self.credentials = None;
         self
+    }
+
+    /// Compresses payloads over 1 KiB, or not.
+    pub fn with_enable_compression(mut self, enable: bool) -> Self {
+        self.enable_compression = enable;
+        self
+    }
+
+    pub(crate) fn with_credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    pub(crate) fn with_unused(mut self, unused: Vec<String>) -> Self {
+        self.unused = unused;
+        self
+    }
+
+    pub(crate) fn with_peers_file(mut self, path: PathBuf) -> Self {
+        self.peers_file = Some(path);
+        self
+    }
+
+    /// The FISCO 3.x `nodes.json` the static peers were read from (`config.ini` names it with
+    /// `[p2p] nodes_path` and `nodes_file`); a reload reads it again.
+    pub fn peers_file(&self) -> Option<&Path> {
+        self.peers_file.as_deref()
     }
 
     /// Replaces the listen addresses (the `run --listen` flags).
@@ -219,8 +348,8 @@ impl NodeFile {
     /// limits. Everything was checked when the file was read, so this cannot fail.
     pub fn to_node_config(&self) -> node::Config {
         let mut config = node::Config::default()
-            .with_blacklist(self.blacklist.iter().copied())
-            .with_whitelist(self.whitelist.iter().copied())
+            .with_blacklist(self.blacklist.iter().cloned())
+            .with_whitelist(self.whitelist.iter().cloned())
             .with_heartbeat_interval(self.intervals.heartbeat())
             .with_heartbeat_timeout(self.intervals.heartbeat_timeout())
             .with_handshake_timeout(self.intervals.handshake_timeout())
@@ -230,7 +359,8 @@ impl NodeFile {
             .with_first_bytes_timeout(self.intervals.first_bytes_timeout())
             .with_max_pending_per_ip(self.limits.max_pending_per_ip())
             .with_max_concurrent_dials(self.limits.max_concurrent_dials())
-            .with_direct_connections(self.direct_connections);
+            .with_direct_connections(self.direct_connections)
+            .with_compression(self.enable_compression);
         for address in &self.listen {
             config = config.with_listen(address.multiaddr().clone());
         }

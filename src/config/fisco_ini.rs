@@ -1,73 +1,100 @@
-//! FISCO BCOS 2.x `config.ini`, as `build_chain.sh` writes it.
+//! FISCO BCOS `config.ini`, as `build_chain.sh` writes it, in both of its forms.
 //!
-//! Only four sections matter to the network: `[p2p]` (`listen_ip`, `listen_port`, `node.N`),
-//! `[certificate_blacklist]` (`crl.N`), `[certificate_whitelist]` (`cal.N`) and
-//! `[network_security]` (`data_path`). A real file has many more (rpc, chain, tx_pool, log...):
-//! they are skipped, as are other keys of the four (FISCO's `sm_ssl`, `key`, `cert`...). Lines
-//! that are not INI, and bad values or repeated keys among the ones read, are errors.
+//! The form is told by the keys, not the file name: FISCO 2.x lists its peers as `[p2p] node.N`
+//! and names its certificates in `[network_security]`; FISCO 3.x keeps its peers in a
+//! `nodes.json` named by `[p2p] nodes_path`/`nodes_file` and names its certificates in `[cert]`.
+//! A file with keys of both forms is refused. `fisco_ini3.rs` reads the 3.x keys.
+//!
+//! What each form says about the network is read and checked (see `docs/config.md` for the key
+//! by key list): listen address, peers, certificate files, black and white lists, compression.
+//! What would change the network in a way this crate does not do is refused with the reason (SM
+//! TLS, switching certificate checks off). Every other key (RPC, consensus, storage, logs...) is
+//! listed in [`NodeFile::unused`] so that `run` can say once what it leaves aside. Lines that are
+//! not INI, and bad values or repeated keys among the ones read, are errors.
 //!
 //! The INI dialect is that of FISCO's reader (Boost property_tree): `[section]`, `key=value`,
 //! whole-line comments starting with `;` (or `#`); values are not unquoted and have no inline
 //! comments.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::error::{ConfigError, Location};
-use super::file::NodeFile;
+use super::file::{Credentials, NodeFile};
+use super::fisco_ini3;
 use super::value::{parse_node_id, Address};
+use crate::identity::{NodeId, CA_CERT_FILE, NODE_CERT_FILE, NODE_KEY_FILE};
 
 /// FISCO's defaults when `[p2p]` leaves out a listen key: every interface, port 30300.
-const DEFAULT_LISTEN_IP: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
-const DEFAULT_LISTEN_PORT: u16 = 30300;
-/// FISCO's default `[network_security] data_path`, relative to the node's folder.
+pub(super) const DEFAULT_LISTEN_IP: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+pub(super) const DEFAULT_LISTEN_PORT: u16 = 30300;
+/// FISCO 2.x's default `[network_security] data_path`, relative to the node's folder.
 const DEFAULT_DATA_PATH: &str = "conf/";
 
-/// The sections read; keys of every other section are skipped.
-const SECTIONS: [&str; 4] = [
-    "p2p",
-    "certificate_blacklist",
-    "certificate_whitelist",
-    "network_security",
-];
+/// The message for SM (guomi) TLS, asked for by either form.
+pub(super) const SM_REFUSED: &str =
+    "true asks for SM (guomi) TLS: SM (guomi) TLS is not supported yet; run this chain's nodes \
+     with FISCO's own binary, or make a chain without SM crypto (build_chain.sh without -g/-s)";
 
 /// One `key=value` line.
-struct Entry<'t> {
-    section: &'t str,
-    key: &'t str,
-    value: &'t str,
-    line: usize,
+pub(super) struct Entry<'t> {
+    pub(super) section: &'t str,
+    pub(super) key: &'t str,
+    pub(super) value: &'t str,
+    pub(super) line: usize,
 }
 
 impl Entry<'_> {
-    fn name(&self) -> String {
+    pub(super) fn name(&self) -> String {
         format!("{}.{}", self.section, self.key)
+    }
+
+    /// Whether the entry is `<prefix>N` in `section`, the numbered keys FISCO lists values with.
+    pub(super) fn indexed(&self, section: &str, prefix: &str) -> bool {
+        self.section == section && self.key.strip_prefix(prefix).is_some_and(|n| !n.is_empty())
     }
 }
 
 /// Reads `text`, the contents of the `config.ini` at `path`.
 pub(crate) fn parse(text: &str, path: &Path) -> Result<NodeFile, ConfigError> {
     let entries = entries(text, path)?;
-    let mut reader = Reader::new(path);
-    for entry in &entries {
-        reader.read(entry)?;
-    }
     let base = path.parent().unwrap_or(Path::new(""));
-    let listen = Address::from(SocketAddr::new(reader.listen_ip, reader.listen_port));
-    let mut file = NodeFile::default()
-        .with_dir(reader.data_path)
-        .with_listen(vec![listen])
-        .with_peers(reader.peers)
-        .with_blacklist(reader.blacklist)
-        .with_whitelist(reader.whitelist);
-    file.resolve_dir(base);
+    let mut file = if is_fisco3(&entries, path)? {
+        fisco_ini3::read(&entries, path, base)?
+    } else {
+        read2(&entries, path, base)?
+    };
     file.set_source(path);
     file.check(path)?;
     Ok(file)
 }
 
-/// The `key=value` lines of the sections read, checking that every line of the file is INI.
+/// Whether the file is of FISCO 3.x's form; an error if it mixes both forms.
+fn is_fisco3(entries: &[Entry<'_>], path: &Path) -> Result<bool, ConfigError> {
+    let three = entries.iter().find(|e| {
+        e.section == "cert"
+            || (e.section == "p2p" && matches!(e.key, "nodes_path" | "nodes_file" | "sm_ssl"))
+    });
+    let two = entries
+        .iter()
+        .find(|e| e.section == "network_security" || e.indexed("p2p", "node."));
+    match (two, three) {
+        (Some(two), Some(three)) => Err(ConfigError::bad_value(
+            Location::new(path, Some(three.line)),
+            three.name(),
+            format!(
+                "this is a FISCO 3.x key, but line {} holds the FISCO 2.x key {}; a config.ini is \
+                 of one form: keep the keys of the FISCO version the node folder was made for",
+                two.line,
+                two.name()
+            ),
+        )),
+        (_, three) => Ok(three.is_some()),
+    }
+}
+
+/// Every `key=value` line, checking that every line of the file is INI.
 fn entries<'t>(text: &'t str, path: &Path) -> Result<Vec<Entry<'t>>, ConfigError> {
     let syntax = |line: usize, message: String| ConfigError::Syntax {
         location: Location::new(path, Some(line)),
@@ -106,95 +133,217 @@ fn entries<'t>(text: &'t str, path: &Path) -> Result<Vec<Entry<'t>>, ConfigError
                     format!("{trimmed:?} is neither [section], key=value nor a ; comment"),
                 )
             })?;
-        if SECTIONS.contains(&section) {
-            entries.push(Entry {
-                section,
-                key,
-                value,
-                line,
-            });
-        }
+        entries.push(Entry {
+            section,
+            key,
+            value,
+            line,
+        });
     }
     Ok(entries)
 }
 
-/// What the read sections say, gathered key by key.
-struct Reader<'p> {
+/// What both forms share: the keys seen (FISCO's reader refuses a repeated key too), the
+/// values read, and the keys left aside.
+pub(super) struct Common<'p> {
     path: &'p Path,
     seen: HashSet<String>,
-    listen_ip: IpAddr,
-    listen_port: u16,
-    peers: Vec<Address>,
-    blacklist: Vec<crate::identity::NodeId>,
-    whitelist: Vec<crate::identity::NodeId>,
-    data_path: String,
+    pub(super) listen_ip: IpAddr,
+    pub(super) listen_port: u16,
+    pub(super) blacklist: Vec<NodeId>,
+    pub(super) whitelist: Vec<NodeId>,
+    pub(super) compression: bool,
+    /// Sections with none of their keys used, and keys used sections leave aside with why.
+    unused_sections: BTreeMap<&'p str, ()>,
+    unused_keys: Vec<String>,
+    used_sections: HashSet<String>,
 }
 
-impl<'p> Reader<'p> {
-    fn new(path: &'p Path) -> Self {
+impl<'p> Common<'p> {
+    pub(super) fn new(path: &'p Path) -> Self {
         Self {
             path,
             seen: HashSet::new(),
             listen_ip: DEFAULT_LISTEN_IP,
             listen_port: DEFAULT_LISTEN_PORT,
-            peers: Vec::new(),
             blacklist: Vec::new(),
             whitelist: Vec::new(),
-            data_path: DEFAULT_DATA_PATH.into(),
+            compression: true,
+            unused_sections: BTreeMap::new(),
+            unused_keys: Vec::new(),
+            used_sections: HashSet::new(),
         }
     }
 
-    fn read(&mut self, entry: &Entry<'_>) -> Result<(), ConfigError> {
-        let bad = |message: String| {
-            ConfigError::bad_value(
-                Location::new(self.path, Some(entry.line)),
-                entry.name(),
-                message,
-            )
-        };
-        let used = matches!(
-            (entry.section, entry.key),
-            ("p2p", "listen_ip" | "listen_port") | ("network_security", "data_path")
-        ) || indexed(entry, "p2p", "node.")
-            || indexed(entry, "certificate_blacklist", "crl.")
-            || indexed(entry, "certificate_whitelist", "cal.");
-        if !used {
-            return Ok(());
-        }
-        // FISCO's reader refuses a repeated key too; silently keeping one would hide a mistake.
+    /// An error about `entry`'s value.
+    pub(super) fn bad(&self, entry: &Entry<'_>, message: impl Into<String>) -> ConfigError {
+        ConfigError::bad_value(
+            Location::new(self.path, Some(entry.line)),
+            entry.name(),
+            message,
+        )
+    }
+
+    /// Marks `entry` as read: refuses it when repeated or empty.
+    pub(super) fn take(&mut self, entry: &Entry<'_>) -> Result<(), ConfigError> {
         if !self.seen.insert(entry.name()) {
-            return Err(bad("this key appears twice; keep one".into()));
+            return Err(self.bad(entry, "this key appears twice; keep one"));
         }
         if entry.value.is_empty() {
-            return Err(bad(
-                "the value is empty; give one or comment the line out with ;".into(),
+            return Err(self.bad(
+                entry,
+                "the value is empty; give one or comment the line out with ;",
             ));
         }
+        self.used_sections.insert(entry.section.to_owned());
+        Ok(())
+    }
+
+    /// Reads the keys both forms share; false if `entry` is not one of them.
+    pub(super) fn read_shared(&mut self, entry: &Entry<'_>) -> Result<bool, ConfigError> {
+        let shared = matches!(
+            (entry.section, entry.key),
+            ("p2p", "listen_ip" | "listen_port")
+        ) || entry.indexed("certificate_blacklist", "crl.")
+            || entry.indexed("certificate_whitelist", "cal.");
+        if !shared {
+            return Ok(false);
+        }
+        self.take(entry)?;
+        let bad = |message: String| self.bad(entry, message);
         match (entry.section, entry.key) {
             ("p2p", "listen_ip") => self.listen_ip = listen_ip(entry.value).map_err(bad)?,
             ("p2p", "listen_port") => self.listen_port = port(entry.value).map_err(bad)?,
-            ("network_security", "data_path") => self.data_path = entry.value.to_owned(),
-            ("p2p", _) => self
-                .peers
-                .push(entry.value.parse().map_err(|e| bad(format!("{e}")))?),
-            ("certificate_blacklist", _) => self
-                .blacklist
-                .push(parse_node_id(entry.value).map_err(bad)?),
-            _ => self
-                .whitelist
-                .push(parse_node_id(entry.value).map_err(bad)?),
+            ("certificate_blacklist", _) => {
+                let node = parse_node_id(entry.value).map_err(bad)?;
+                self.blacklist.push(node)
+            }
+            _ => {
+                let node = parse_node_id(entry.value).map_err(bad)?;
+                self.whitelist.push(node)
+            }
         }
-        Ok(())
+        Ok(true)
+    }
+
+    /// Reads a boolean as Boost's reader does: `true`, `false`, `1` or `0`.
+    pub(super) fn boolean(&self, entry: &Entry<'_>) -> Result<bool, ConfigError> {
+        match entry.value.to_ascii_lowercase().as_str() {
+            "true" | "1" => Ok(true),
+            "false" | "0" => Ok(false),
+            _ => Err(self.bad(
+                entry,
+                format!("{:?} is not a boolean; write true or false", entry.value),
+            )),
+        }
+    }
+
+    /// Notes a key this crate does not use; `why` says why when it bears on the network.
+    pub(super) fn leave(&mut self, entry: &Entry<'p>, why: Option<&str>) {
+        match why {
+            Some(why) => self.unused_keys.push(format!("{} ({why})", entry.name())),
+            None => {
+                self.unused_sections.insert(entry.section, ());
+            }
+        }
+    }
+
+    /// The keys left aside, for [`NodeFile::unused`]: whole sections as `[name]`, and keys of the
+    /// sections read as `section.key`.
+    pub(super) fn unused(&self, entries: &[Entry<'_>]) -> Vec<String> {
+        let mut unused: Vec<String> = Vec::new();
+        for section in self.unused_sections.keys() {
+            if self.used_sections.contains(*section) {
+                unused.extend(
+                    entries
+                        .iter()
+                        .filter(|e| e.section == *section && !self.seen.contains(&e.name()))
+                        .map(|e| e.name())
+                        .filter(|name| !self.unused_keys.iter().any(|k| k.starts_with(name))),
+                );
+            } else if section.is_empty() {
+                // Keys before the first section header.
+                unused.extend(
+                    entries
+                        .iter()
+                        .filter(|e| e.section.is_empty())
+                        .map(|e| e.key.to_owned()),
+                );
+            } else {
+                unused.push(format!("[{section}]"));
+            }
+        }
+        unused.extend(self.unused_keys.iter().cloned());
+        unused
+    }
+
+    /// The listen address read.
+    pub(super) fn listen(&self) -> Address {
+        Address::from(SocketAddr::new(self.listen_ip, self.listen_port))
     }
 }
 
-/// Whether the entry is `<prefix>N` in `section`, the numbered keys FISCO lists values with.
-fn indexed(entry: &Entry<'_>, section: &str, prefix: &str) -> bool {
-    entry.section == section
-        && entry
-            .key
-            .strip_prefix(prefix)
-            .is_some_and(|n| !n.is_empty())
+/// Reads a FISCO 2.x file: `[p2p]` (`listen_ip`, `listen_port`, `node.N`, `enable_compress`),
+/// the two certificate lists, `[network_security]` (`data_path`, `key`, `cert`, `ca_cert`), and
+/// `[chain] sm_crypto` (SM TLS, refused).
+fn read2(entries: &[Entry<'_>], path: &Path, base: &Path) -> Result<NodeFile, ConfigError> {
+    let mut common = Common::new(path);
+    let mut peers = Vec::new();
+    let mut data_path = DEFAULT_DATA_PATH.to_owned();
+    let (mut key, mut cert, mut ca) = (NODE_KEY_FILE, NODE_CERT_FILE, CA_CERT_FILE);
+    for entry in entries {
+        if common.read_shared(entry)? {
+            continue;
+        }
+        match (entry.section, entry.key) {
+            ("p2p", _) if entry.indexed("p2p", "node.") => {
+                common.take(entry)?;
+                peers.push(
+                    entry
+                        .value
+                        .parse::<Address>()
+                        .map_err(|e| common.bad(entry, e.to_string()))?,
+                );
+            }
+            ("p2p", "enable_compress") => {
+                common.take(entry)?;
+                common.compression = common.boolean(entry)?;
+            }
+            ("network_security", "data_path" | "key" | "cert" | "ca_cert") => {
+                common.take(entry)?;
+                match entry.key {
+                    "data_path" => data_path = entry.value.to_owned(),
+                    "key" => key = entry.value,
+                    "cert" => cert = entry.value,
+                    _ => ca = entry.value,
+                }
+            }
+            ("chain", "sm_crypto") => {
+                common.take(entry)?;
+                if common.boolean(entry)? {
+                    return Err(common.bad(entry, SM_REFUSED));
+                }
+            }
+            ("chain", "sm_crypto_channel") => common.leave(entry, Some("SDK channel, not P2P")),
+            _ => common.leave(entry, None),
+        }
+    }
+    // FISCO runs in the node's folder: data_path is relative to it, the files to data_path.
+    let data_path = base.join(&data_path);
+    let credentials = Credentials::new(
+        data_path.join(key),
+        data_path.join(cert),
+        data_path.join(ca),
+    );
+    Ok(NodeFile::default()
+        .with_dir(data_path)
+        .with_credentials(credentials)
+        .with_listen(vec![common.listen()])
+        .with_peers(peers)
+        .with_blacklist(common.blacklist.clone())
+        .with_whitelist(common.whitelist.clone())
+        .with_enable_compression(common.compression)
+        .with_unused(common.unused(entries)))
 }
 
 fn listen_ip(text: &str) -> Result<IpAddr, String> {
@@ -213,6 +362,11 @@ fn port(text: &str) -> Result<u16, String> {
             "{text:?} is not a port; write a number from 1 to 65535 such as 30300"
         )),
     }
+}
+
+/// `base` joined with `relative`, as FISCO concatenates its paths (an absolute one stands alone).
+pub(super) fn resolve(base: &Path, relative: &str) -> PathBuf {
+    base.join(relative)
 }
 
 #[cfg(test)]

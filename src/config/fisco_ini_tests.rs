@@ -69,13 +69,176 @@ fn an_ipv6_listen_ip_is_read_with_or_without_brackets() {
 }
 
 #[test]
-fn other_sections_and_keys_are_skipped_whatever_they_hold() {
+fn other_sections_and_keys_are_skipped_whatever_they_hold_and_listed() {
     let file = parse_ok(
-        "top=level\n[rpc]\nchannel_listen_port=not a port\n[chain]\nid=1\n[p2p]\nsm_ssl=false\n\
-         enable_compress=maybe\nnode.0=127.0.0.1:30301\n[network_security]\nkey=node.key\n\
+        "top=level\n[rpc]\nchannel_listen_port=not a port\n[chain]\nid=1\nsm_crypto_channel=true\n\
+         [p2p]\nnode.0=127.0.0.1:30301\n[network_security]\nkey=node.key\n\
          [certificate_blacklist]\nnote=free text\n",
     );
     assert_eq!(file.peers().len(), 1);
+    assert_eq!(
+        file.unused(),
+        [
+            "top",
+            "[certificate_blacklist]",
+            "[chain]",
+            "[rpc]",
+            "chain.sm_crypto_channel (SDK channel, not P2P)"
+        ]
+    );
+    assert!(file.enable_compression(), "FISCO's default");
+}
+
+#[test]
+fn a_2x_file_names_its_certificate_files_and_compression() {
+    let file = parse_ok(
+        "[p2p]\nnode.0=127.0.0.1:1\nenable_compress=false\n[network_security]\n\
+         data_path=keys/\nkey=gm.key\ncert=gm.crt\nca_cert=chain.crt\n",
+    );
+    let files = file.credentials().unwrap();
+    let base = Path::new(PATH).parent().unwrap().join("keys/");
+    assert_eq!(files.key(), base.join("gm.key"));
+    assert_eq!(files.cert(), base.join("gm.crt"));
+    assert_eq!(files.ca(), base.join("chain.crt"));
+    assert!(!file.enable_compression());
+    refused(
+        "[p2p]\nenable_compress=maybe",
+        "p2p.enable_compress",
+        2,
+        "true or false",
+    );
+    refused(
+        "[chain]\nsm_crypto=true",
+        "chain.sm_crypto",
+        2,
+        "SM (guomi) TLS is not supported yet",
+    );
+}
+
+/// A FISCO 3.x node folder in a temporary directory: `config.ini` as given, and a nodes.json.
+fn folder3(ini: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("nodes.json"),
+        r#"{"nodes":["127.0.0.1:30300","127.0.0.1:30301"]}"#,
+    )
+    .unwrap();
+    let path = dir.path().join("config.ini");
+    std::fs::write(&path, ini).unwrap();
+    (dir, path)
+}
+
+#[test]
+fn a_fisco3_config_ini_made_by_build_chain_is_read_with_its_nodes_json() {
+    let dir = format!("{}/certs/fisco-3.x/node0", env!("CARGO_MANIFEST_DIR"));
+    let path = Path::new(&dir).join("config.ini");
+    let file = super::super::load(&path).unwrap();
+    assert_eq!(multiaddrs(file.listen()), ["/ip4/0.0.0.0/tcp/30300"]);
+    assert_eq!(file.peers().len(), 3);
+    assert_eq!(
+        file.peers_file(),
+        Some(Path::new(&dir).join("./nodes.json").as_path())
+    );
+    let files = file.credentials().unwrap();
+    let conf = Path::new(&dir).join("./conf");
+    assert_eq!(files.key(), conf.join("ssl.key"));
+    assert_eq!(files.cert(), conf.join("ssl.crt"));
+    assert_eq!(files.ca(), conf.join("ca.crt"));
+    assert_eq!(
+        files.extra_cas(),
+        Some((conf.join("multiCaPath").as_path(), false)),
+        "build_chain names the default folder without making it: it may be missing"
+    );
+    assert_eq!(files.load().unwrap().node_id().to_string().len(), 540);
+    assert!(file.enable_compression());
+    for section in [
+        "[rpc]",
+        "[web3_rpc]",
+        "[chain]",
+        "[security]",
+        "[storage]",
+        "[log]",
+    ] {
+        assert!(
+            file.unused().iter().any(|u| u == section),
+            "{section}: {:?}",
+            file.unused()
+        );
+    }
+}
+
+#[test]
+fn a_fisco3_file_reads_its_keys_relative_to_its_folder() {
+    let modulus = std::fs::read_to_string(format!(
+        "{}/certs/fisco-3.x/node1/conf/ssl.nodeid",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let (dir, path) = folder3(&format!(
+        "[p2p]\nlisten_ip=127.0.0.1\nlisten_port=30301\nsm_ssl=false\nnodes_path=./\n\
+         nodes_file=nodes.json\nenable_compression=false\nenable_rip_protocol=false\n\
+         [certificate_blacklist]\ncrl.0={}\n[cert]\nca_path=certs\n",
+        modulus.trim()
+    ));
+    let file = parse(&std::fs::read_to_string(&path).unwrap(), &path).unwrap();
+    assert_eq!(multiaddrs(file.listen()), ["/ip4/127.0.0.1/tcp/30301"]);
+    assert_eq!(file.peers().len(), 2);
+    assert!(!file.enable_compression());
+    assert_eq!(
+        file.blacklist()[0].rsa_modulus_hex().unwrap(),
+        modulus.trim()
+    );
+    let files = file.credentials().unwrap();
+    assert_eq!(files.key(), dir.path().join("certs/ssl.key"));
+    assert_eq!(
+        files.extra_cas(),
+        Some((dir.path().join("certs/multiCaPath").as_path(), false))
+    );
+    // A folder of CAs named otherwise must exist.
+    let (other, path) = folder3("[cert]\nca_path=certs\nmulti_ca_path=cas\n");
+    let file = parse(&std::fs::read_to_string(&path).unwrap(), &path).unwrap();
+    let (cas, required) = file.credentials().unwrap().extra_cas().unwrap();
+    assert_eq!(
+        (cas, required),
+        (other.path().join("certs/cas").as_path(), true)
+    );
+    let (_keep, path) = folder3("[p2p]\nenable_rip_protocol=false\n[cert]\nca_path=certs\n");
+    let file = parse(&std::fs::read_to_string(&path).unwrap(), &path).unwrap();
+    assert!(file
+        .unused()
+        .iter()
+        .any(|u| u.starts_with("p2p.enable_rip_protocol (routing")));
+}
+
+#[test]
+fn fisco3_keys_that_would_change_the_network_unsupported_are_refused() {
+    for (ini, key, says) in [
+        (
+            "[p2p]\nsm_ssl=true\n",
+            "p2p.sm_ssl",
+            "SM (guomi) TLS is not supported yet",
+        ),
+        (
+            "[p2p]\nsm_ssl=false\nenable_ssl_verify=false\n",
+            "p2p.enable_ssl_verify",
+            "always checks",
+        ),
+        (
+            "[cert]\nca_path=conf\n[p2p]\nnodes_file=missing.json\n",
+            "p2p.nodes_path/nodes_file",
+            "missing.json",
+        ),
+        (
+            "[cert]\nca_path=conf\n[network_security]\ndata_path=conf/\n",
+            "cert.ca_path",
+            "one form",
+        ),
+    ] {
+        let (_dir, path) = folder3(ini);
+        let error = parse(ini, &path).unwrap_err();
+        assert_eq!(error.key(), Some(key), "{error}");
+        assert!(error.to_string().contains(says), "{error}");
+    }
 }
 
 #[test]

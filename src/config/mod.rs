@@ -33,6 +33,7 @@
 mod error;
 mod file;
 mod fisco_ini;
+mod fisco_ini3;
 mod network;
 mod node_toml;
 mod nodes_json;
@@ -45,7 +46,7 @@ mod proptests;
 use std::path::Path;
 
 pub use error::{ConfigError, Location};
-pub use file::NodeFile;
+pub use file::{Credentials, NodeFile};
 pub use network::{
     write_network, NetworkError, NetworkNode, NetworkSpec, ADMIN_PORT_OFFSET, MAX_NETWORK_NODES,
     NODE_TOML_FILE,

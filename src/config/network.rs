@@ -140,7 +140,7 @@ impl NetworkNode {
 
     /// Its node ID.
     pub fn node_id(&self) -> NodeId {
-        self.node_id
+        self.node_id.clone()
     }
 
     /// The address it listens on.

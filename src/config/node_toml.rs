@@ -132,6 +132,11 @@ impl NodeFile {
         );
         let _ = writeln!(out, "blacklist = {}", list(self.blacklist()));
         let _ = writeln!(out, "whitelist = {}", list(self.whitelist()));
+        let _ = writeln!(
+            out,
+            "# Compress payloads over 1 KiB (zstd) on links whose other end does too (FISCO's default)."
+        );
+        let _ = writeln!(out, "enable_compression = {}", self.enable_compression());
         let limits = self.limits();
         let _ = writeln!(out, "\n[limits]");
         let _ = writeln!(out, "# Largest message, in bytes.");

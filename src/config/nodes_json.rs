@@ -1,4 +1,5 @@
-//! FISCO BCOS 3.x `nodes.json`: the static peer list, `{"nodes": ["ip:port", ...]}`.
+//! FISCO BCOS 3.x `nodes.json`: the static peer list, `{"nodes": ["ip:port", ...]}`. Other keys
+//! are ignored, as FISCO ignores them.
 
 use std::path::Path;
 
@@ -10,9 +11,13 @@ use super::file::NodeFile;
 use super::value::Address;
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct NodesJson {
     nodes: Vec<Address>,
+}
+
+/// Reads the `nodes.json` at `path`.
+pub(crate) fn load(path: &Path) -> Result<NodeFile, ConfigError> {
+    parse(&super::read_text(path)?, path)
 }
 
 /// Reads `text`, the contents of the `nodes.json` at `path`, into a [`NodeFile`] holding only
@@ -103,10 +108,11 @@ mod tests {
     }
 
     #[test]
-    fn unknown_and_missing_keys_are_named() {
-        let error = parse_err(r#"{"nodes": [], "node": []}"#);
-        assert!(matches!(error, ConfigError::UnknownKey { .. }), "{error}");
-        assert_eq!(error.key(), Some("node"));
+    fn other_keys_are_ignored_as_fisco_does_and_a_missing_list_is_named() {
+        let file = parse_ok(r#"{"nodes": ["127.0.0.1:1"], "comment": "group0", "node": []}"#);
+        assert_eq!(file.peers().len(), 1);
+        let error = parse_err(r#"{"node": []}"#);
+        assert_eq!(error.key(), Some("nodes"), "{error}");
         let error = parse_err(r#"{}"#);
         assert_eq!(error.key(), Some("nodes"), "{error}");
         assert!(error.to_string().contains("missing"), "{error}");

@@ -84,7 +84,10 @@ impl<'de> Deserialize<'de> for Address {
 /// Parses a node ID, saying where to find a good one.
 pub(crate) fn parse_node_id(text: &str) -> Result<NodeId, String> {
     text.trim().parse().map_err(|e| {
-        format!("{text:?} is not a node ID ({e}); write the 128 hex characters of the node's node.nodeid")
+        format!(
+            "{text:?} is not a node ID ({e}); write the 128 hex characters of a FISCO 2.x node's \
+             node.nodeid, or the 512 of a FISCO 3.x node's conf/ssl.nodeid"
+        )
     })
 }
 

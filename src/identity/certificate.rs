@@ -7,22 +7,26 @@ use x509_parser::public_key::PublicKey;
 
 use super::algorithm::{self, EC_PUBLIC_KEY, SECP256K1};
 use super::error::{IdentityError, Origin};
-use super::NodeId;
+use super::rsa_der::RSA_ENCRYPTION;
+use super::{NodeId, NodeIdError};
 
 /// The public key a certificate carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LeafKey {
-    /// A secp256k1 key: the node ID of its owner.
+    /// A secp256k1 key (FISCO 2.x): the node ID of its owner.
     Secp256k1(NodeId),
-    /// Any other key; the text names it as OpenSSL does, e.g. "EC prime256v1" or "RSA".
+    /// An RSA key of 2048 to 4096 bits (FISCO 3.x): the node ID of its owner.
+    Rsa(NodeId),
+    /// Any other key; the text names it as OpenSSL does, e.g. "EC prime256v1", or "RSA-1024"
+    /// for an RSA key of a size no node may have.
     Other(String),
 }
 
 impl LeafKey {
-    /// The node ID, if the key is secp256k1.
+    /// The node ID, if the key can name a node (secp256k1 or RSA).
     pub fn node_id(&self) -> Option<NodeId> {
         match self {
-            LeafKey::Secp256k1(id) => Some(*id),
+            LeafKey::Secp256k1(id) | LeafKey::Rsa(id) => Some(id.clone()),
             LeafKey::Other(_) => None,
         }
     }
@@ -93,6 +97,13 @@ pub(crate) fn inspect(
 fn leaf_key(cert: &X509Certificate<'_>) -> Result<LeafKey, String> {
     let spki = cert.public_key();
     let algorithm = spki.algorithm.algorithm.to_id_string();
+    if algorithm == RSA_ENCRYPTION {
+        return match NodeId::from_rsa_spki(spki.raw) {
+            Ok(id) => Ok(LeafKey::Rsa(id)),
+            Err(NodeIdError::RsaKeySize(bits)) => Ok(LeafKey::Other(format!("RSA-{bits}"))),
+            Err(error) => Err(format!("the RSA public key does not decode: {error}")),
+        };
+    }
     let curve = spki
         .algorithm
         .parameters

@@ -27,12 +27,17 @@ impl fmt::Display for Origin {
 fn layout_hint(path: &std::path::Path) -> &'static str {
     match path.file_name().and_then(|name| name.to_str()) {
         Some("ca.key") => "a CA directory holds ca.crt and ca.key (make one with `fisco-p2p certs ca`)",
+        Some("ssl.key" | "ssl.crt") => {
+            "a FISCO 3.x node's conf/ folder holds ssl.key, ssl.crt and ca.crt (made by FISCO's \
+             build_chain.sh)"
+        }
         Some("agency.key" | "agency.crt") => {
             "an agency directory holds agency.crt and agency.key (make one with `fisco-p2p certs agency`)"
         }
         _ => {
-            "a FISCO node directory holds node.key, node.crt and ca.crt (make one with \
-             `fisco-p2p certs node` or FISCO's build_chain)"
+            "a FISCO 2.x node directory holds node.key, node.crt and ca.crt (make one with \
+             `fisco-p2p certs node` or FISCO's build_chain), a FISCO 3.x conf/ folder ssl.key, \
+             ssl.crt and ca.crt"
         }
     }
 }
@@ -75,8 +80,9 @@ pub enum IdentityError {
     },
     /// The private key does not decode.
     #[error(
-        "{origin}: the private key does not decode ({reason}); a FISCO node.key is an unencrypted \
-         PEM secp256k1 key, PKCS#8 (BEGIN PRIVATE KEY) or SEC1 (BEGIN EC PRIVATE KEY)"
+        "{origin}: the private key does not decode ({reason}); a FISCO 2.x node.key is an \
+         unencrypted PEM secp256k1 key, PKCS#8 (BEGIN PRIVATE KEY) or SEC1 (BEGIN EC PRIVATE \
+         KEY), a FISCO 3.x conf/ssl.key an unencrypted PEM RSA key of 2048 to 4096 bits"
     )]
     BadKey {
         /// The input at fault.
@@ -95,6 +101,18 @@ pub enum IdentityError {
         /// The algorithm or curve found, e.g. "EC prime256v1" or "RSA".
         found: String,
     },
+    /// The private key is valid but of a kind no node key has (neither secp256k1 nor RSA).
+    #[error(
+        "{origin}: the private key is {found}, but a node key is secp256k1 (FISCO 2.x node.key) \
+         or RSA of 2048 to 4096 bits (FISCO 3.x conf/ssl.key); SM2 (guomi) keys are not \
+         supported yet"
+    )]
+    UnsupportedKey {
+        /// The input at fault.
+        origin: Origin,
+        /// The algorithm or curve found, e.g. "EC prime256v1".
+        found: String,
+    },
     /// A certificate does not parse as X.509.
     #[error("{origin}: certificate #{index} does not parse as X.509: {reason}")]
     BadCertificate {
@@ -105,12 +123,13 @@ pub enum IdentityError {
         /// What the parser said.
         reason: String,
     },
-    /// The node (leaf) certificate carries a key that is not secp256k1.
+    /// The node (leaf) certificate carries a key that is neither secp256k1 nor RSA.
     #[error(
         "{origin}: the node certificate's key is {found}, but FISCO node certificates carry a \
-         secp256k1 key; issue it for a secp256k1 node.key"
+         secp256k1 key (2.x node.crt) or an RSA key of 2048 to 4096 bits (3.x conf/ssl.crt); \
+         issue it for the node's key"
     )]
-    LeafKeyNotSecp256k1 {
+    LeafKeyUnsupported {
         /// The certificate file at fault.
         origin: Origin,
         /// The algorithm or curve found.
@@ -166,4 +185,25 @@ pub enum IdentityError {
     /// A key could not be encoded (should not happen with a valid key).
     #[error("cannot encode the node key: {0}")]
     Encode(String),
+    /// The folder holds the SM (guomi) certificates of a FISCO SM chain, and no secp256k1 or RSA
+    /// ones.
+    #[error(
+        "{}: this is a FISCO SM (guomi) node folder ({found}); SM (guomi) TLS is not supported \
+         yet: use a chain made without SM crypto (build_chain.sh without -g/-s)",
+        dir.display()
+    )]
+    SmNotSupported {
+        /// The folder.
+        dir: PathBuf,
+        /// The SM file found there.
+        found: &'static str,
+    },
+    /// A folder of extra trusted CAs (FISCO 3.x `multi_ca_path`) could not be read.
+    #[error("{}: cannot read the folder of trusted CAs: {reason}", dir.display())]
+    CaFolder {
+        /// The folder.
+        dir: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
 }

@@ -1,17 +1,23 @@
 //! Node identity: node IDs, node keys, and the certificate files of a FISCO BCOS node.
 //!
-//! A FISCO node is named by its secp256k1 public key, the [`NodeId`]. It proves that name in the TLS
-//! handshake with a certificate for that key, issued by the chain's CA (optionally through an
-//! agency), and accepts peers whose certificates chain to a CA in its `ca.crt`. On disk a node
-//! directory holds:
+//! A FISCO node is named by its public key, the [`NodeId`]: a secp256k1 key in FISCO 2.x, an RSA
+//! key in FISCO 3.x. It proves that name in the TLS handshake with a certificate for that key,
+//! issued by the chain's CA (optionally through an agency), and accepts peers whose
+//! certificates chain to a CA it trusts. On disk a node's certificate folder holds, in 2.x:
 //!
-//! - `node.key`: the private key, PEM, PKCS#8 or SEC1 ([`NodeKey`]);
-//! - `node.crt`: the node certificate, then the agency certificate, then the CA certificate;
-//! - `ca.crt`: one or more trusted CA certificates.
+//! - `node.key`: the secp256k1 private key, PEM, PKCS#8 or SEC1 ([`NodeKey`]);
+//! - `node.crt`: the node certificate, then the agency certificate, then (usually) the CA's;
+//! - `ca.crt`: one or more trusted CA certificates;
 //!
-//! [`NodeIdentity`] loads and cross-checks the three; [`inspect_certificate`] reads the facts a TLS
-//! verifier needs from a peer's certificate. Because a libp2p secp256k1 `PeerId` inlines its public
-//! key, a [`NodeId`] and a `PeerId` convert into each other with no lookup table.
+//! and in 3.x (`conf/`): `ssl.key` (RSA-2048, PKCS#8), `ssl.crt` (the node certificate alone),
+//! `ca.crt`, besides `ssl.nodeid` (the RSA modulus) and `node.pem`/`node.nodeid` (a secp256k1
+//! consensus key the network does not use).
+//!
+//! [`NodeIdentity`] loads and cross-checks them ([`PrivateKey`] is either kind of key);
+//! [`inspect_certificate`] reads the facts a TLS verifier needs from a peer's certificate. A
+//! libp2p secp256k1 `PeerId` inlines its public key, so a secp256k1 [`NodeId`] and its `PeerId`
+//! convert into each other with no lookup table; an RSA `PeerId` is a hash of the key, and a
+//! [`Directory`] fed by handshakes and signed records maps it back.
 //!
 //! ```
 //! use fisco_p2p::identity::{NodeId, NodeIdentity};
@@ -30,19 +36,27 @@
 mod algorithm;
 mod certificate;
 mod credentials;
+mod directory;
 mod error;
 mod key;
 mod lookup;
 mod node_id;
 mod own_chain;
+mod private_key;
+mod rsa_der;
 pub(crate) mod signature;
 
 pub use certificate::{inspect_certificate, CertificateInfo, LeafKey};
-pub use credentials::{NodeIdentity, CA_CERT_FILE, NODE_CERT_FILE, NODE_KEY_FILE};
+pub use credentials::{
+    certificate_folder, Layout, NodeIdentity, CA_CERT_FILE, NODE_CERT_FILE, NODE_KEY_FILE,
+    SSL_CERT_FILE, SSL_KEY_FILE,
+};
+pub use directory::{Directory, DEFAULT_DIRECTORY_CAPACITY};
 pub use error::{IdentityError, Origin};
 pub use key::NodeKey;
 pub use lookup::node_id_of_path;
-pub use node_id::{NodeId, NodeIdError, NODE_ID_LEN};
+pub use node_id::{KeyKind, NodeId, NodeIdError, MAX_RSA_BITS, MIN_RSA_BITS, NODE_ID_LEN};
+pub use private_key::{PrivateKey, RsaKey};
 
 pub(crate) use certificate::parse_pem_certificates;
 

@@ -121,7 +121,7 @@ pub const REFUSAL_CODES: [&str; 15] = [
     "bad_signature",
     "key_mismatch",
     "leaf_is_ca",
-    "leaf_key_not_secp256k1",
+    "leaf_key_unsupported",
     "blacklisted",
     "not_whitelisted",
     "no_certificate",
@@ -163,7 +163,7 @@ pub fn tls_code(reason: RefusalReason) -> &'static str {
         RefusalReason::BadSignature => "bad_signature",
         RefusalReason::KeyMismatch => "key_mismatch",
         RefusalReason::LeafIsCa => "leaf_is_ca",
-        RefusalReason::LeafKeyNotSecp256k1 => "leaf_key_not_secp256k1",
+        RefusalReason::LeafKeyUnsupported => "leaf_key_unsupported",
         RefusalReason::Blacklisted => "blacklisted",
         RefusalReason::NotWhitelisted => "not_whitelisted",
         RefusalReason::NoCertificate => "no_certificate",
@@ -192,7 +192,7 @@ mod tests {
     #[test]
     fn codes_are_single_snake_case_words() {
         let refusals = [
-            Refusal::Tls(RefusalReason::LeafKeyNotSecp256k1),
+            Refusal::Tls(RefusalReason::LeafKeyUnsupported),
             Refusal::ConnectionLimit("max 1".into()),
             Refusal::Timeout,
             Refusal::Unreachable("refused".into()),
@@ -207,7 +207,7 @@ mod tests {
                 "{code}"
             );
         }
-        assert_eq!(refusal_code(&refusals[0]), "leaf_key_not_secp256k1");
+        assert_eq!(refusal_code(&refusals[0]), "leaf_key_unsupported");
     }
 
     #[test]
@@ -220,7 +220,7 @@ mod tests {
             BadSignature,
             KeyMismatch,
             LeafIsCa,
-            LeafKeyNotSecp256k1,
+            LeafKeyUnsupported,
             Blacklisted,
             NotWhitelisted,
             NoCertificate,
@@ -232,7 +232,7 @@ mod tests {
         for reason in tls {
             match reason {
                 UnknownCa | Expired | NotYetValid | BadSignature | KeyMismatch | LeafIsCa
-                | LeafKeyNotSecp256k1 | Blacklisted | NotWhitelisted | NoCertificate
+                | LeafKeyUnsupported | Blacklisted | NotWhitelisted | NoCertificate
                 | BadCertificate | NotTls => {}
             }
         }

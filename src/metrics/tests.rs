@@ -71,16 +71,16 @@ fn the_view_gauges_follow_the_events_without_anyone_asking_the_node() {
     let (a, b) = (node_id(1), node_id(2));
     let address: libp2p::Multiaddr = "/ip4/127.0.0.1/tcp/1".parse().unwrap();
     metrics.record_event(&Event::PeerConnected {
-        node_id: a,
+        node_id: a.clone(),
         address,
         direction: Direction::Outbound,
     });
     metrics.record_event(&Event::PeerStateChanged {
-        node_id: b,
+        node_id: b.clone(),
         seq: 7,
         topics: vec![],
     });
-    metrics.record_event(&Event::PeerOffline { node_id: b });
+    metrics.record_event(&Event::PeerOffline { node_id: b.clone() });
     metrics.local_record(42, 3);
     let text = metrics.encode();
     assert_eq!(
@@ -93,7 +93,7 @@ fn the_view_gauges_follow_the_events_without_anyone_asking_the_node() {
     assert_eq!(value_of(&text, "fisco_p2p_local_seq "), Some(42.0));
     assert_eq!(value_of(&text, "fisco_p2p_followed_topics "), Some(3.0));
     metrics.record_event(&Event::PeerDisconnected {
-        node_id: a,
+        node_id: a.clone(),
         reason: crate::node::DisconnectReason::HeartbeatTimeout,
     });
     metrics.record_event(&Event::PeerForgotten { node_id: b });

@@ -39,21 +39,21 @@ impl View {
     pub(super) fn record(&mut self, event: &Event) {
         match event {
             Event::PeerConnected { node_id, .. } => {
-                self.connected.insert(*node_id);
-                self.known.insert(*node_id);
+                self.connected.insert(node_id.clone());
+                self.known.insert(node_id.clone());
                 self.offline.remove(node_id);
             }
             Event::PeerDisconnected { node_id, .. } => {
                 self.connected.remove(node_id);
             }
             Event::PeerStateChanged { node_id, .. } => {
-                self.known.insert(*node_id);
+                self.known.insert(node_id.clone());
             }
             Event::PeerOnline { node_id } => {
                 self.offline.remove(node_id);
             }
             Event::PeerOffline { node_id } if self.known.contains(node_id) => {
-                self.offline.insert(*node_id);
+                self.offline.insert(node_id.clone());
             }
             Event::PeerForgotten { node_id } => {
                 self.offline.remove(node_id);
@@ -76,13 +76,13 @@ impl View {
         self.connected = peers
             .iter()
             .filter(|p| p.connected)
-            .map(|p| p.node_id)
+            .map(|p| p.node_id.clone())
             .collect();
-        self.known = peers.iter().map(|p| p.node_id).collect();
+        self.known = peers.iter().map(|p| p.node_id.clone()).collect();
         self.offline = peers
             .iter()
             .filter(|p| !p.online)
-            .map(|p| p.node_id)
+            .map(|p| p.node_id.clone())
             .collect();
     }
 }

@@ -37,6 +37,7 @@ pub struct Config {
     pub(crate) route_wait: Duration,
     pub(crate) hop_limit: u8,
     pub(crate) direct_connections: bool,
+    pub(crate) compression: bool,
     pub(crate) topics: Vec<String>,
     pub(crate) metrics: Option<Arc<Metrics>>,
 }
@@ -66,6 +67,8 @@ impl Default for Config {
     /// - a message crosses at most 16 links;
     /// - no direct connections: the node talks only over the links the operator configured
     ///   (and inbound ones), relaying through neighbours;
+    /// - payloads over 1 KiB are compressed (zstd level 1) on links whose other end compresses
+    ///   too, as FISCO 3.x does by default;
     /// - no topics followed at start;
     /// - no metrics.
     fn default() -> Self {
@@ -97,6 +100,7 @@ impl Default for Config {
             route_wait: Duration::from_secs(2),
             hop_limit: 16,
             direct_connections: false,
+            compression: true,
             topics: Vec::new(),
             metrics: None,
         }
@@ -271,6 +275,14 @@ impl Config {
     /// inbound ones, and reaches every other node through relays.
     pub fn with_direct_connections(mut self, enabled: bool) -> Self {
         self.direct_connections = enabled;
+        self
+    }
+
+    /// Whether to compress payloads over 1 KiB (zstd, level 1) on every link whose other end
+    /// compresses too (FISCO's `enable_compression`, on by default). A node with compression
+    /// off still talks to one with it on: each link negotiates it in each direction.
+    pub fn with_compression(mut self, enabled: bool) -> Self {
+        self.compression = enabled;
         self
     }
 

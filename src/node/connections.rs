@@ -21,7 +21,10 @@ use super::{
     swarm::classify::classify,
     Direction, DisconnectReason, Event, Refusal,
 };
-use crate::{identity::NodeId, tls::RefusalReason};
+use crate::{
+    identity::NodeId,
+    tls::{self, RefusalReason},
+};
 
 /// Why a peer the access lists bar is disconnected.
 fn barred_because(reason: RefusalReason) -> DisconnectReason {
@@ -82,7 +85,7 @@ impl EventLoop {
         let mut barred = Vec::new();
         let peers: Vec<PeerId> = self.connected.keys().copied().collect();
         for peer in peers {
-            let Ok(node) = NodeId::from_peer_id(&peer) else {
+            let Some(node) = self.node_of(&peer) else {
                 continue;
             };
             let Err(reason) = self.access.check(&node) else {
@@ -106,8 +109,8 @@ impl EventLoop {
         if peer == *self.swarm.local_peer_id() {
             return;
         }
-        let Ok(node_id) = NodeId::from_peer_id(&peer) else {
-            // The TLS upgrade only admits secp256k1 identities, so this cannot happen; be safe.
+        let Some(node_id) = self.node_of(&peer) else {
+            // The TLS upgrade files every peer it admits, so this cannot happen; be safe.
             tracing::error!(%peer, "connected peer has no node ID; disconnecting");
             let _ = self.swarm.disconnect_peer_id(peer);
             return;
@@ -188,7 +191,7 @@ impl EventLoop {
             }
             None => DisconnectReason::Requested,
         });
-        let Ok(node_id) = NodeId::from_peer_id(&peer) else {
+        let Some(node_id) = self.node_of(&peer) else {
             return;
         };
         if let Some(suppressed) = self.remote_log.allow_peer(peer) {
@@ -226,8 +229,12 @@ impl EventLoop {
             | ListenError::Aborted
             | ListenError::WrongPeerId { .. } => return,
         };
+        // The handshake names the peer when it got as far as its certificate.
+        let node_id = peer
+            .and_then(|p| self.node_of(&p))
+            .or_else(|| tls::find_upgrade_error(error).and_then(|e| e.peer().cloned()));
         self.emit(Event::ConnectionRefused {
-            node_id: peer.and_then(|p| NodeId::from_peer_id(&p).ok()),
+            node_id,
             address: Some(address),
             direction: Direction::Inbound,
             reason,
@@ -235,21 +242,30 @@ impl EventLoop {
     }
 
     pub(super) fn on_outgoing_error(&mut self, peer: Option<PeerId>, error: &DialError) {
-        let node_id = peer.and_then(|p| NodeId::from_peer_id(&p).ok());
-        let failures: Vec<(Option<Multiaddr>, Refusal)> = match error {
+        let known = peer.and_then(|p| self.node_of(&p));
+        // A dial by address alone learns who answered from the handshake, when it got that far.
+        let named = |error: &libp2p::TransportError<std::io::Error>| {
+            known
+                .clone()
+                .or_else(|| tls::find_upgrade_error(error).and_then(|e| e.peer().cloned()))
+        };
+        let failures: Vec<(Option<Multiaddr>, Refusal, Option<NodeId>)> = match error {
             DialError::Transport(errors) => errors
                 .iter()
-                .map(|(address, error)| (Some(address.clone()), classify(error)))
+                .map(|(address, error)| (Some(address.clone()), classify(error), named(error)))
                 .collect(),
             DialError::Denied { cause } => {
                 match cause.downcast_ref::<connection_limits::Exceeded>() {
-                    Some(exceeded) => vec![(None, Refusal::ConnectionLimit(exceeded.to_string()))],
+                    Some(exceeded) => {
+                        vec![(None, Refusal::ConnectionLimit(exceeded.to_string()), known)]
+                    }
                     None => return,
                 }
             }
             DialError::WrongPeerId { obtained, address } => vec![(
                 Some(address.clone()),
                 Refusal::Unreachable(format!("a different node ({obtained}) answered")),
+                known,
             )],
             // Self dials, dials to connected peers and aborted dials are no refusals.
             DialError::LocalPeerId { .. }
@@ -260,7 +276,7 @@ impl EventLoop {
         // A static peer's failures are logged by the peers behaviour (first, then once a
         // minute); other refusals here, rate-limited per address.
         let is_static = peer.is_some_and(|p| self.swarm.behaviour().peers.is_static(&p));
-        for (address, reason) in failures {
+        for (address, reason, node_id) in failures {
             let source = match (&address, peer) {
                 (_, Some(peer)) => Source::Peer(peer),
                 (Some(address), None) => {

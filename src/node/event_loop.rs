@@ -18,7 +18,7 @@ use super::{
 };
 use crate::{
     behaviour::{Behaviour, BehaviourEvent},
-    identity::NodeId,
+    identity::{Directory, NodeId},
     tls::AccessList,
 };
 
@@ -34,6 +34,8 @@ pub(super) struct Connected {
 /// Settings the event loop itself needs (the protocols got theirs when the swarm was built).
 pub(crate) struct LoopConfig {
     pub(crate) node_id: NodeId,
+    /// PeerId -> NodeId of RSA nodes, shared with the TLS upgrade and the overlay's access check.
+    pub(crate) directory: Directory,
     pub(crate) max_message_size: usize,
     pub(crate) max_topics: usize,
     pub(crate) metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
@@ -60,8 +62,6 @@ pub(crate) struct EventLoop {
     pub(super) modules: Modules,
     /// Requests sent, by their overlay request ID.
     pub(super) requests: HashMap<fisco_p2p_overlay::RequestId, PendingRequest>,
-    /// Node IDs and PeerIds converted once per node (each conversion decompresses a point).
-    pub(super) ids: super::ids::Ids,
     /// Multicasts going out, by their overlay ID: the topic and who waits for the outcome.
     pub(super) multicasts:
         HashMap<fisco_p2p_overlay::MulticastId, (String, Reply<Result<usize, MulticastError>>)>,
@@ -97,7 +97,6 @@ impl EventLoop {
             closing: HashMap::new(),
             modules: Modules::new(inbox_capacity.0, inbox_capacity.1),
             requests: HashMap::new(),
-            ids: Default::default(),
             multicasts: HashMap::new(),
             local_seq: 0,
             remote_log: Default::default(),
@@ -138,6 +137,19 @@ impl EventLoop {
         }
     }
 
+    /// The node ID of `peer`: read from the PeerId itself (secp256k1), else from the directory
+    /// (RSA nodes seen in a handshake or a record), else from the peer's state-sync record.
+    pub(super) fn node_of(&self, peer: &PeerId) -> Option<NodeId> {
+        let directory = &self.config.directory;
+        if let Some(node) = directory.node_id(peer) {
+            return Some(node);
+        }
+        let key = self.swarm.behaviour().sync.record(peer)?.public_key()?;
+        let node = NodeId::from_libp2p_public_key(&key).ok()?;
+        directory.learn(&node);
+        Some(node)
+    }
+
     pub(super) fn emit(&self, event: Event) {
         if let Some(m) = &self.config.metrics {
             m.record_event(&event)
@@ -155,7 +167,7 @@ impl EventLoop {
                     self.swarm.behaviour().peers.no_static_peer_connected();
                 let overlay = &mut self.swarm.behaviour_mut().overlay;
                 let _ = reply.send(Status {
-                    node_id: self.config.node_id,
+                    node_id: self.config.node_id.clone(),
                     listen: self.listen_addrs.clone(),
                     seq,
                     topics,
@@ -174,7 +186,7 @@ impl EventLoop {
                     .iter()
                     .filter_map(|(peer, c)| {
                         Some(ConnectedPeer {
-                            node_id: NodeId::from_peer_id(peer).ok()?,
+                            node_id: self.node_of(peer)?,
                             address: c.address.clone(),
                             direction: c.direction,
                             connections: c.connections,
@@ -212,7 +224,7 @@ impl EventLoop {
                         address: address.clone(),
                         connected: match status {
                             fisco_p2p_peers::StaticPeerStatus::Connected(peer) => {
-                                NodeId::from_peer_id(&peer).ok()
+                                self.node_of(&peer)
                             }
                             _ => None,
                         },

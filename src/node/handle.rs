@@ -123,7 +123,7 @@ impl Handle {
 
     /// This node's ID.
     pub fn node_id(&self) -> NodeId {
-        self.node_id
+        self.node_id.clone()
     }
 
     /// This node's libp2p peer ID (the same key as its node ID).

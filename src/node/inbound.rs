@@ -11,7 +11,7 @@ use super::{
     inbox::{IncomingRequest, Message, Responder, Undeliverable},
     Event,
 };
-use crate::{identity::NodeId, metrics::MessageKind};
+use crate::metrics::MessageKind;
 
 impl EventLoop {
     pub(super) fn on_overlay_event(&mut self, event: fisco_p2p_overlay::Event) {
@@ -48,7 +48,7 @@ impl EventLoop {
                 hops,
                 ..
             } => {
-                if let Some(from) = self.ids.node_id(&origin) {
+                if let Some(from) = self.node_of(&origin) {
                     self.deliver(
                         module,
                         Message::Broadcast {
@@ -85,8 +85,7 @@ impl EventLoop {
         payload: Bytes,
         hops: u8,
     ) {
-        let (Some(from), Some(commands)) =
-            (self.ids.node_id(&origin), self.command_sender.upgrade())
+        let (Some(from), Some(commands)) = (self.node_of(&origin), self.command_sender.upgrade())
         else {
             return;
         };
@@ -94,7 +93,7 @@ impl EventLoop {
             m.message_received(MessageKind::Unicast, payload.len())
         }
         let request = IncomingRequest {
-            from,
+            from: from.clone(),
             module,
             payload,
             hops,
@@ -150,11 +149,11 @@ impl EventLoop {
         protocol: &'static str,
         reason: String,
     ) {
-        let origin = origin.and_then(|o| NodeId::from_peer_id(&o).ok());
+        let origin = origin.and_then(|o| self.node_of(&o));
         if let Some(suppressed) = self.remote_log.allow_peer(from) {
             tracing::warn!(peer = %from, origin = ?origin, protocol, %reason, suppressed, "invalid message refused");
         }
-        if let Ok(node_id) = NodeId::from_peer_id(&from) {
+        if let Some(node_id) = self.node_of(&from) {
             self.emit(Event::InvalidMessage {
                 node_id,
                 origin,
@@ -205,24 +204,32 @@ impl EventLoop {
 
     pub(super) fn on_sync_event(&mut self, event: fisco_p2p_sync::Event) {
         use fisco_p2p_sync::Event as E;
-        let node = |peer: &PeerId| NodeId::from_peer_id(peer).ok();
         let event = match event {
             E::RecordUpdated { peer, record } => {
+                // An RSA node's record carries its key: the way back from its PeerId.
+                if let Some(key) = record.public_key() {
+                    self.config.directory.learn_key(&key);
+                }
                 self.swarm
                     .behaviour_mut()
                     .overlay
                     .set_neighbours(peer, record.neighbours().clone());
-                node(&peer).map(|node_id| Event::PeerStateChanged {
+                self.node_of(&peer).map(|node_id| Event::PeerStateChanged {
                     node_id,
                     seq: record.seq(),
                     topics: record.topics().iter().cloned().collect(),
                 })
             }
-            E::PeerOnline { peer } => node(&peer).map(|node_id| Event::PeerOnline { node_id }),
-            E::PeerOffline { peer } => node(&peer).map(|node_id| Event::PeerOffline { node_id }),
+            E::PeerOnline { peer } => self
+                .node_of(&peer)
+                .map(|node_id| Event::PeerOnline { node_id }),
+            E::PeerOffline { peer } => self
+                .node_of(&peer)
+                .map(|node_id| Event::PeerOffline { node_id }),
             E::PeerForgotten { peer } => {
                 self.swarm.behaviour_mut().overlay.remove_node(&peer);
-                node(&peer).map(|node_id| Event::PeerForgotten { node_id })
+                self.node_of(&peer)
+                    .map(|node_id| Event::PeerForgotten { node_id })
             }
             E::InvalidRecord { from, reason } => {
                 self.report_invalid(from, None, "sync", reason.to_string());

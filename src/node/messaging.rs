@@ -112,16 +112,13 @@ impl EventLoop {
                 }
             }
             Command::Routes(reply) => {
-                let routes = self
-                    .swarm
-                    .behaviour_mut()
-                    .overlay
-                    .routes()
+                let routes = self.swarm.behaviour_mut().overlay.routes();
+                let routes = routes
                     .into_iter()
                     .filter_map(|(dest, route)| {
                         Some(RouteInfo {
-                            destination: NodeId::from_peer_id(&dest).ok()?,
-                            next_hop: NodeId::from_peer_id(&route.next_hop).ok()?,
+                            destination: self.node_of(&dest)?,
+                            next_hop: self.node_of(&route.next_hop)?,
                             hops: route.hops,
                         })
                     })
@@ -129,16 +126,8 @@ impl EventLoop {
                 let _ = reply.send(routes);
             }
             Command::Path(node, reply) => {
-                let path = self
-                    .swarm
-                    .behaviour_mut()
-                    .overlay
-                    .path(&node.to_peer_id())
-                    .map(|path| {
-                        path.iter()
-                            .filter_map(|p| NodeId::from_peer_id(p).ok())
-                            .collect()
-                    });
+                let path = self.swarm.behaviour_mut().overlay.path(&node.to_peer_id());
+                let path = path.map(|path| path.iter().filter_map(|p| self.node_of(p)).collect());
                 let _ = reply.send(path);
             }
             other => tracing::error!(?other, "command reached the wrong handler"),
@@ -182,7 +171,7 @@ impl EventLoop {
             .filter_map(|entry| {
                 let record = entry.record();
                 Some(PeerInfo {
-                    node_id: NodeId::from_peer_id(&record.owner()).ok()?,
+                    node_id: self.node_of(&record.owner())?,
                     connected: self.connected.contains_key(&record.owner()),
                     online: entry.is_online(),
                     addrs: record.addrs().to_vec(),
@@ -192,17 +181,15 @@ impl EventLoop {
                     neighbours: record
                         .neighbours()
                         .iter()
-                        .filter_map(|p| NodeId::from_peer_id(p).ok())
+                        .filter_map(|p| self.node_of(p))
                         .collect(),
                 })
             })
             .collect();
-        let known: std::collections::HashSet<NodeId> = infos.iter().map(|i| i.node_id).collect();
+        let known: std::collections::HashSet<NodeId> =
+            infos.iter().map(|i| i.node_id.clone()).collect();
         for peer in self.connected.keys() {
-            if NodeId::from_peer_id(peer).is_ok_and(|node| known.contains(&node)) {
-                continue;
-            }
-            if let Ok(node_id) = NodeId::from_peer_id(peer) {
+            if let Some(node_id) = self.node_of(peer).filter(|node| !known.contains(node)) {
                 infos.push(PeerInfo {
                     node_id,
                     connected: true,
@@ -215,7 +202,7 @@ impl EventLoop {
                 });
             }
         }
-        infos.sort_by_key(|i| i.node_id);
+        infos.sort_by(|a, b| a.node_id.cmp(&b.node_id));
         infos
     }
 }

@@ -14,8 +14,9 @@
 //!   `multicast.rs`: multicast to topic followers; `inbound.rs`: what arrives for the application;
 //! - `handle.rs`, `command.rs`, `inbox.rs`, `event.rs`: the application's side;
 //! - `swarm.rs`: building the Swarm; `config.rs`, `address.rs`, `error.rs`; `topic.rs`, the
-//!   rule for topic names;
-//! - `ids.rs`: node IDs and PeerIds converted once per node, not once per message.
+//!   rule for topic names. Node IDs of PeerIds come from the shared
+//!   [`Directory`](crate::identity::Directory), which remembers them (one point decompression
+//!   per node, not per message) and maps RSA nodes' hashed PeerIds back.
 
 mod address;
 mod command;
@@ -25,7 +26,6 @@ mod error;
 mod event;
 mod event_loop;
 mod handle;
-mod ids;
 mod inbound;
 mod inbox;
 mod messaging;
@@ -49,7 +49,11 @@ pub use handle::{ConnectedPeer, Events, Handle, PeerInfo, RouteInfo, StaticPeer,
 pub use inbox::{Inbox, IncomingRequest, Message, Responder};
 pub use topic::{check_topic, MAX_TOPIC_LEN};
 
-use crate::{behaviour::Behaviour, identity::NodeIdentity, tls::AccessList};
+use crate::{
+    behaviour::Behaviour,
+    identity::{Directory, NodeIdentity},
+    tls::AccessList,
+};
 
 /// How long [`Node::spawn`] waits for each listener to report its address.
 const LISTEN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -68,9 +72,10 @@ impl Node {
         config: Config,
     ) -> Result<(Handle, Events), NodeError> {
         let access = AccessList::new();
-        access.set_blacklist(config.blacklist.iter().copied());
-        access.set_whitelist(config.whitelist.iter().copied());
-        let mut swarm = swarm::build(&identity, &config, access.clone())?;
+        access.set_blacklist(config.blacklist.iter().cloned());
+        access.set_whitelist(config.whitelist.iter().cloned());
+        let directory = Directory::new();
+        let mut swarm = swarm::build(&identity, &config, access.clone(), directory.clone())?;
         if let Some(metrics) = &config.metrics {
             metrics.attach_overlay(swarm.behaviour().overlay.stats_handle());
         }
@@ -116,6 +121,7 @@ impl Node {
         }
         let loop_config = event_loop::LoopConfig {
             node_id: identity.node_id(),
+            directory,
             max_message_size: config.max_message_size,
             max_topics: config.max_topics,
             metrics: config.metrics.clone(),

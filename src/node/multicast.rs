@@ -87,7 +87,7 @@ impl EventLoop {
         payload: Bytes,
         hops: u8,
     ) {
-        let Some(from) = self.ids.node_id(&origin) else {
+        let Some(from) = self.node_of(&origin) else {
             return;
         };
         if !self.swarm.behaviour().sync.local_record().follows(&topic) {

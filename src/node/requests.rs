@@ -98,7 +98,7 @@ impl EventLoop {
         reply: Reply<Result<Bytes, CallError>>,
     ) {
         let sent = std::time::Instant::now();
-        let peer = self.ids.peer_id(node);
+        let peer = node.to_peer_id();
         let outcome = self
             .check_size(&payload)
             .and_then(|()| self.send_request(peer, module, payload, timeout));
@@ -198,7 +198,7 @@ impl EventLoop {
                 let _ = reply.send(result.map_err(|error| CallError::Failed { node, error }));
             }
             Some(PendingRequest::Topic(mut send)) => {
-                let Some(node) = self.ids.node_id(&destination) else {
+                let Some(node) = self.node_of(&destination) else {
                     return;
                 };
                 match result {

@@ -14,10 +14,10 @@ use std::time::Duration;
 
 use libp2p::{connection_limits, identity::Keypair, tcp, Swarm};
 
-use super::{ids::Ids, Config, NodeError};
+use super::{Config, NodeError};
 use crate::{
     behaviour::Behaviour,
-    identity::NodeIdentity,
+    identity::{Directory, NodeIdentity},
     tls::{self, AccessList},
 };
 
@@ -25,12 +25,14 @@ pub(super) fn build(
     identity: &NodeIdentity,
     config: &Config,
     access: AccessList,
+    directory: Directory,
 ) -> Result<Swarm<Behaviour>, NodeError> {
     let connections = Connections::new(config);
     let tls = tls::Config::new(identity, access.clone())
         .map_err(|e| NodeError::Tls(Box::new(e)))?
         .with_handshake_timeout(config.handshake_timeout)
-        .with_first_bytes_timeout(config.first_bytes_timeout);
+        .with_first_bytes_timeout(config.first_bytes_timeout)
+        .with_directory(directory.clone());
     let tcp = tcp::Config::default().nodelay(true);
     let setup = |e: &dyn std::fmt::Display| NodeError::Setup(e.to_string());
     let swarm = libp2p::SwarmBuilder::with_existing_identity(identity.keypair().clone())
@@ -39,7 +41,7 @@ pub(super) fn build(
         .map_err(|e| setup(&e))?
         .with_dns()
         .map_err(|e| setup(&e))?
-        .with_behaviour(|key| behaviour(key, config, &connections, access))
+        .with_behaviour(|key| behaviour(key, config, &connections, access, directory))
         .map_err(|e| setup(&e))?
         // The peers behaviour keeps connections alive; this only bounds connections that no
         // behaviour needs any more.
@@ -105,6 +107,7 @@ fn behaviour(
     config: &Config,
     connections: &Connections,
     access: AccessList,
+    directory: Directory,
 ) -> Result<Behaviour, Box<dyn std::error::Error + Send + Sync>> {
     let local = key.public().to_peer_id();
     // Sync keeps its own message limit: its records are bounded by their own size limit, not by
@@ -119,19 +122,24 @@ fn behaviour(
         .with_request_timeout(config.request_timeout)
         .with_hop_limit(config.hop_limit)
         .with_route_wait(config.route_wait)
-        .with_direct_connections(config.direct_connections);
+        .with_direct_connections(config.direct_connections)
+        .with_compression(config.compression);
     let mut overlay = fisco_p2p_overlay::Behaviour::new(key.clone(), overlay_config);
     // The access lists apply to the origin of every message, not only to the neighbour that
     // passed it on: a barred node cannot reach this one through a relay either.
-    // The origin's node ID is remembered: deriving it costs a point decompression per message.
-    let ids = std::sync::Mutex::new(Ids::default());
-    overlay.set_access(move |origin| {
-        let node = ids
-            .lock()
-            .map_err(|_| "access check unavailable".to_string())?
-            .node_id(origin)
-            .ok_or_else(|| "not a FISCO node ID".to_string())?;
-        access.check(&node).map_err(|reason| reason.to_string())
+    // An RSA origin's envelopes carry its key: file it before the access check below.
+    let keys = directory.clone();
+    overlay.set_key_sink(move |key| keys.learn_key(key));
+    // An RSA origin is named through the directory (its handshake, its signed record or its
+    // envelopes filed it); one not known yet passes only while the lists are empty.
+    overlay.set_access(move |origin| match directory.node_id(origin) {
+        Some(node) => access.check(&node).map_err(|reason| reason.to_string()),
+        None if access.is_empty() => Ok(()),
+        None => Err(
+            "origin's RSA key not known yet (no handshake or record from it), so the \
+                     access lists cannot be checked"
+                .to_string(),
+        ),
     });
     Ok(Behaviour {
         limits: connections.limits(),

@@ -69,6 +69,11 @@ impl AccessList {
         self.read(|lists| lists.check(node))
     }
 
+    /// Whether both lists are empty (every node with a valid certificate may connect).
+    pub fn is_empty(&self) -> bool {
+        self.read(|lists| lists.blacklist.is_empty() && lists.whitelist.is_empty())
+    }
+
     /// Replaces the blacklist.
     pub fn set_blacklist(&self, nodes: impl IntoIterator<Item = NodeId>) {
         let nodes = nodes.into_iter().collect();
@@ -144,7 +149,7 @@ impl AccessList {
 }
 
 fn sorted(set: &HashSet<NodeId>) -> Vec<NodeId> {
-    let mut nodes: Vec<NodeId> = set.iter().copied().collect();
+    let mut nodes: Vec<NodeId> = set.iter().cloned().collect();
     nodes.sort();
     nodes
 }
@@ -163,15 +168,15 @@ mod tests {
     #[test]
     fn empty_lists_allow_every_node() {
         let access = AccessList::new();
-        assert_eq!(access.check(&nodes(1)[0]), Ok(()));
+        assert_eq!(access.check(&nodes(1)[0].clone()), Ok(()));
     }
 
     #[test]
     fn the_blacklist_wins_over_the_whitelist() {
-        let node = nodes(1)[0];
+        let node = nodes(1)[0].clone();
         let access = AccessList::new();
-        access.add_to_whitelist(node);
-        access.add_to_blacklist(node);
+        access.add_to_whitelist(node.clone());
+        access.add_to_blacklist(node.clone());
         assert_eq!(access.check(&node), Err(RefusalReason::Blacklisted));
     }
 
@@ -179,7 +184,7 @@ mod tests {
     fn a_non_empty_whitelist_bars_the_nodes_it_does_not_name() {
         let [listed, other] = nodes(2).try_into().expect("two nodes");
         let access = AccessList::new();
-        access.set_whitelist([listed]);
+        access.set_whitelist([listed.clone()]);
         assert_eq!(access.check(&listed), Ok(()));
         assert_eq!(access.check(&other), Err(RefusalReason::NotWhitelisted));
         access.remove_from_whitelist(&listed);
@@ -192,15 +197,15 @@ mod tests {
 
     #[test]
     fn clones_share_the_lists_and_every_change_is_announced() {
-        let node = nodes(1)[0];
+        let node = nodes(1)[0].clone();
         let access = AccessList::new();
         let mut changes = access.changes();
         let clone = access.clone();
-        clone.add_to_blacklist(node);
+        clone.add_to_blacklist(node.clone());
         assert!(changes.has_changed().expect("sender alive"));
         assert_eq!(*changes.borrow_and_update(), 1);
         assert_eq!(access.check(&node), Err(RefusalReason::Blacklisted));
-        assert_eq!(access.blacklist(), vec![node]);
+        assert_eq!(access.blacklist(), vec![node.clone()]);
         clone.remove_from_blacklist(&node);
         assert_eq!(*changes.borrow_and_update(), 2);
         assert_eq!(access.check(&node), Ok(()));
@@ -217,8 +222,8 @@ mod tests {
         ) {
             let ids = pool();
             let access = AccessList::new();
-            access.set_blacklist(ids.iter().zip(&black).filter(|(_, on)| **on).map(|(id, _)| *id));
-            access.set_whitelist(ids.iter().zip(&white).filter(|(_, on)| **on).map(|(id, _)| *id));
+            access.set_blacklist(ids.iter().zip(&black).filter(|(_, on)| **on).map(|(id, _)| id.clone()));
+            access.set_whitelist(ids.iter().zip(&white).filter(|(_, on)| **on).map(|(id, _)| id.clone()));
             let expected = if black[probe] {
                 Err(RefusalReason::Blacklisted)
             } else if white.iter().any(|on| *on) && !white[probe] {

@@ -1,7 +1,7 @@
 //! The certificate chain check: is this a node of our chain, and which node?
 //!
 //! The checks, in order:
-//! 1. the node certificate's key is secp256k1 (it names the node ID);
+//! 1. the node certificate's key is secp256k1 or RSA of 2048 to 4096 bits (it names the node ID);
 //! 2. webpki builds a path to a CA of `ca.crt` and checks validity, CA flags and signatures;
 //! 3. the node ID passes the access lists (blacklist, whitelist).
 //!
@@ -11,13 +11,15 @@ use rustls::pki_types::{CertificateDer, TrustAnchor, UnixTime};
 use webpki::{EndEntityCert, ExtendedKeyUsageValidator, KeyPurposeIdIter};
 
 use super::{provider::CHAIN_ALGORITHMS, AccessList, RefusalReason, TlsError};
-use crate::identity::{inspect_certificate, LeafKey, NodeId};
+use crate::identity::{inspect_certificate, Directory, LeafKey, NodeId};
 
-/// What every connection trusts: the CAs of `ca.crt` (parsed once) and the access lists.
+/// What every connection trusts: the CAs of `ca.crt` (parsed once) and the access lists; and
+/// where verified peers are filed.
 #[derive(Debug)]
 pub(crate) struct Trust {
     anchors: Vec<TrustAnchor<'static>>,
     access: AccessList,
+    directory: Directory,
 }
 
 /// A refusal, with what the checks found.
@@ -46,11 +48,28 @@ impl Trust {
                     })
             })
             .collect::<Result<_, _>>()?;
-        Ok(Self { anchors, access })
+        Ok(Self {
+            anchors,
+            access,
+            directory: Directory::new(),
+        })
+    }
+
+    /// The same trust, filing verified peers in `directory`.
+    pub(crate) fn clone_with_directory(&self, directory: Directory) -> Self {
+        Self {
+            anchors: self.anchors.clone(),
+            access: self.access.clone(),
+            directory,
+        }
     }
 
     pub(crate) fn access(&self) -> &AccessList {
         &self.access
+    }
+
+    pub(crate) fn directory(&self) -> &Directory {
+        &self.directory
     }
 
     /// Checks a presented chain (node certificate first) at time `now`; returns the node ID.
@@ -68,14 +87,19 @@ impl Trust {
         let info = inspect_certificate(leaf)
             .map_err(|e| refuse(RefusalReason::BadCertificate, None, e.to_string()))?;
         let node = match info.key {
-            LeafKey::Secp256k1(node) => node,
+            LeafKey::Secp256k1(node) | LeafKey::Rsa(node) => node,
             LeafKey::Other(kind) => {
                 let detail = format!("node certificate {} has a {kind} key", info.subject);
-                return Err(refuse(RefusalReason::LeafKeyNotSecp256k1, None, detail));
+                return Err(refuse(RefusalReason::LeafKeyUnsupported, None, detail));
             }
         };
-        let cert = EndEntityCert::try_from(leaf)
-            .map_err(|e| refuse(RefusalReason::BadCertificate, Some(node), format!("{e}")))?;
+        let cert = EndEntityCert::try_from(leaf).map_err(|e| {
+            refuse(
+                RefusalReason::BadCertificate,
+                Some(node.clone()),
+                format!("{e}"),
+            )
+        })?;
         cert.verify_for_usage(
             CHAIN_ALGORITHMS,
             &self.anchors,
@@ -87,15 +111,13 @@ impl Trust {
         )
         .map_err(|e| {
             let reason = self.chain_reason(&e, leaf, intermediates);
-            refuse(reason, Some(node), chain_detail(&e, &info.subject))
+            refuse(reason, Some(node.clone()), chain_detail(&e, &info.subject))
         })?;
         self.access.check(&node).map_err(|reason| {
-            refuse(
-                reason,
-                Some(node),
-                format!("node ID {node} by the access lists"),
-            )
+            let detail = format!("node ID {node} by the access lists");
+            refuse(reason, Some(node.clone()), detail)
         })?;
+        self.directory.learn(&node);
         Ok(node)
     }
 

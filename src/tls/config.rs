@@ -8,7 +8,7 @@ use rustls::{
     crypto::CryptoProvider,
     pki_types::ServerName,
     server::NoServerSessionStorage,
-    sign::{CertifiedKey, SingleCertAndKey},
+    sign::{CertifiedKey, SigningKey, SingleCertAndKey},
     ClientConfig, ServerConfig,
 };
 
@@ -18,7 +18,7 @@ use super::{
     verifier::{PeerVerifier, Verdict},
     AccessList, TlsError,
 };
-use crate::identity::{inspect_certificate, NodeIdentity};
+use crate::identity::{inspect_certificate, Directory, NodeIdentity, PrivateKey};
 
 /// The protocol name negotiated by multistream-select before the TLS handshake.
 pub const PROTOCOL_NAME: &str = "/fisco-tls/1.0.0";
@@ -82,11 +82,16 @@ impl Config {
             .ok_or_else(|| TlsError::BadOwnCertificate("the chain is empty".to_owned()))?;
         let info =
             inspect_certificate(leaf).map_err(|e| TlsError::BadOwnCertificate(e.to_string()))?;
-        let key = NodeSigningKey::new(*identity.key().secret_key());
+        let key: Arc<dyn SigningKey> = match identity.key() {
+            PrivateKey::Secp256k1(key) => Arc::new(NodeSigningKey::new(*key.secret_key())),
+            // ring signs RSA handshakes with RSA-PSS, the only RSA scheme TLS 1.3 allows.
+            PrivateKey::Rsa(key) => rustls::crypto::ring::sign::any_supported_type(&key.to_der())
+                .map_err(|e| TlsError::BadOwnKey(e.to_string()))?,
+        };
         Ok(Self {
             trust: Arc::new(trust),
             provider: crypto_provider(),
-            certified_key: Arc::new(CertifiedKey::new(identity.chain().to_vec(), Arc::new(key))),
+            certified_key: Arc::new(CertifiedKey::new(identity.chain().to_vec(), key)),
             local_peer: identity.node_id().to_peer_id(),
             own_validity: (info.not_before, info.not_after),
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
@@ -110,6 +115,20 @@ impl Config {
     /// The access lists the verifier consults; change them through this (shared) handle.
     pub fn access_list(&self) -> &AccessList {
         self.trust.access()
+    }
+
+    /// Files every verified peer's node ID in `directory`, so that the PeerId of an RSA peer
+    /// (a hash of its key) can be mapped back to its node ID. Without it the upgrade keeps a
+    /// directory of its own ([`Config::directory`]).
+    pub fn with_directory(mut self, directory: Directory) -> Self {
+        let trust = Trust::clone_with_directory(&self.trust, directory);
+        self.trust = Arc::new(trust);
+        self
+    }
+
+    /// The directory verified peers are filed in.
+    pub fn directory(&self) -> &Directory {
+        self.trust.directory()
     }
 
     /// The PeerId peers derive from our certificate.

@@ -31,8 +31,9 @@ pub enum RefusalReason {
     KeyMismatch,
     /// The node certificate is a CA certificate (`CA:TRUE`); a node needs a `CA:FALSE` one.
     LeafIsCa,
-    /// The node certificate's key is not secp256k1, so it names no node ID.
-    LeafKeyNotSecp256k1,
+    /// The node certificate's key is neither secp256k1 nor RSA of 2048 to 4096 bits, so it
+    /// names no node ID.
+    LeafKeyUnsupported,
     /// The peer's node ID is on the blacklist (FISCO `crl`).
     Blacklisted,
     /// The whitelist (FISCO `cal`) is not empty and lacks the peer's node ID.
@@ -55,7 +56,7 @@ impl std::fmt::Display for RefusalReason {
             Self::BadSignature => "bad signature in the certificate chain",
             Self::KeyMismatch => "handshake key does not match the certificate",
             Self::LeafIsCa => "node certificate is a CA certificate",
-            Self::LeafKeyNotSecp256k1 => "node certificate key is not secp256k1",
+            Self::LeafKeyUnsupported => "node certificate key is neither secp256k1 nor RSA",
             Self::Blacklisted => "blacklisted",
             Self::NotWhitelisted => "not whitelisted",
             Self::NoCertificate => "no certificate presented",
@@ -75,11 +76,11 @@ impl RefusalReason {
             Self::NotYetValid => CertificateError::NotValidYet, // certificate_expired
             Self::BadSignature => CertificateError::BadEncoding, // bad_certificate
             Self::KeyMismatch => CertificateError::BadSignature, // decrypt_error
-            Self::LeafKeyNotSecp256k1 => CertificateError::InvalidPurpose, // unsupported_certificate
+            Self::LeafKeyUnsupported => CertificateError::InvalidPurpose, // unsupported_certificate
             Self::LeafIsCa => {
                 CertificateError::Other(OtherError(std::sync::Arc::new(Refused(self))))
             } // certificate_unknown
-            Self::Blacklisted => CertificateError::Revoked,                // certificate_revoked
+            Self::Blacklisted => CertificateError::Revoked,     // certificate_revoked
             Self::NotWhitelisted => CertificateError::ApplicationVerificationFailure, // access_denied
             // handshake_failure: generic, the peer learns no reason.
             Self::BadCertificate | Self::NoCertificate | Self::NotTls => {
@@ -104,7 +105,7 @@ impl RefusalReason {
             AlertDescription::CertificateExpired => Self::Expired,
             AlertDescription::BadCertificate => Self::BadSignature,
             AlertDescription::DecryptError => Self::KeyMismatch,
-            AlertDescription::UnsupportedCertificate => Self::LeafKeyNotSecp256k1,
+            AlertDescription::UnsupportedCertificate => Self::LeafKeyUnsupported,
             AlertDescription::CertificateUnknown => Self::LeafIsCa,
             AlertDescription::CertificateRevoked => Self::Blacklisted,
             AlertDescription::AccessDenied => Self::NotWhitelisted,
@@ -293,6 +294,9 @@ pub enum TlsError {
         /// What webpki said.
         reason: String,
     },
+    /// Our own node key cannot sign TLS handshakes; check `node.key` or `ssl.key`.
+    #[error("our node key cannot sign TLS handshakes: {0}")]
+    BadOwnKey(String),
     /// Our own node certificate cannot be read; check `node.crt`.
     #[error("our node certificate is unreadable: {0}")]
     BadOwnCertificate(String),
@@ -324,7 +328,7 @@ mod tests {
         RefusalReason::BadSignature,
         RefusalReason::KeyMismatch,
         RefusalReason::LeafIsCa,
-        RefusalReason::LeafKeyNotSecp256k1,
+        RefusalReason::LeafKeyUnsupported,
         RefusalReason::Blacklisted,
         RefusalReason::NotWhitelisted,
         RefusalReason::NoCertificate,

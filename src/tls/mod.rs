@@ -1,14 +1,17 @@
 //! The `/fisco-tls/1.0.0` security upgrade: CA-verified, mutually authenticated TLS 1.3 with
-//! secp256k1 node keys.
+//! secp256k1 (FISCO 2.x) or RSA (FISCO 3.x) node keys.
 //!
 //! Two nodes that connect first agree on `/fisco-tls/1.0.0` by multistream-select, then run a
 //! TLS 1.3 handshake in which each presents its FISCO certificate bundle (`node.crt`) and proves
 //! it holds `node.key`. Each side checks the other's chain against its `ca.crt`, reads the peer's
 //! node ID from the node certificate's public key, and consults its [`AccessList`]. The upgrade
-//! yields the peer's libp2p `PeerId`, which is its node ID in libp2p form.
+//! yields the peer's libp2p `PeerId`, which is its node ID in libp2p form; an RSA node's PeerId is
+//! a hash of its key, so the upgrade also files the node ID in the [`Config::directory`] for the
+//! way back.
 //!
 //! rustls, webpki and ring know nothing of secp256k1, so `provider.rs` adds it: a private-use TLS
 //! signature scheme signed through libsecp256k1, and a webpki verification algorithm for chains.
+//! RSA node keys sign their handshakes with RSA-PSS through ring, as TLS 1.3 requires.
 //!
 //! Every refusal names its reason ([`RefusalReason`]) on both sides: the refusing side returns
 //! [`UpgradeError::Refused`]; the refused side reads it from the TLS alert and returns

@@ -1,6 +1,7 @@
 //! The cryptography rustls runs on: ring's TLS 1.3 suites plus ECDSA on secp256k1.
 //!
-//! Neither ring nor webpki knows secp256k1, the curve of every FISCO node key. This file adds it
+//! Neither ring nor webpki knows secp256k1, the curve of every FISCO 2.x node key (FISCO 3.x RSA
+//! node keys need nothing extra: ring signs and checks RSA-PSS). This file adds secp256k1
 //! in the two places rustls needs it:
 //! - [`NodeSigningKey`] signs the TLS `CertificateVerify` message with the node key, under a
 //!   private-use signature scheme ([`SECP256K1_SHA256`]) that only our peers offer;
@@ -28,10 +29,30 @@ pub(crate) use crate::identity::signature::{digest, Secp256k1Sha256, CHAIN_ALGOR
 /// and DSA algorithms and silently drops them from TLS 1.3 offers. 0x03 is "ECDSA".
 pub(crate) const SECP256K1_SHA256: SignatureScheme = SignatureScheme::Unknown(0xFE03);
 
-/// What the provider advertises for handshake signatures: only secp256k1.
+/// What the provider advertises for handshake signatures: secp256k1 (FISCO 2.x node keys) and
+/// RSA-PSS (FISCO 3.x node keys; TLS 1.3 signs RSA handshakes with PSS only).
 static HANDSHAKE_ALGORITHMS: WebPkiSupportedAlgorithms = WebPkiSupportedAlgorithms {
-    all: &[&Secp256k1Sha256],
-    mapping: &[(SECP256K1_SHA256, &[&Secp256k1Sha256])],
+    all: &[
+        &Secp256k1Sha256,
+        webpki::ring::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
+        webpki::ring::RSA_PSS_2048_8192_SHA384_LEGACY_KEY,
+        webpki::ring::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
+    ],
+    mapping: &[
+        (SECP256K1_SHA256, &[&Secp256k1Sha256]),
+        (
+            SignatureScheme::RSA_PSS_SHA256,
+            &[webpki::ring::RSA_PSS_2048_8192_SHA256_LEGACY_KEY],
+        ),
+        (
+            SignatureScheme::RSA_PSS_SHA384,
+            &[webpki::ring::RSA_PSS_2048_8192_SHA384_LEGACY_KEY],
+        ),
+        (
+            SignatureScheme::RSA_PSS_SHA512,
+            &[webpki::ring::RSA_PSS_2048_8192_SHA512_LEGACY_KEY],
+        ),
+    ],
 };
 
 /// ring's provider cut down to TLS 1.3 cipher suites, with secp256k1 handshake signatures.

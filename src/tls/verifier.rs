@@ -2,7 +2,8 @@
 //!
 //! Mutual authentication is mandatory and symmetric: the dialer checks the listener exactly as the
 //! listener checks the dialer, with the chain check of [`Trust`], then the handshake signature
-//! (`CertificateVerify`) with the certificate's secp256k1 key.
+//! (`CertificateVerify`) with the certificate's key: ECDSA under our private-use secp256k1
+//! scheme for a FISCO 2.x node, RSA-PSS (the RSA scheme of TLS 1.3) for a FISCO 3.x node.
 //!
 //! A verifier serves one connection and writes what it found into a [`Verdict`], which the
 //! upgrade reads to name the peer and the reason of a refusal: rustls itself only passes an
@@ -12,7 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use rustls::{
     client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier},
-    pki_types::{CertificateDer, ServerName, UnixTime},
+    pki_types::{CertificateDer, ServerName, SignatureVerificationAlgorithm, UnixTime},
     server::danger::{ClientCertVerified, ClientCertVerifier},
     DigitallySignedStruct, DistinguishedName, SignatureScheme,
 };
@@ -77,7 +78,7 @@ impl PeerVerifier {
         }
     }
 
-    /// Checks the peer's handshake signature with its certificate's secp256k1 key.
+    /// Checks the peer's handshake signature with its certificate's key (secp256k1 or RSA).
     fn verify_signature(
         &self,
         message: &[u8],
@@ -85,16 +86,23 @@ impl PeerVerifier {
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
         let peer = self.verdict.findings().peer.map(Box::new);
-        if dss.scheme != SECP256K1_SHA256 {
-            // Unreachable in practice: the chain check already refused non-secp256k1 keys.
-            return Err(self.refuse(Refusal {
-                reason: RefusalReason::LeafKeyNotSecp256k1,
-                peer: peer.clone(),
-                detail: format!("handshake signed with {:?}", dss.scheme),
-            }));
-        }
+        let algorithm: &dyn SignatureVerificationAlgorithm = match dss.scheme {
+            SECP256K1_SHA256 => &Secp256k1Sha256,
+            SignatureScheme::RSA_PSS_SHA256 => webpki::ring::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
+            SignatureScheme::RSA_PSS_SHA384 => webpki::ring::RSA_PSS_2048_8192_SHA384_LEGACY_KEY,
+            SignatureScheme::RSA_PSS_SHA512 => webpki::ring::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
+            other => {
+                // Unreachable in practice: the chain check already refused other key types.
+                return Err(self.refuse(Refusal {
+                    reason: RefusalReason::LeafKeyUnsupported,
+                    peer: peer.clone(),
+                    detail: format!("handshake signed with {other:?}"),
+                }));
+            }
+        };
+        // webpki also checks that the scheme fits the certificate's key type.
         EndEntityCert::try_from(cert)
-            .and_then(|cert| cert.verify_signature(&Secp256k1Sha256, message, dss.signature()))
+            .and_then(|cert| cert.verify_signature(algorithm, message, dss.signature()))
             .map(|()| HandshakeSignatureValid::assertion())
             .map_err(|e| {
                 self.refuse(Refusal {
@@ -112,18 +120,18 @@ impl PeerVerifier {
     }
 }
 
-/// The schemes we let a peer sign its handshake with: secp256k1 first; the rest only so that a
-/// peer with a wrong key type gets far enough to be refused with a precise reason, instead of
-/// "no signature schemes in common".
+/// The schemes we let a peer sign its handshake with: secp256k1 (FISCO 2.x nodes) and RSA-PSS
+/// (FISCO 3.x nodes); the rest only so that a peer with a wrong key type gets far enough to be
+/// refused with a precise reason, instead of "no signature schemes in common".
 fn verify_schemes() -> Vec<SignatureScheme> {
     vec![
         SECP256K1_SHA256,
-        SignatureScheme::ECDSA_NISTP256_SHA256,
-        SignatureScheme::ECDSA_NISTP384_SHA384,
-        SignatureScheme::ED25519,
         SignatureScheme::RSA_PSS_SHA256,
         SignatureScheme::RSA_PSS_SHA384,
         SignatureScheme::RSA_PSS_SHA512,
+        SignatureScheme::ECDSA_NISTP256_SHA256,
+        SignatureScheme::ECDSA_NISTP384_SHA384,
+        SignatureScheme::ED25519,
     ]
 }
 

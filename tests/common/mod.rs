@@ -119,7 +119,7 @@ impl TestNode {
 
     /// Waits until this node is connected to `peer`.
     pub async fn wait_connected(&mut self, peer: NodeId) {
-        if self.is_connected(peer).await {
+        if self.is_connected(peer.clone()).await {
             return;
         }
         self.wait_for("peer connected", |e| match e {

@@ -35,7 +35,7 @@ async fn a_clean_three_node_start_refuses_nothing() {
             for node in &mut nodes {
                 for id in &ids {
                     if *id != node.node_id() {
-                        node.wait_connected(*id).await;
+                        node.wait_connected(id.clone()).await;
                     }
                 }
             }

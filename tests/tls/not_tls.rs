@@ -94,7 +94,7 @@ async fn a_stock_tls_client_with_a_p256_certificate_is_refused_as_not_secp256k1(
     let seen = next_outcome(&mut node.swarm).await;
     assert_eq!(
         seen.refusal(),
-        (Some(RefusalReason::LeafKeyNotSecp256k1), Some(false)),
+        (Some(RefusalReason::LeafKeyUnsupported), Some(false)),
         "{seen:?}"
     );
     let client_result = tokio::time::timeout(WAIT, client)

@@ -115,5 +115,5 @@ async fn a_p256_node_certificate_is_refused_as_not_secp256k1() {
         pem_certificates(&dir.join("node.crt")),
         pem_certificates(&dir.join("ca.crt")),
     );
-    assert_refused_both_ways(&bad, RefusalReason::LeafKeyNotSecp256k1, Refuser::Good).await;
+    assert_refused_both_ways(&bad, RefusalReason::LeafKeyUnsupported, Refuser::Good).await;
 }

@@ -13,7 +13,7 @@ use futures::FutureExt;
 use futures_timer::Delay;
 use libp2p::{
     core::{transport::PortUse, Endpoint},
-    identity::Keypair,
+    identity::{Keypair, PublicKey},
     swarm::{
         ConnectionClosed, ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour,
         NotifyHandler, THandler, THandlerInEvent, THandlerOutEvent, ToSwarm,
@@ -61,7 +61,11 @@ pub struct Behaviour {
     timer: Option<(Instant, Delay)>,
     waker: Option<Waker>,
     published: StatsHandle,
+    /// Where the keys carried by envelopes go (see [`Behaviour::set_key_sink`]).
+    key_sink: Option<KeySink>,
 }
+
+type KeySink = Box<dyn Fn(&PublicKey) + Send>;
 
 impl Behaviour {
     /// An overlay node signing with `keypair` (the node key), admitting every origin.
@@ -84,6 +88,7 @@ impl Behaviour {
             timer: None,
             waker: None,
             published: StatsHandle::default(),
+            key_sink: None,
         }
     }
 
@@ -98,6 +103,13 @@ impl Behaviour {
     /// (broadcasts are still forwarded, for the nodes that do admit it).
     pub fn set_access(&mut self, access: impl Fn(&PeerId) -> Result<(), String> + Send + 'static) {
         self.core.set_access(Box::new(access));
+    }
+
+    /// Hands `sink` the public key of every origin whose envelopes carry it (an RSA origin's
+    /// PeerId is a hash of its key), once per link the first time it arrives verified, and
+    /// before the access check of that envelope: the node learns the origin's node ID from it.
+    pub fn set_key_sink(&mut self, sink: impl Fn(&PublicKey) + Send + 'static) {
+        self.key_sink = Some(Box::new(sink));
     }
 
     /// `node`'s state-sync record lists `neighbours`.
@@ -277,6 +289,7 @@ impl Behaviour {
         ));
         self.budgets.insert(connection, budget.clone());
         Handler::new(self.local, peer, self.config.max_message_size(), budget)
+            .with_compression(self.config.compression())
     }
 
     fn wake(&mut self) {
@@ -386,7 +399,13 @@ impl NetworkBehaviour for Behaviour {
     ) {
         let now = Instant::now();
         match event {
-            FromHandler::Received(received) => self.core.on_received(peer, *received, now),
+            FromHandler::Received(received, key) => {
+                // Before the core checks the access list: the sink may be how it names the origin.
+                if let (Some(key), Some(sink)) = (key, &self.key_sink) {
+                    sink(&key);
+                }
+                self.core.on_received(peer, *received, now)
+            }
             FromHandler::Refused { origin, reason } => self.core.refused(peer, origin, reason),
             FromHandler::Lost { frames } => {
                 tracing::debug!(%peer, frames, "frames lost on a failed overlay substream");

@@ -28,6 +28,7 @@ const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
 /// | `send_queue_frames`, `send_queue_bytes` | 1024, 16 MiB | per link; the bytes are raised to one largest message if less |
 /// | `direct_connections` | off | only the links the operator configured (plus inbound ones) exist |
 /// | `direct_threshold` | 100 messages in 10 s | traffic with a non-neighbour that asks for a direct connection |
+/// | `compression` | on | payloads over 1 KiB compressed (zstd level 1) on streams whose two ends compress, as FISCO does |
 /// | `neighbour_budget` | 100 000 messages/s (burst 200 000), 512 MiB/s (burst 1 GiB) | all a neighbour sends; above a busy honest link (about 45 000 requests/s on the benchmark box) |
 /// | `origin_budget` | 10 000 messages/s (burst 20 000), 64 MiB/s (burst 128 MiB) | what an origin makes this node forward or deliver: relayed envelopes, every multicast and broadcast copy |
 #[derive(Debug, Clone)]
@@ -51,6 +52,7 @@ pub struct Config {
     max_pending_multicasts: usize,
     direct_connections: bool,
     direct_threshold: (u32, Duration),
+    compression: bool,
     neighbour_budget: Budget,
     origin_budget: Budget,
 }
@@ -77,6 +79,7 @@ impl Default for Config {
             max_pending_multicasts: 1024,
             direct_connections: false,
             direct_threshold: (100, Duration::from_secs(10)),
+            compression: true,
             neighbour_budget: Budget {
                 messages_per_second: 100_000,
                 message_burst: 200_000,
@@ -208,6 +211,19 @@ impl Config {
     pub fn with_direct_threshold(mut self, messages: u32, window: Duration) -> Self {
         self.direct_threshold = (messages.max(1), window.min(MAX_DURATION));
         self
+    }
+
+    /// Whether to compress payloads over 1 KiB (zstd, level 1) on the streams whose other end
+    /// compresses too; each direction of a link negotiates it (see the crate docs). On by
+    /// default, as in FISCO.
+    pub fn with_compression(mut self, enabled: bool) -> Self {
+        self.compression = enabled;
+        self
+    }
+
+    /// See [`with_compression`](Self::with_compression).
+    pub fn compression(&self) -> bool {
+        self.compression
     }
 
     /// What one neighbour may send this node (messages and bytes per second, with bursts); a

@@ -53,7 +53,8 @@ fn signed_envelopes_of_every_key_type_round_trip_and_verify() {
             assert_eq!(decoded.header.origin, origin);
             assert_eq!(&decoded.payload[..], b"payload");
             assert!(decoded.signed);
-            assert_eq!(Verifier::default().verify(&decoded), Ok(()));
+            // An inlined key is not handed out: the PeerId already names it.
+            assert_eq!(Verifier::default().verify(&decoded), Ok(None));
         }
     }
 }
@@ -80,6 +81,42 @@ fn an_altered_payload_or_target_fails_verification() {
     assert_eq!(
         Verifier::default().verify(&altered),
         Err(SignatureError::BadSignature)
+    );
+}
+
+/// A fixed RSA-2048 key (generating one is slow in a debug build).
+fn rsa_keypair() -> Keypair {
+    let mut der = include_bytes!("../tests/rsa-2048.pk8.der").to_vec();
+    Keypair::rsa_from_pkcs8(&mut der).unwrap()
+}
+
+#[test]
+fn an_rsa_origin_carries_its_key_and_the_verifier_hands_it_out_once() {
+    let keypair = rsa_keypair();
+    let origin = keypair.public().to_peer_id();
+    let seal = KeySeal::new(keypair.clone());
+    let built = Envelope::build(
+        header(origin, Kind::Broadcast, Target::All),
+        Bytes::from_static(b"payload"),
+        Some(&seal as &dyn Seal),
+    )
+    .unwrap();
+    let decoded = Envelope::decode(body(&built)).unwrap();
+    let mut verifier = Verifier::default();
+    assert_eq!(verifier.verify(&decoded), Ok(Some(keypair.public())));
+    assert_eq!(verifier.verify(&decoded), Ok(None), "known by now");
+    // The same envelope claiming another origin: the carried key does not hash to it.
+    let other = Keypair::generate_ed25519().public().to_peer_id();
+    let claimed = Envelope::build(
+        header(other, Kind::Broadcast, Target::All),
+        Bytes::from_static(b"payload"),
+        Some(&seal as &dyn Seal),
+    )
+    .unwrap();
+    let decoded = Envelope::decode(body(&claimed)).unwrap();
+    assert_eq!(
+        Verifier::default().verify(&decoded),
+        Err(SignatureError::WrongKey)
     );
 }
 

@@ -23,7 +23,6 @@ use bytes::Bytes;
 use fisco_p2p_framing::FrameError;
 use futures::{future::BoxFuture, FutureExt};
 use libp2p::{
-    core::upgrade::ReadyUpgrade,
     swarm::{
         handler::{
             ConnectionEvent, DialUpgradeError, FullyNegotiatedInbound, FullyNegotiatedOutbound,
@@ -34,8 +33,9 @@ use libp2p::{
 };
 
 use crate::{
-    frame::{self, Frame},
+    frame::{self, Codec, Frame},
     seal::Verifier,
+    upgrade::{Negotiated, Protocols},
     Refusal, PROTOCOL_NAME,
 };
 
@@ -54,8 +54,12 @@ pub struct HandlerEvent(pub(crate) FromHandler);
 
 #[derive(Debug)]
 pub(crate) enum FromHandler {
-    /// A frame arrived, decoded and checked.
-    Received(Box<crate::core::Received>),
+    /// A frame arrived, decoded and checked; with its origin's key when the envelope carried it
+    /// and this link met it for the first time.
+    Received(
+        Box<crate::core::Received>,
+        Option<Box<libp2p::identity::PublicKey>>,
+    ),
     /// A frame was refused (and, for a broken frame, the inbound substream reset).
     Refused {
         origin: Option<PeerId>,
@@ -131,8 +135,8 @@ impl Budget {
 }
 
 type ReadResult = Result<Option<FromHandler>, ReadEnd>;
-type ReadFuture = BoxFuture<'static, (Stream, Verifier, ReadResult)>;
-type WriteFuture = BoxFuture<'static, (Stream, Vec<Frame>, std::io::Result<()>)>;
+type ReadFuture = BoxFuture<'static, (Stream, Codec, Verifier, ReadResult)>;
+type WriteFuture = BoxFuture<'static, (Stream, Codec, Vec<Frame>, std::io::Result<()>)>;
 
 /// Why the inbound substream stops being read.
 enum ReadEnd {
@@ -145,7 +149,7 @@ enum ReadEnd {
 enum Outbound {
     None,
     Opening,
-    Idle(Stream),
+    Idle(Stream, Codec),
     Writing(WriteFuture),
     Disabled,
 }
@@ -163,6 +167,8 @@ pub struct Handler {
     /// Kept while no read is under way.
     verifier: Option<Verifier>,
     lost: u64,
+    /// Whether this side offers compression.
+    compression: bool,
 }
 
 impl Handler {
@@ -183,7 +189,14 @@ impl Handler {
             inbound: None,
             verifier: Some(Verifier::default()),
             lost: 0,
+            compression: false,
         }
+    }
+
+    /// Offers compression on this link's streams (see the crate docs).
+    pub(crate) fn with_compression(mut self, enabled: bool) -> Self {
+        self.compression = enabled;
+        self
     }
 
     fn drop_frames(&mut self, frames: impl IntoIterator<Item = Frame>) {
@@ -212,14 +225,20 @@ impl Handler {
         }
     }
 
-    fn start_reading(&mut self, mut stream: Stream) {
+    fn start_reading(&mut self, mut stream: Stream, codec: Codec) {
         // A read still under way on an older substream is dropped: the newest substream wins.
         let mut verifier = self.verifier.take().unwrap_or_default();
         let (local, remote, max) = (self.local, self.remote, self.max_frame);
         self.inbound = Some(
             async move {
-                let result = read_one(&mut stream, max, local, remote, &mut verifier).await;
-                (stream, verifier, result)
+                let reading = Reading {
+                    max,
+                    codec,
+                    local,
+                    remote,
+                };
+                let result = read_one(&mut stream, &reading, &mut verifier).await;
+                (stream, codec, verifier, result)
             }
             .boxed(),
         );
@@ -228,14 +247,14 @@ impl Handler {
     fn poll_inbound(&mut self, cx: &mut Context<'_>) -> Option<FromHandler> {
         loop {
             let reading = self.inbound.as_mut()?;
-            let Poll::Ready((stream, verifier, result)) = reading.poll_unpin(cx) else {
+            let Poll::Ready((stream, codec, verifier, result)) = reading.poll_unpin(cx) else {
                 return None;
             };
             self.inbound = None;
             self.verifier = Some(verifier);
             match result {
                 Ok(event) => {
-                    self.start_reading(stream);
+                    self.start_reading(stream, codec);
                     if event.is_some() {
                         return event;
                     }
@@ -248,26 +267,24 @@ impl Handler {
     }
 
     /// Drives the outbound substream; returns a substream request when one must be opened.
-    fn poll_outbound(
-        &mut self,
-        cx: &mut Context<'_>,
-    ) -> Option<SubstreamProtocol<ReadyUpgrade<libp2p::StreamProtocol>>> {
+    fn poll_outbound(&mut self, cx: &mut Context<'_>) -> Option<SubstreamProtocol<Protocols>> {
         loop {
             match std::mem::replace(&mut self.outbound, Outbound::None) {
                 Outbound::None if self.queue.is_empty() => return None,
                 Outbound::None => {
                     self.outbound = Outbound::Opening;
-                    return Some(SubstreamProtocol::new(ReadyUpgrade::new(PROTOCOL_NAME), ()));
+                    let protocols = Protocols::new(self.compression);
+                    return Some(SubstreamProtocol::new(protocols, ()));
                 }
-                Outbound::Idle(stream) if self.queue.is_empty() => {
-                    self.outbound = Outbound::Idle(stream);
+                Outbound::Idle(stream, codec) if self.queue.is_empty() => {
+                    self.outbound = Outbound::Idle(stream, codec);
                     return None;
                 }
-                Outbound::Idle(mut stream) => {
+                Outbound::Idle(mut stream, codec) => {
                     let batch = self.take_batch();
                     let writing = async move {
-                        let result = frame::write_frames(&mut stream, &batch).await;
-                        (stream, batch, result)
+                        let result = frame::write_frames(&mut stream, &batch, codec).await;
+                        (stream, codec, batch, result)
                     }
                     .boxed();
                     self.outbound = Outbound::Writing(writing);
@@ -277,12 +294,12 @@ impl Handler {
                         self.outbound = Outbound::Writing(writing);
                         return None;
                     }
-                    Poll::Ready((stream, batch, Ok(()))) => {
+                    Poll::Ready((stream, codec, batch, Ok(()))) => {
                         let bytes = batch.iter().map(Frame::len).sum();
                         self.budget.release(batch.len(), bytes);
-                        self.outbound = Outbound::Idle(stream);
+                        self.outbound = Outbound::Idle(stream, codec);
                     }
-                    Poll::Ready((_, batch, Err(error))) => {
+                    Poll::Ready((_, _, batch, Err(error))) => {
                         tracing::debug!(peer = %self.remote, %error, "overlay substream failed; reopening");
                         self.drop_frames(batch);
                         self.outbound = Outbound::None;
@@ -311,15 +328,25 @@ impl Handler {
     }
 }
 
-/// Reads one frame and checks it.
-async fn read_one(
-    stream: &mut Stream,
+/// What reading a stream needs to know.
+struct Reading {
     max: usize,
+    codec: Codec,
     local: PeerId,
     remote: PeerId,
-    verifier: &mut Verifier,
-) -> ReadResult {
-    let bytes = match fisco_p2p_framing::read_frame(stream, max).await {
+}
+
+/// Reads one frame, inflates it if compressed, and checks it.
+async fn read_one(stream: &mut Stream, reading: &Reading, verifier: &mut Verifier) -> ReadResult {
+    let Reading {
+        max,
+        codec,
+        local,
+        remote,
+    } = *reading;
+    // A zstd stream's frames carry a codec byte, and a compressed one a u32 length, more.
+    let room = if codec == Codec::Zstd { 5 } else { 0 };
+    let bytes = match fisco_p2p_framing::read_frame(stream, max + room).await {
         Ok(bytes) => Bytes::from(bytes),
         Err(FrameError::Closed) => return Err(ReadEnd::Closed),
         Err(FrameError::TooLarge { len, max }) => {
@@ -333,6 +360,23 @@ async fn read_one(
             return Err(ReadEnd::Failed(None));
         }
     };
+    let bytes = match frame::unpack(bytes, codec, max) {
+        Ok(bytes) => bytes,
+        // A size over the maximum, declared or compressed: refused before inflating, and the
+        // stream reset as for an oversize length prefix.
+        Err(frame::Unpacked::TooLarge(len)) => {
+            return Err(ReadEnd::Failed(Some(FromHandler::Refused {
+                origin: None,
+                reason: Refusal::TooLarge { len, max },
+            })))
+        }
+        Err(frame::Unpacked::Malformed(reason)) => {
+            return Ok(Some(FromHandler::Refused {
+                origin: None,
+                reason: Refusal::Malformed(reason),
+            }))
+        }
+    };
     let decoded = match frame::decode(bytes) {
         Ok(decoded) => decoded,
         Err(reason) => {
@@ -343,7 +387,7 @@ async fn read_one(
         }
     };
     Ok(Some(match frame::check(decoded, local, remote, verifier) {
-        Ok(received) => FromHandler::Received(Box::new(received)),
+        Ok((received, key)) => FromHandler::Received(Box::new(received), key.map(Box::new)),
         Err((origin, reason)) => FromHandler::Refused { origin, reason },
     }))
 }
@@ -351,13 +395,13 @@ async fn read_one(
 impl ConnectionHandler for Handler {
     type FromBehaviour = Outgoing;
     type ToBehaviour = HandlerEvent;
-    type InboundProtocol = ReadyUpgrade<libp2p::StreamProtocol>;
-    type OutboundProtocol = ReadyUpgrade<libp2p::StreamProtocol>;
+    type InboundProtocol = Protocols;
+    type OutboundProtocol = Protocols;
     type InboundOpenInfo = ();
     type OutboundOpenInfo = ();
 
     fn listen_protocol(&self) -> SubstreamProtocol<Self::InboundProtocol> {
-        SubstreamProtocol::new(ReadyUpgrade::new(PROTOCOL_NAME), ())
+        SubstreamProtocol::new(Protocols::new(self.compression), ())
     }
 
     fn on_behaviour_event(&mut self, Outgoing(frame): Outgoing) {
@@ -398,20 +442,20 @@ impl ConnectionHandler for Handler {
     ) {
         match event {
             ConnectionEvent::FullyNegotiatedInbound(FullyNegotiatedInbound {
-                protocol: mut stream,
+                protocol: Negotiated(mut stream, codec),
                 ..
             }) => {
                 stream.ignore_for_keep_alive();
-                self.start_reading(stream);
+                self.start_reading(stream, codec);
             }
             ConnectionEvent::FullyNegotiatedOutbound(FullyNegotiatedOutbound {
-                protocol: mut stream,
+                protocol: Negotiated(mut stream, codec),
                 ..
             }) => {
                 stream.ignore_for_keep_alive();
                 if matches!(self.outbound, Outbound::Opening) {
                     self.open_failures = 0;
-                    self.outbound = Outbound::Idle(stream);
+                    self.outbound = Outbound::Idle(stream, codec);
                 }
             }
             ConnectionEvent::DialUpgradeError(DialUpgradeError { error, .. }) => match error {

@@ -49,6 +49,17 @@
 //! length prefix over the maximum message size resets the substream before anything is
 //! allocated.
 //!
+//! # Compression
+//! Like FISCO (2.x snappy, 3.x zstd), payloads over 1 KiB are compressed, with zstd at level 1,
+//! on each stream whose two ends both compress: a node that compresses offers
+//! [`PROTOCOL_NAME_ZSTD`] first, so the protocol each direction negotiates says whether its
+//! frames may be compressed, and a node with compression off still talks to one with it on.
+//! There a codec byte follows the length prefix: plain, or a `u32` decompressed length and the
+//! zstd frame. That length is checked against the maximum message size before anything is
+//! inflated, into a buffer of exactly that size: a zip bomb is refused, not inflated.
+//! Compression is per link (a relay inflates, and compresses again for its next link); the
+//! origin's signature covers the plain bytes.
+//!
 //! # Example
 //! ```
 //! use std::collections::BTreeSet;
@@ -79,7 +90,7 @@
 //!   destinations remember), `flood.rs` (multicast and broadcast), `expiring.rs` (a bounded,
 //!   time-limited map); `sim.rs` runs whole networks of cores for the property tests;
 //! - `envelope.rs`: the body format; `seal.rs`: signing and verification; `frame.rs`: framing
-//!   on the stream;
+//!   on the stream; `compress.rs`: zstd for payloads over 1 KiB;
 //! - `handler.rs`: one link's streams, its bounded send queue, and the signature checks;
 //! - `behaviour.rs`: the [`Behaviour`] the swarm drives.
 
@@ -87,6 +98,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod behaviour;
+mod compress;
 mod config;
 mod core;
 mod envelope;
@@ -98,6 +110,7 @@ mod seal;
 mod stats;
 #[cfg(feature = "test-utils")]
 pub mod testing;
+mod upgrade;
 
 use bytes::Bytes;
 use libp2p::{PeerId, StreamProtocol};
@@ -111,6 +124,7 @@ pub use handler::{Handler, HandlerEvent, Outgoing};
 pub use id::{MessageId, MulticastId, ReplyTo, RequestId};
 pub use seal::SignatureError;
 pub use stats::StatsHandle;
+pub use upgrade::{Negotiated, Protocols};
 
 /// Room a frame keeps beyond its payload: envelope header, key and signature, and a multicast
 /// copy's list of followers. The largest payload is `max_message_size` less this.
@@ -118,6 +132,11 @@ pub const ENVELOPE_OVERHEAD: usize = 64 * 1024;
 
 /// The protocol name of the per-link envelope streams.
 pub const PROTOCOL_NAME: StreamProtocol = StreamProtocol::new("/fisco/overlay/1.0.0");
+
+/// The same streams with the frames whose payload is over 1 KiB compressed (zstd, level 1):
+/// offered before [`PROTOCOL_NAME`] by a node that compresses ([`Config::with_compression`]), so
+/// each direction of a link compresses exactly when both of its ends do.
+pub const PROTOCOL_NAME_ZSTD: StreamProtocol = StreamProtocol::new("/fisco/overlay/zstd/1.0.0");
 
 /// A reply to a request this node sent.
 #[derive(Debug, Clone, PartialEq, Eq)]

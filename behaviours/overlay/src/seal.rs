@@ -120,14 +120,23 @@ pub(crate) struct Verifier {
 }
 
 impl Verifier {
-    /// Checks that `envelope` is signed by its origin.
-    pub(crate) fn verify(&mut self, envelope: &Envelope) -> Result<(), SignatureError> {
+    /// Checks that `envelope` is signed by its origin. Returns the origin's key when the
+    /// envelope carried it (its PeerId does not inline it) and this verifier had not seen it yet,
+    /// so that the node can map the origin's PeerId back to its key.
+    pub(crate) fn verify(
+        &mut self,
+        envelope: &Envelope,
+    ) -> Result<Option<PublicKey>, SignatureError> {
         let (key_field, signature) = envelope
             .key_and_signature()
             .ok_or(SignatureError::Unsigned)?;
         let origin = envelope.header.origin;
+        let mut learned = None;
         if !self.keys.contains_key(&origin) {
             let key = parse_key(&origin, &key_field)?;
+            if let (false, Key::Other(public)) = (key_field.is_empty(), &key) {
+                learned = Some(public.clone());
+            }
             if self.keys.len() >= KEY_CACHE {
                 self.keys.clear();
             }
@@ -149,7 +158,7 @@ impl Verifier {
             None => false,
         };
         if valid {
-            Ok(())
+            Ok(learned)
         } else {
             Err(SignatureError::BadSignature)
         }

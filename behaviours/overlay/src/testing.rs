@@ -41,7 +41,12 @@ pub fn forged_request(
         envelope,
     };
     let mut wire = futures::io::Cursor::new(Vec::new());
-    futures::executor::block_on(frame::write_frames(&mut wire, std::slice::from_ref(&frame)))
-        .expect("writes to memory");
+    let codec = frame::Codec::Plain;
+    futures::executor::block_on(frame::write_frames(
+        &mut wire,
+        std::slice::from_ref(&frame),
+        codec,
+    ))
+    .expect("writes to memory");
     wire.into_inner()
 }

@@ -275,3 +275,64 @@ async fn a_request_with_an_earlier_deadline_times_out_first() {
         "timed out after {took:?}"
     );
 }
+
+#[tokio::test]
+async fn the_key_of_an_rsa_origin_reaches_the_key_sink_of_a_node_two_links_away() {
+    // a (RSA) - b - c: c has no link to a, so a's key can only come with its envelopes. Noise,
+    // not plaintext, secures these links: plaintext's handshake has no room for an RSA key.
+    let mut der = include_bytes!("rsa-2048.pk8.der").to_vec();
+    let rsa = Keypair::rsa_from_pkcs8(&mut der).unwrap();
+    let mut a = noise_swarm(rsa.clone());
+    let (mut b, mut c) = (
+        noise_swarm(Keypair::generate_secp256k1()),
+        noise_swarm(Keypair::generate_secp256k1()),
+    );
+    let (tx, mut keys) = tokio::sync::mpsc::channel(8);
+    c.behaviour_mut().set_key_sink(move |key| {
+        let _ = tx.try_send(key.clone());
+    });
+    listen(&mut b).await;
+    listen(&mut c).await;
+    connect(&mut a, &mut b).await;
+    connect(&mut b, &mut c).await;
+    let ids = [*a.local_peer_id(), *b.local_peer_id(), *c.local_peer_id()];
+    let neighbours = [vec![ids[1]], vec![ids[0], ids[2]], vec![ids[1]]];
+    for swarm in [&mut a, &mut b, &mut c] {
+        for (i, listed) in neighbours.iter().enumerate() {
+            let set: BTreeSet<PeerId> = listed.iter().copied().collect();
+            swarm.behaviour_mut().set_neighbours(ids[i], set);
+        }
+    }
+    let (a, _b, mut c) = (run(a), run(b), run(c));
+    on(&a, |s| {
+        s.behaviour_mut().broadcast(3, Bytes::from_static(b"hi"))
+    })
+    .await
+    .unwrap();
+    let origin = within("the broadcast at c", async {
+        loop {
+            if let Event::Broadcast { origin, .. } = c.next_event().await {
+                break origin;
+            }
+        }
+    })
+    .await;
+    assert_eq!(origin, ids[0]);
+    let key = within("the key", keys.recv()).await.unwrap();
+    assert_eq!(key, rsa.public());
+    assert_eq!(key.to_peer_id(), ids[0]);
+}
+
+/// A swarm over the in-memory transport secured by noise, which carries keys of any size.
+fn noise_swarm(keypair: Keypair) -> Swarm<Behaviour> {
+    use libp2p::{core::upgrade::Version, core::Transport, noise, yamux};
+    let transport = libp2p::core::transport::MemoryTransport::default()
+        .upgrade(Version::V1)
+        .authenticate(noise::Config::new(&keypair).unwrap())
+        .multiplex(yamux::Config::default())
+        .boxed();
+    let config = libp2p::swarm::Config::with_tokio_executor()
+        .with_idle_connection_timeout(std::time::Duration::from_secs(60));
+    let behaviour = Behaviour::new(keypair.clone(), Config::default());
+    Swarm::new(transport, behaviour, keypair.public().to_peer_id(), config)
+}

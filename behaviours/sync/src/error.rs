@@ -14,13 +14,10 @@ pub enum Error {
         /// The configured limit.
         max: usize,
     },
-    /// The node key cannot sign records (libp2p refused to sign); use a secp256k1 or ed25519 key.
+    /// The node key cannot sign records (libp2p refused to sign); use a secp256k1, ed25519 or
+    /// RSA key.
     #[error("the node key failed to sign the record: {0}")]
     Signing(String),
-    /// The node key's PeerId does not embed its public key (RSA keys), so peers could not verify
-    /// records; use a secp256k1 (FISCO) or ed25519 key.
-    #[error("PeerId {0} does not inline its public key; use a secp256k1 or ed25519 node key")]
-    KeyNotInlined(PeerId),
 }
 
 /// Why a record received from the network was dropped. The sender is reported with it in
@@ -38,8 +35,9 @@ pub enum RecordError {
     /// The record's bytes are not a valid CBOR record (bad owner id, bad address, wrong shape).
     #[error("malformed record: {0}")]
     Malformed(String),
-    /// The owner's PeerId does not embed a public key, so the signature cannot be checked.
-    #[error("owner {0} does not inline its public key")]
+    /// The owner's PeerId does not embed a public key (RSA) and the record does not carry it,
+    /// so the signature cannot be checked.
+    #[error("owner {0} does not inline its public key and the record does not carry it")]
     KeyNotInlined(PeerId),
     /// The signature does not verify under the owner's public key: forged or altered in transit.
     #[error("bad signature on the record of {owner} seq {seq}")]

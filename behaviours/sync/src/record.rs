@@ -2,8 +2,10 @@
 //!
 //! The owner signs the exact bytes that travel: `signature = sign(DOMAIN || body)`, where `body` is
 //! the CBOR encoding of the record. Relays pass the envelope on untouched and every receiver
-//! verifies it again with the public key inlined in the owner's PeerId, so no relay can forge or
-//! alter a record. Because the signature covers the bytes as sent, receivers never re-encode, and
+//! verifies it again with the owner's public key, so no relay can forge or alter a record. The
+//! key is the one inlined in the owner's PeerId (secp256k1, ed25519); an RSA PeerId is only a
+//! hash of its key, so an RSA owner's record carries the key itself (signed with the rest), and
+//! a receiver accepts it only if it hashes to the owner's PeerId. Because the signature covers the bytes as sent, receivers never re-encode, and
 //! the encoding only needs to be deterministic for the owner (it is: sorted maps and sets).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -31,6 +33,9 @@ pub struct Record {
     topics: BTreeSet<String>,
     state: BTreeMap<String, Bytes>,
     neighbours: BTreeSet<PeerId>,
+    /// The owner's public key, when its PeerId does not inline it (RSA); boxed, as a key is
+    /// large and most records have none.
+    key: Option<Box<PublicKey>>,
 }
 
 impl Record {
@@ -43,7 +48,17 @@ impl Record {
             topics: BTreeSet::new(),
             state: BTreeMap::new(),
             neighbours: BTreeSet::new(),
+            key: None,
         }
+    }
+
+    /// The owner's public key: inlined in its PeerId (secp256k1, ed25519), or carried in the
+    /// record (RSA, whose PeerId is a hash of the key). Always present in a verified record.
+    pub fn public_key(&self) -> Option<PublicKey> {
+        self.key
+            .as_deref()
+            .cloned()
+            .or_else(|| public_key_of(&self.owner))
     }
 
     /// The node this record describes (and whose key signed it).
@@ -114,6 +129,7 @@ impl Record {
                 .iter()
                 .map(|p| Bytes::from(p.to_bytes()))
                 .collect(),
+            key: self.key.as_ref().map(|k| Bytes::from(k.encode_protobuf())),
         }
     }
 }
@@ -129,6 +145,10 @@ struct Body {
     /// Added after the first release: records without it decode with no neighbours.
     #[serde(default)]
     neighbours: Vec<Bytes>,
+    /// The owner's public key (libp2p protobuf encoding) when its PeerId does not inline it.
+    /// Added after the first release: older records have none, and older nodes skip it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key: Option<Bytes>,
 }
 
 impl Body {
@@ -147,6 +167,19 @@ impl Body {
             .map(|p| PeerId::from_bytes(p))
             .collect::<Result<BTreeSet<_>, _>>()
             .map_err(|e| RecordError::Malformed(format!("neighbour: {e}")))?;
+        let key = match self.key {
+            None => None,
+            Some(bytes) => {
+                let key = PublicKey::try_decode_protobuf(&bytes)
+                    .map_err(|e| RecordError::Malformed(format!("owner key: {e}")))?;
+                if key.to_peer_id() != owner {
+                    return Err(RecordError::Malformed(
+                        "the owner key carried does not hash to the owner's PeerId".into(),
+                    ));
+                }
+                Some(Box::new(key))
+            }
+        };
         Ok(Record {
             owner,
             seq: self.seq,
@@ -154,6 +187,7 @@ impl Body {
             topics: self.topics,
             state: self.state,
             neighbours,
+            key,
         })
     }
 }
@@ -183,7 +217,15 @@ pub(crate) struct SignedRecord {
 
 impl SignedRecord {
     /// Encodes and signs `record` with the owner's `keypair`, refusing it over `max_size`.
-    pub(crate) fn sign(record: Record, keypair: &Keypair, max_size: usize) -> Result<Self, Error> {
+    pub(crate) fn sign(
+        mut record: Record,
+        keypair: &Keypair,
+        max_size: usize,
+    ) -> Result<Self, Error> {
+        let public = keypair.public();
+        record.key = public_key_of(&record.owner)
+            .is_none()
+            .then(|| Box::new(public));
         let body = cbor4ii::serde::to_vec(Vec::new(), &record.to_body())
             .map_err(|e| Error::Signing(format!("encoding the record: {e}")))?;
         let signature = keypair
@@ -213,7 +255,9 @@ impl SignedRecord {
         let body: Body = cbor4ii::serde::from_slice(&envelope.body)
             .map_err(|e| RecordError::Malformed(e.to_string()))?;
         let record = body.into_record()?;
-        let key = public_key_of(&record.owner).ok_or(RecordError::KeyNotInlined(record.owner))?;
+        let key = record
+            .public_key()
+            .ok_or(RecordError::KeyNotInlined(record.owner))?;
         if !key.verify(&signed_bytes(&envelope.body), &envelope.signature) {
             return Err(RecordError::BadSignature {
                 owner: record.owner,
@@ -251,16 +295,95 @@ mod tests {
         record
             .addrs_mut()
             .push("/ip4/127.0.0.1/tcp/30300".parse().unwrap());
-        SignedRecord::sign(record, keypair, 1024).unwrap()
+        SignedRecord::sign(record, keypair, 4096).unwrap()
     }
 
     #[test]
     fn a_signed_record_verifies_and_round_trips() {
         for keypair in [Keypair::generate_secp256k1(), Keypair::generate_ed25519()] {
             let signed = signed(&keypair);
-            let back = SignedRecord::verify(signed.envelope.clone(), 1024).unwrap();
+            let back = SignedRecord::verify(signed.envelope.clone(), 4096).unwrap();
             assert_eq!(back.record, signed.record);
         }
+    }
+
+    #[test]
+    fn an_rsa_owner_carries_its_key_and_its_record_verifies() {
+        let keypair = rsa_keypair();
+        let signed = signed(&keypair);
+        let back = SignedRecord::verify(signed.envelope.clone(), 4096).unwrap();
+        assert_eq!(back.record.public_key(), Some(keypair.public()));
+        assert_eq!(back.record, signed.record);
+        // An inlined key is not repeated in the record.
+        let secp = signed_with(&Keypair::generate_secp256k1(), 4096);
+        let body: Body = cbor4ii::serde::from_slice(&secp.envelope.body).unwrap();
+        assert!(body.key.is_none());
+    }
+
+    #[test]
+    fn a_carried_key_that_is_not_the_owners_is_refused() {
+        let owner = rsa_keypair();
+        let mallory = Keypair::generate_ed25519();
+        let mut record = Record::new(owner.public().to_peer_id(), 3);
+        record.key = Some(Box::new(mallory.public()));
+        let mut body = record.to_body();
+        body.key = Some(Bytes::from(mallory.public().encode_protobuf()));
+        let bytes = cbor4ii::serde::to_vec(Vec::new(), &body).unwrap();
+        let envelope = Envelope {
+            signature: Bytes::from(mallory.sign(&signed_bytes(&bytes)).unwrap()),
+            body: Bytes::from(bytes),
+        };
+        assert!(matches!(
+            SignedRecord::verify(envelope, 4096),
+            Err(RecordError::Malformed(reason)) if reason.contains("owner key")
+        ));
+    }
+
+    #[test]
+    fn an_rsa_owner_record_without_its_key_is_refused() {
+        let owner = rsa_keypair();
+        let record = Record::new(owner.public().to_peer_id(), 3);
+        let bytes = cbor4ii::serde::to_vec(Vec::new(), &record.to_body()).unwrap();
+        let envelope = Envelope {
+            signature: Bytes::from(owner.sign(&signed_bytes(&bytes)).unwrap()),
+            body: Bytes::from(bytes),
+        };
+        assert!(matches!(
+            SignedRecord::verify(envelope, 4096),
+            Err(RecordError::KeyNotInlined(_))
+        ));
+    }
+
+    /// A fixed RSA-2048 test key (generating one takes seconds in a debug build).
+    fn rsa_keypair() -> Keypair {
+        let pem = include_str!("../tests/rsa-2048.pk8.pem");
+        let der: Vec<u8> = pem
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect::<String>()
+            .into_bytes();
+        let mut der = base64_decode(&der);
+        Keypair::rsa_from_pkcs8(&mut der).unwrap()
+    }
+
+    fn base64_decode(text: &[u8]) -> Vec<u8> {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = Vec::new();
+        let (mut acc, mut bits) = (0u32, 0);
+        for c in text.iter().filter(|c| **c != b'=') {
+            let v = ALPHABET.iter().position(|a| a == c).unwrap() as u32;
+            acc = (acc << 6) | v;
+            bits += 6;
+            if bits >= 8 {
+                bits -= 8;
+                out.push((acc >> bits) as u8);
+            }
+        }
+        out
+    }
+
+    fn signed_with(keypair: &Keypair, max: usize) -> SignedRecord {
+        SignedRecord::sign(Record::new(keypair.public().to_peer_id(), 1), keypair, max).unwrap()
     }
 
     #[test]

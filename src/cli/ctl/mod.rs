@@ -99,7 +99,8 @@ enum CtlCommand {
     Routes,
     /// Send a request to one node and print its reply.
     Request {
-        /// The node ID (128 hex characters).
+        /// The node ID: 128 hex characters (FISCO 2.x node.nodeid), or for a FISCO 3.x node its
+        /// P2P ID or the 512-hex modulus of its conf/ssl.nodeid.
         node: String,
         #[command(flatten)]
         payload: PayloadArgs,

@@ -46,7 +46,7 @@ impl Demo {
         let (handle, target) = (&self.nodes[0].handle, self.nodes[to].id());
         let what = format!("node0 has a route to {}", self.nodes[to].name);
         wait_until(&what, self.limit, async || {
-            Ok(handle.path(target).await?.is_some())
+            Ok(handle.path(target.clone()).await?.is_some())
         })
         .await?;
         let path = handle.path(target).await?.with_context(|| what.clone())?;

@@ -2,8 +2,9 @@
 //!
 //! Logs go to stderr (`RUST_LOG`, default `info`). Stdout gets exactly one line once the node
 //! is up, for scripts: `node <ID> listening on <ADDR>[,<ADDR>...] admin <ADDR|off>`.
-//! SIGINT and SIGTERM stop the node gracefully; SIGHUP re-reads the configuration file and
-//! applies its static peers and black/white lists: peers removed from the file are removed,
+//! SIGINT and SIGTERM stop the node gracefully; SIGHUP (and SIGUSR1, FISCO 3.x's reload signal)
+//! re-reads the configuration file (and a FISCO 3.x `config.ini`'s `nodes.json`) and applies its
+//! static peers and black/white lists: peers removed from the file are removed,
 //! peers added to it are dialled, and peers added at runtime (`ctl add-peer`) stay (peers given
 //! with `--peer` stay as given).
 
@@ -35,11 +36,14 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 /// Arguments of `fisco-p2p run`.
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
-    /// Configuration file: a node.toml, a FISCO 2.x config.ini, or a FISCO 3.x nodes.json (peers
-    /// only). Without it, NODEDIR/node.toml is read when it exists.
+    /// Configuration file: a node.toml, a FISCO 2.x or 3.x config.ini (told apart by its keys),
+    /// or a FISCO 3.x nodes.json (peers only). Without it, NODEDIR/node.toml is read when it
+    /// exists.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Node directory holding node.key, node.crt and ca.crt (overrides the file's `dir`).
+    /// Node directory holding node.key, node.crt and ca.crt (FISCO 2.x), or ssl.key, ssl.crt
+    /// and ca.crt (FISCO 3.x conf/); overrides the file's `dir` and a config.ini's certificate
+    /// files.
     #[arg(long, value_name = "NODEDIR")]
     dir: Option<PathBuf>,
     /// Address to listen on: ip:port, [v6]:port, host:port or a multiaddr; repeat for several.
@@ -115,11 +119,14 @@ impl RunArgs {
     async fn run_async(self) -> anyhow::Result<()> {
         let path = self.config_path();
         let settings = self.settings(path.as_deref())?;
-        let Some(dir) = settings.dir() else {
-            bail!("no node directory: give --dir NODEDIR, or a configuration file with `dir`");
-        };
-        let identity = NodeIdentity::load_dir(dir)
-            .with_context(|| format!("cannot load the node directory {}", dir.display()))?;
+        report_unused(path.as_deref(), &settings);
+        let identity = load_identity(&settings)?;
+        if settings.peers().is_empty() {
+            tracing::warn!(
+                "no static peers configured: this node only waits for others to connect \
+                 (give peers in the configuration file or with --peer)"
+            );
+        }
         let admin_config = admin_config(&settings)?;
         let metrics = Arc::new(Metrics::new());
         let (handle, _) = Node::spawn(identity, node_config(&settings, &metrics))
@@ -189,7 +196,7 @@ impl RunArgs {
                             );
                         }
                     }
-                    None => tracing::warn!("SIGHUP: no configuration file to reload"),
+                    None => tracing::warn!("reload signal: no configuration file to reload"),
                 },
             }
         }
@@ -230,11 +237,11 @@ impl RunArgs {
             .count();
         *configured = wanted;
         let barred = handle
-            .set_blacklist(settings.blacklist().iter().copied())
+            .set_blacklist(settings.blacklist().iter().cloned())
             .await?
             .len()
             + handle
-                .set_whitelist(settings.whitelist().iter().copied())
+                .set_whitelist(settings.whitelist().iter().cloned())
                 .await?
                 .len();
         tracing::info!(
@@ -248,6 +255,34 @@ impl RunArgs {
             "configuration reloaded"
         );
         Ok(())
+    }
+}
+
+/// The node's identity: the certificate files a config.ini names, else the node directory.
+fn load_identity(settings: &NodeFile) -> anyhow::Result<NodeIdentity> {
+    if let Some(files) = settings.credentials() {
+        return files.load().with_context(|| {
+            format!(
+                "cannot load the node certificates named by the configuration ({})",
+                files.key().display()
+            )
+        });
+    }
+    let Some(dir) = settings.dir() else {
+        bail!("no node directory: give --dir NODEDIR, or a configuration file with `dir`");
+    };
+    NodeIdentity::load_dir(dir)
+        .with_context(|| format!("cannot load the node directory {}", dir.display()))
+}
+
+/// Says once, at start, which keys of the configuration file the node leaves aside.
+fn report_unused(path: Option<&Path>, settings: &NodeFile) {
+    if let (Some(path), false) = (path, settings.unused().is_empty()) {
+        tracing::info!(
+            file = %path.display(),
+            "keys not used by the P2P network, left to the rest of a FISCO node: {}",
+            settings.unused().join(", ")
+        );
     }
 }
 

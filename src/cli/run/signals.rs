@@ -1,4 +1,5 @@
-//! The signals `run` obeys: SIGINT and SIGTERM stop the node, SIGHUP reloads the configuration.
+//! The signals `run` obeys: SIGINT and SIGTERM stop the node; SIGHUP, and SIGUSR1 as FISCO 3.x
+//! uses it, reload the configuration.
 
 /// What a signal asks for.
 pub(super) enum Signal {
@@ -14,6 +15,7 @@ pub(super) struct Signals {
     interrupt: tokio::signal::unix::Signal,
     terminate: tokio::signal::unix::Signal,
     hangup: tokio::signal::unix::Signal,
+    user1: tokio::signal::unix::Signal,
 }
 
 #[cfg(unix)]
@@ -28,6 +30,7 @@ impl Signals {
             interrupt: install(SignalKind::interrupt(), "SIGINT")?,
             terminate: install(SignalKind::terminate(), "SIGTERM")?,
             hangup: install(SignalKind::hangup(), "SIGHUP")?,
+            user1: install(SignalKind::user_defined1(), "SIGUSR1")?,
         })
     }
 
@@ -37,6 +40,7 @@ impl Signals {
             _ = self.interrupt.recv() => Signal::Stop("SIGINT"),
             _ = self.terminate.recv() => Signal::Stop("SIGTERM"),
             _ = self.hangup.recv() => Signal::Reload,
+            _ = self.user1.recv() => Signal::Reload,
         }
     }
 }

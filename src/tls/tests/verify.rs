@@ -70,7 +70,7 @@ fn each_bad_node_is_refused_with_its_reason() {
         ("bad/expired", RefusalReason::Expired),
         ("bad/not-yet-valid", RefusalReason::NotYetValid),
         ("bad/ca-leaf", RefusalReason::LeafIsCa),
-        ("bad/p256-leaf", RefusalReason::LeafKeyNotSecp256k1),
+        ("bad/p256-leaf", RefusalReason::LeafKeyUnsupported),
     ] {
         assert_eq!(refusal(verify_node(&ours, node)).reason, reason, "{node}");
     }
@@ -145,7 +145,7 @@ fn a_node_certificate_for_another_purpose_is_a_bad_certificate() {
 fn the_access_lists_are_checked_after_the_chain() {
     let access = AccessList::new();
     let node = node_id_file("fisco-2.5/node1");
-    access.add_to_blacklist(node);
+    access.add_to_blacklist(node.clone());
     let ours = Trust::new(&certificates("fisco-2.5/ca/ca.crt"), access).expect("trust");
     let refused = refusal(verify_node(&ours, "fisco-2.5/node1"));
     assert_eq!(

@@ -361,7 +361,7 @@ impl Sim {
                     .map_err(|reason| (None, crate::Refusal::Malformed(reason)))
                     .and_then(|decoded| frame::check(decoded, local, remote, &mut node.verifier));
                 match checked {
-                    Ok(received) => {
+                    Ok((received, _)) => {
                         self.with(to, |c, now| c.on_received(remote, received, now));
                     }
                     Err((origin, reason)) => {
@@ -397,7 +397,12 @@ fn kind_index(frame: &Frame) -> usize {
 /// A frame as it crosses a link, without the length prefix.
 pub(crate) fn encode(frame: &Frame) -> Bytes {
     let mut wire = futures::io::Cursor::new(Vec::new());
-    futures::executor::block_on(frame::write_frames(&mut wire, std::slice::from_ref(frame)))
-        .expect("writes to memory");
+    let codec = frame::Codec::Plain;
+    futures::executor::block_on(frame::write_frames(
+        &mut wire,
+        std::slice::from_ref(frame),
+        codec,
+    ))
+    .expect("writes to memory");
     Bytes::from(wire.into_inner()).slice(4..)
 }

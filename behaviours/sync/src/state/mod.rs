@@ -28,7 +28,7 @@ use crate::{
     config::Config,
     error::Error,
     message::{DigestEntry, Request, Response, WirePeer},
-    record::{public_key_of, Record, SignedRecord},
+    record::{Record, SignedRecord},
     Event,
 };
 
@@ -104,9 +104,6 @@ impl State {
         now: Instant,
     ) -> Result<Self, Error> {
         let local_id = keypair.public().to_peer_id();
-        if public_key_of(&local_id).is_none() {
-            return Err(Error::KeyNotInlined(local_id));
-        }
         let local = SignedRecord::sign(
             Record::new(local_id, start_seq),
             &keypair,
