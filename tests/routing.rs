@@ -342,3 +342,49 @@ async fn a_request_whose_first_relay_is_killed_gets_its_reply_over_the_other_sid
 async fn a_request_whose_second_relay_is_killed_gets_its_reply_over_the_other_side_promptly() {
     relay_killed("second relay killed", 2).await;
 }
+
+/// A node closes its link to a static peer (`Handle::disconnect`) and the peer is redialled at
+/// once, three times in a row, over a veth link (not loopback, where the kernel treats address
+/// pairs left in TIME_WAIT more leniently).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_this_node_closed_is_redialled_at_once() {
+    let Some(lab) = Lab::new("redial", 2, &[(0, 1)]) else {
+        return;
+    };
+    bounded(async {
+        let ids = identities(2);
+        let b_id = ids[1].node_id();
+        let mut ids = ids.into_iter();
+        let mut a = spawn(&lab, 0, ids.next().unwrap(), &[1], Config::default()).await;
+        let _b = spawn(&lab, 1, ids.next().unwrap(), &[], Config::default()).await;
+        wait_connected(&a, &b_id, Duration::from_secs(10)).await;
+        for round in 0..3 {
+            assert!(a.handle.disconnect(b_id.clone()).await.unwrap(), "round {round}: was connected");
+            let closed = Instant::now();
+            a.wait_for("the disconnect", Duration::from_secs(5), |e| {
+                matches!(e, fisco_p2p::node::Event::PeerDisconnected { node_id, .. } if *node_id == b_id)
+                    .then_some(())
+            })
+            .await;
+            wait_connected(&a, &b_id, Duration::from_secs(5)).await;
+            println!("round {round}: redialled {:?} after the close", closed.elapsed());
+        }
+    })
+    .await;
+}
+
+/// Waits until `node` is connected to `peer`.
+async fn wait_connected(node: &NsNode, peer: &NodeId, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let peers = node.handle.connected_peers().await.expect("node running");
+        if peers.iter().any(|p| p.node_id == *peer) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not connected to {peer:?} within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -179,7 +179,14 @@ where
     A: libp2p::swarm::NetworkBehaviour,
     B: libp2p::swarm::NetworkBehaviour,
 {
-    dialer.dial(addr.clone()).expect("dial");
+    // From a fresh port, as the node dials: the tests dial both ways between the same two
+    // listeners, and with libp2p's default (the listening port reused) the second dial failed
+    // now and then with "address in use" while the first connection was still closing.
+    let opts = libp2p::swarm::dial_opts::DialOpts::unknown_peer_id()
+        .address(addr.clone())
+        .allocate_new_port()
+        .build();
+    dialer.dial(opts).expect("dial");
     let mut seen = (None, None);
     let watch = async {
         while seen.0.is_none() || seen.1.is_none() {

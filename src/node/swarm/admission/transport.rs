@@ -11,7 +11,7 @@ use std::{
 
 use futures_timer::Delay;
 use libp2p::{
-    core::transport::{DialOpts, ListenerId, TransportError, TransportEvent},
+    core::transport::{DialOpts, ListenerId, PortUse, TransportError, TransportEvent},
     Multiaddr, Transport,
 };
 
@@ -70,6 +70,15 @@ where
         opts: DialOpts,
     ) -> Result<Self::Dial, TransportError<Self::Error>> {
         use futures::TryFutureExt;
+        // Every dial from a fresh ephemeral port, as FISCO's nodes dial. libp2p's default binds
+        // the dialling socket to the listening port, which only NAT hole punching needs; the
+        // bind then fails with "address in use" while an earlier connection between the same
+        // two ports is still closing (seen in the TLS tests, which dial both ways between two
+        // listeners), and libp2p-tcp falls back to a new port only on "not available".
+        let opts = DialOpts {
+            port_use: PortUse::New,
+            ..opts
+        };
         let dial = self
             .inner
             .dial(addr, opts)
