@@ -15,7 +15,8 @@ use std::{
 
 /// Why [`read`] refused or failed.
 #[derive(Debug)]
-pub(crate) enum FileError {
+#[non_exhaustive]
+pub enum FileError {
     /// Nothing at the path.
     NotFound,
     /// The path is a directory, FIFO, socket or device; the text names which.
@@ -47,8 +48,17 @@ impl fmt::Display for FileError {
     }
 }
 
+impl std::error::Error for FileError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Io(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
 /// `1 MiB`, `4 KiB` or `300 bytes`.
-pub(crate) fn size_text(bytes: u64) -> String {
+pub fn size_text(bytes: u64) -> String {
     match bytes {
         b if b >= 1 << 20 && b % (1 << 20) == 0 => format!("{} MiB", b >> 20),
         b if b >= 1 << 10 && b % (1 << 10) == 0 => format!("{} KiB", b >> 10),
@@ -57,7 +67,7 @@ pub(crate) fn size_text(bytes: u64) -> String {
 }
 
 /// Reads the whole regular file at `path` (symlinks followed) if it holds at most `max` bytes.
-pub(crate) fn read(path: &Path, max: u64) -> Result<Vec<u8>, FileError> {
+pub fn read(path: &Path, max: u64) -> Result<Vec<u8>, FileError> {
     let metadata = std::fs::metadata(path).map_err(|error| match error.kind() {
         io::ErrorKind::NotFound => FileError::NotFound,
         _ => FileError::Io(error),

@@ -63,6 +63,7 @@
 //! - [`identity`]: node IDs, node keys, loading and checking a node's certificate files;
 //! - [`certs`]: generating FISCO-style CA, agency and node certificates (also `fisco-p2p certs`);
 //! - [`config`]: the operator's `node.toml`, FISCO `config.ini` and `nodes.json`; whole local networks;
+//! - [`files`]: reading the small files an operator names, regular files only and size-capped;
 //! - [`tls`]: the CA-verified TLS 1.3 security upgrade (secp256k1 and RSA node keys), with access
 //!   lists;
 //! - [`node`]: a running node: the task that owns the Swarm, its [`node::Handle`], events and
@@ -71,21 +72,21 @@
 //!   `fisco-p2p-peers` (static peers, heartbeat, one connection per pair), `fisco-p2p-sync`
 //!   (seq state sync, which also spreads every node's neighbours), `fisco-p2p-overlay` (the
 //!   routed overlay: requests and replies, multicast and broadcast over the links that exist);
-//! - [`admin`]: the local HTTP/JSON admin API with live events (`fisco-p2p run`), and its client
-//!   (`fisco-p2p ctl`);
-//! - [`metrics`]: Prometheus metrics of a node, served by the admin API.
+//!
+//! Around the library, each in its own crate so that an application embedding a node compiles
+//! none of them: `fisco-p2p-metrics` (Prometheus metrics, a [`node::Recorder`]),
+//! `fisco-p2p-admin` (the local HTTP/JSON admin API and its client) and `fisco-p2p-cli` (the
+//! `fisco-p2p` binary: `run`, `ctl`, `demo`, `certs`, `id`).
 #![warn(missing_docs)]
 
-pub mod admin;
 pub mod certs;
 pub mod config;
 pub mod identity;
-pub mod metrics;
 pub mod node;
 pub mod tls;
 
 mod behaviour;
-mod files;
+pub mod files;
 
 /// The protocol crates, for applications that compose their own behaviour.
 pub mod protocols {
@@ -99,10 +100,6 @@ pub mod protocols {
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
-
-#[doc = include_str!("../docs/admin-api.md")]
-#[cfg(doctest)]
-pub struct AdminApiDoctests;
 
 #[doc = include_str!("../docs/config.md")]
 #[cfg(doctest)]

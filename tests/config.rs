@@ -7,7 +7,6 @@ mod common;
 use std::collections::BTreeSet;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::{eventually, TestNode};
 use fisco_p2p::config::{self, write_network, ConfigError, NetworkError, NetworkSpec, NodeFile};
@@ -293,64 +292,6 @@ fn bad_files_of_every_format_are_refused_naming_file_and_key() {
             "{message}"
         );
         assert!(message.contains(&format!("`{key}`")), "{message}");
-    }
-}
-
-fn fisco_p2p(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_fisco-p2p"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-#[test]
-fn certs_network_writes_loadable_node_files_and_refuses_to_overwrite() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("net");
-    let out_arg = out.to_str().unwrap();
-    let args = [
-        "certs",
-        "network",
-        "--nodes",
-        "3",
-        "--out",
-        out_arg,
-        "--base-port",
-        "40300",
-    ];
-    let run = fisco_p2p(&args);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let stdout = String::from_utf8(run.stdout).unwrap();
-    assert!(
-        stdout.contains("127.0.0.1:40302") && stdout.contains("127.0.0.1:41302"),
-        "{stdout}"
-    );
-    for i in 0..3 {
-        let file = config::load(out.join(format!("node{i}/node.toml"))).unwrap();
-        assert_eq!(file.peers().len(), 2);
-        let id = NodeIdentity::load_dir(file.dir().unwrap())
-            .unwrap()
-            .node_id();
-        assert!(stdout.contains(&id.to_string()), "node{i}'s ID is printed");
-    }
-
-    let again = fisco_p2p(&args);
-    assert!(!again.status.success());
-    let stderr = String::from_utf8(again.stderr).unwrap();
-    assert!(
-        stderr.starts_with("error: ") && stderr.contains("--force"),
-        "{stderr}"
-    );
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-
-    let help = fisco_p2p(&["certs", "network", "--help"]);
-    let help = String::from_utf8(help.stdout).unwrap();
-    for flag in ["--nodes", "--out", "--base-port", "--listen-ip", "--force"] {
-        assert!(help.contains(flag), "{help}");
     }
 }
 

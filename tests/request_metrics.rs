@@ -13,7 +13,8 @@ use common::{
     network::{identities, messaging_config, Server, MODULE},
     TestNode,
 };
-use fisco_p2p::{metrics::Metrics, node::Message};
+use fisco_p2p::node::Message;
+use fisco_p2p_metrics::Metrics;
 
 /// The `_count` of the request histogram for `target` and `outcome`.
 fn count(metrics: &Metrics, target: &str, outcome: &str) -> u64 {
@@ -74,7 +75,7 @@ async fn each_path_of_a_request_moves_the_histogram_once() {
         let a = TestNode::spawn(
             ids.next().unwrap(),
             messaging_config()
-                .with_metrics(metrics.clone())
+                .with_recorder(metrics.clone())
                 .with_route_wait(Duration::from_millis(200)),
         )
         .await;
@@ -203,12 +204,12 @@ async fn a_relay_counts_what_it_relays_and_the_origin_its_routes() {
         let mut ids = identities(3).into_iter();
         let a = TestNode::spawn(
             ids.next().unwrap(),
-            messaging_config().with_metrics(ma.clone()),
+            messaging_config().with_recorder(ma.clone()),
         )
         .await;
         let b = TestNode::spawn(
             ids.next().unwrap(),
-            messaging_config().with_metrics(mb.clone()),
+            messaging_config().with_recorder(mb.clone()),
         )
         .await;
         let c = TestNode::spawn(ids.next().unwrap(), messaging_config()).await;

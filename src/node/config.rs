@@ -4,7 +4,8 @@ use std::{sync::Arc, time::Duration};
 
 use libp2p::Multiaddr;
 
-use crate::{identity::NodeId, metrics::Metrics};
+use super::Recorder;
+use crate::identity::NodeId;
 
 /// Configuration of a [`Node`](super::Node). Every field has a default suited to a consortium
 /// chain of tens of nodes; see [`Config::default`].
@@ -39,7 +40,7 @@ pub struct Config {
     pub(crate) direct_connections: bool,
     pub(crate) compression: bool,
     pub(crate) topics: Vec<String>,
-    pub(crate) metrics: Option<Arc<Metrics>>,
+    pub(crate) recorder: Option<Arc<dyn Recorder>>,
 }
 
 impl Default for Config {
@@ -102,7 +103,7 @@ impl Default for Config {
             direct_connections: false,
             compression: true,
             topics: Vec::new(),
-            metrics: None,
+            recorder: None,
         }
     }
 }
@@ -299,10 +300,11 @@ impl Config {
         self
     }
 
-    /// Metrics the node feeds: its events, the messages it sends and delivers, and libp2p's
-    /// swarm metrics (see [`crate::metrics`]).
-    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
-        self.metrics = Some(metrics);
+    /// A recorder the node tells what it does: its events, the messages it sends and delivers,
+    /// the outcome of every request, and its swarm events (see [`Recorder`];
+    /// `fisco-p2p-metrics` has one that keeps Prometheus metrics).
+    pub fn with_recorder(mut self, recorder: Arc<dyn Recorder>) -> Self {
+        self.recorder = Some(recorder);
         self
     }
 }

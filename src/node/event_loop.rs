@@ -38,7 +38,7 @@ pub(crate) struct LoopConfig {
     pub(crate) directory: Directory,
     pub(crate) max_message_size: usize,
     pub(crate) max_topics: usize,
-    pub(crate) metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
+    pub(crate) recorder: Option<std::sync::Arc<dyn super::Recorder>>,
     pub(crate) direct_connections: bool,
 }
 
@@ -127,13 +127,13 @@ impl EventLoop {
 
     /// Tells the metrics when the local record changed (topics, state, neighbours, addresses).
     fn note_local_record(&mut self) {
-        let Some(metrics) = &self.config.metrics else {
+        let Some(recorder) = &self.config.recorder else {
             return;
         };
         let record = self.swarm.behaviour().sync.local_record();
         if record.seq() != self.local_seq {
             self.local_seq = record.seq();
-            metrics.local_record(record.seq(), record.topics().len());
+            recorder.local_record(record.seq(), record.topics().len());
         }
     }
 
@@ -151,8 +151,8 @@ impl EventLoop {
     }
 
     pub(super) fn emit(&self, event: Event) {
-        if let Some(m) = &self.config.metrics {
-            m.record_event(&event)
+        if let Some(recorder) = &self.config.recorder {
+            recorder.event(&event)
         }
         // No subscriber is fine: events are a view, not a queue of work.
         let _ = self.events.send(event);
@@ -256,8 +256,10 @@ impl EventLoop {
     }
 
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
-        if let Some(m) = &self.config.metrics {
-            m.record_swarm_event(&event)
+        #[cfg(feature = "libp2p-metrics")]
+        if let Some(libp2p) = self.config.recorder.as_ref().and_then(|r| r.libp2p()) {
+            use libp2p::metrics::Recorder as _;
+            libp2p.record(&event)
         }
         match event {
             SwarmEvent::NewListenAddr { address, .. } => {

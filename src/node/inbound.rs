@@ -6,12 +6,12 @@ use bytes::Bytes;
 use fisco_p2p_overlay::{ReplyError, ReplyTo};
 use libp2p::PeerId;
 
+use super::MessageKind;
 use super::{
     event_loop::EventLoop,
     inbox::{IncomingRequest, Message, Responder, Undeliverable},
     Event,
 };
-use crate::metrics::MessageKind;
 
 impl EventLoop {
     pub(super) fn on_overlay_event(&mut self, event: fisco_p2p_overlay::Event) {
@@ -89,7 +89,7 @@ impl EventLoop {
         else {
             return;
         };
-        if let Some(m) = &self.config.metrics {
+        if let Some(m) = &self.config.recorder {
             m.message_received(MessageKind::Unicast, payload.len())
         }
         let request = IncomingRequest {
@@ -124,8 +124,8 @@ impl EventLoop {
 
     /// Hands a multicast or broadcast to its module, dropping it (with a warning) if it cannot.
     pub(super) fn deliver(&mut self, module: u16, message: Message) {
-        if let Some(m) = &self.config.metrics {
-            m.message_delivered(&message)
+        if let Some(m) = &self.config.recorder {
+            m.message_received(MessageKind::of(&message), message.payload_len())
         }
         match self.modules.deliver(module, message) {
             Ok(()) => {}

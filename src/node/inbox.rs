@@ -133,18 +133,33 @@ impl Inbox {
         self.module
     }
 
-    /// The next message, or `None` once the node has stopped.
+    /// The next message, or `None` once the node has stopped. Cancel-safe: a message is taken
+    /// out of the inbox only when this returns it.
     pub async fn next(&mut self) -> Option<Message> {
-        let message = self.receiver.recv().await?;
-        self.queued
-            .fetch_sub(message.payload_len(), Ordering::AcqRel);
-        Some(message)
+        futures::StreamExt::next(self).await
+    }
+}
+
+/// The same messages as [`Inbox::next`], as a [`futures::Stream`] that ends when the node stops.
+impl futures::Stream for Inbox {
+    type Item = Message;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Message>> {
+        let message = std::task::ready!(self.receiver.poll_recv(cx));
+        if let Some(message) = &message {
+            self.queued
+                .fetch_sub(message.payload_len(), Ordering::AcqRel);
+        }
+        std::task::Poll::Ready(message)
     }
 }
 
 impl Message {
     /// The application's bytes in this message.
-    fn payload_len(&self) -> usize {
+    pub(crate) fn payload_len(&self) -> usize {
         match self {
             Message::Request(request) => request.payload.len(),
             Message::Multicast { payload, .. } | Message::Broadcast { payload, .. } => {

@@ -5,13 +5,14 @@
 use bytes::Bytes;
 use fisco_p2p_overlay::ReplyError;
 
+use super::MessageKind;
 use super::{
     command::Command,
     event_loop::EventLoop,
     requests::{refused, TopicSend},
     PeerInfo, RouteInfo, SendError,
 };
-use crate::{identity::NodeId, metrics::MessageKind};
+use crate::identity::NodeId;
 
 /// Checks a topic name (the one rule of [`super::topic`]).
 pub(super) fn check_topic(topic: &str) -> Result<(), SendError> {
@@ -54,11 +55,7 @@ impl EventLoop {
             } => {
                 if let Err(e) = check_topic(&topic).and_then(|()| self.check_size(&payload)) {
                     let now = std::time::Instant::now();
-                    self.request_done(
-                        crate::metrics::RequestKind::Topic,
-                        now,
-                        crate::metrics::RequestOutcome::Error,
-                    );
+                    self.request_done(super::RequestKind::Topic, now, super::RequestOutcome::Error);
                     let _ = reply.send(Err(e.into()));
                     return;
                 }
@@ -79,7 +76,7 @@ impl EventLoop {
                     let _ = reply.send(Err(e));
                     return;
                 }
-                if let Some(m) = &self.config.metrics {
+                if let Some(m) = &self.config.recorder {
                     m.message_sent(MessageKind::Broadcast, payload.len())
                 }
                 let result = self

@@ -31,6 +31,7 @@ mod inbox;
 mod messaging;
 mod misbehaviour;
 mod multicast;
+mod recorder;
 mod requests;
 mod swarm;
 mod topic;
@@ -45,8 +46,9 @@ pub use config::Config;
 pub use error::{CallError, MulticastError, NodeError, RequestError, SendError, TopicError};
 pub use event::{Direction, DisconnectReason, Event, Refusal};
 pub use fisco_p2p_overlay::Stats as OverlayStats;
-pub use handle::{ConnectedPeer, Events, Handle, PeerInfo, RouteInfo, StaticPeer, Status};
+pub use handle::{ConnectedPeer, Events, Handle, Lagged, PeerInfo, RouteInfo, StaticPeer, Status};
 pub use inbox::{Inbox, IncomingRequest, Message, Responder};
+pub use recorder::{MessageKind, Recorder, RequestKind, RequestOutcome};
 pub use topic::{check_topic, MAX_TOPIC_LEN};
 
 use crate::{
@@ -76,8 +78,8 @@ impl Node {
         access.set_whitelist(config.whitelist.iter().cloned());
         let directory = Directory::new();
         let mut swarm = swarm::build(&identity, &config, access.clone(), directory.clone())?;
-        if let Some(metrics) = &config.metrics {
-            metrics.attach_overlay(swarm.behaviour().overlay.stats_handle());
+        if let Some(recorder) = &config.recorder {
+            recorder.overlay_stats(swarm.behaviour().overlay.stats_handle());
         }
         for topic in &config.topics {
             topic::check(topic).map_err(|e| NodeError::Setup(e.to_string()))?;
@@ -124,7 +126,7 @@ impl Node {
             directory,
             max_message_size: config.max_message_size,
             max_topics: config.max_topics,
-            metrics: config.metrics.clone(),
+            recorder: config.recorder.clone(),
             direct_connections: config.direct_connections,
         };
         let event_loop = event_loop::EventLoop::new(

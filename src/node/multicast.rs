@@ -10,11 +10,11 @@ use bytes::Bytes;
 use fisco_p2p_overlay::MulticastId;
 use libp2p::PeerId;
 
+use super::MessageKind;
 use super::{
     command::Reply, event_loop::EventLoop, inbox::Message, messaging::check_topic,
     requests::refused, MulticastError,
 };
-use crate::metrics::MessageKind;
 
 impl EventLoop {
     pub(super) fn multicast(
@@ -50,7 +50,7 @@ impl EventLoop {
             .multicast(&topic, followers, module, payload)
         {
             Ok(id) => {
-                if let Some(m) = &self.config.metrics {
+                if let Some(m) = &self.config.recorder {
                     m.message_sent(MessageKind::Multicast, len)
                 }
                 self.multicasts.insert(id, (topic, reply));

@@ -9,11 +9,11 @@ use fisco_p2p_overlay::{RequestError, RequestId};
 use libp2p::PeerId;
 use rand::seq::SliceRandom;
 
-use super::{command::Reply, event_loop::EventLoop, CallError, SendError, TopicError};
-use crate::{
-    identity::NodeId,
-    metrics::{MessageKind, RequestKind, RequestOutcome},
+use super::{
+    command::Reply, event_loop::EventLoop, CallError, MessageKind, RequestKind, RequestOutcome,
+    SendError, TopicError,
 };
+use crate::identity::NodeId;
 
 /// A request sent on behalf of the application, waiting for its outcome.
 pub(super) enum PendingRequest {
@@ -82,8 +82,8 @@ impl EventLoop {
         started: std::time::Instant,
         outcome: RequestOutcome,
     ) {
-        if let Some(metrics) = &self.config.metrics {
-            metrics.request_completed(kind, started.elapsed(), outcome);
+        if let Some(recorder) = &self.config.recorder {
+            recorder.request_completed(kind, started.elapsed(), outcome);
         }
     }
 
@@ -128,7 +128,7 @@ impl EventLoop {
             .overlay
             .request(peer, module, payload, timeout)
             .map_err(refused)?;
-        if let Some(m) = &self.config.metrics {
+        if let Some(m) = &self.config.recorder {
             m.message_sent(MessageKind::Unicast, len)
         }
         Ok(id)

@@ -41,9 +41,18 @@ pub fn init_tracing() {
 
 /// The directory of a fixture node, e.g. `fixture("fisco-2.5/node0")`.
 pub fn fixture(relative: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("certs")
-        .join(relative)
+    workspace_root().join("certs").join(relative)
+}
+
+/// The workspace's root directory (these helpers serve the tests of the library, at the root,
+/// and of the CLI crate, under `crates/cli`).
+pub fn workspace_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .ancestors()
+        .find(|dir| dir.join("certs").is_dir())
+        .unwrap_or(&manifest)
+        .to_path_buf()
 }
 
 /// Loads a fixture node directory.
