@@ -77,7 +77,7 @@
 //! none of them: `fisco-p2p-metrics` (Prometheus metrics, a [`node::Recorder`]),
 //! `fisco-p2p-admin` (the local HTTP/JSON admin API and its client) and `fisco-p2p-cli` (the
 //! `fisco-p2p` binary: `run`, `ctl`, `demo`, `certs`, `id`).
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod certs;
 pub mod config;

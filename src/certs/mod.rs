@@ -43,6 +43,7 @@ use crate::identity::{IdentityError, Origin};
 
 /// Why a certificate or certificate directory could not be made.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CertsError {
     /// Reading an existing key or certificate failed.
     #[error(transparent)]

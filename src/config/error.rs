@@ -49,6 +49,7 @@ impl fmt::Display for Location {
 /// used. Every variant names the file; those about one key name the key as written in the file
 /// (`limits.max_connections`, `listen[1]`, `p2p.node.3`).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// The file could not be read (missing, unreadable, not UTF-8); check the path given.
     #[error("{}: cannot read the configuration file: {source}", path.display())]

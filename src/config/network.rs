@@ -156,6 +156,7 @@ impl NetworkNode {
 
 /// Why a network could not be made.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum NetworkError {
     /// The node count, ports or IP cannot be used; the message says what to give instead.
     #[error("cannot make this network: {0}")]

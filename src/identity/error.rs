@@ -46,6 +46,7 @@ fn layout_hint(path: &std::path::Path) -> &'static str {
 ///
 /// Every message starts with the file (or in-memory input) at fault and says what to do.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum IdentityError {
     /// A file of the node directory does not exist.
     #[error("{path}: no such file; {}", layout_hint(.path))]

@@ -8,6 +8,7 @@ pub use fisco_p2p_overlay::RequestError;
 
 /// Why a node could not start or a call to it failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum NodeError {
     /// The node has stopped (shut down, or all handles were dropped); start a new one.
     #[error("the node has stopped")]
@@ -30,6 +31,7 @@ pub enum NodeError {
 
 /// Why a message was not sent: refused here, before anything went on the wire.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SendError {
     /// The node has stopped.
     #[error("the node has stopped")]
@@ -57,10 +59,15 @@ pub enum SendError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// The node's key could not sign the message (the key or the signing library failed); not
+    /// a matter of load, so retrying will not help.
+    #[error("cannot sign the message: {0}")]
+    Signing(String),
 }
 
 /// Why a request to one node got no reply.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CallError {
     /// Not sent (see the reason).
     #[error(transparent)]
@@ -79,6 +86,7 @@ pub enum CallError {
 
 /// Why a send to one follower of a topic got no reply.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TopicError {
     /// Not sent (see the reason).
     #[error(transparent)]
@@ -101,6 +109,7 @@ pub enum TopicError {
 
 /// Why a multicast did not go out.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum MulticastError {
     /// Not sent (see the reason).
     #[error(transparent)]

@@ -18,6 +18,7 @@ pub enum Direction {
 
 /// Why a peer is no longer connected.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DisconnectReason {
     /// The peer closed the connection or the link broke (the I/O error says how).
     ConnectionLost(String),
@@ -52,6 +53,7 @@ impl fmt::Display for DisconnectReason {
 
 /// Why a connection attempt did not become a connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Refusal {
     /// The TLS handshake refused it; the reason says which check failed, on either side.
     Tls(RefusalReason),

@@ -15,10 +15,11 @@
 //! - `handle.rs`, `command.rs`, `inbox.rs`, `event.rs`: the application's side;
 //! - `swarm.rs`: building the Swarm; `config.rs`, `address.rs`, `error.rs`; `topic.rs`, the
 //!   rule for topic names. Node IDs of PeerIds come from the shared
-//!   [`Directory`](crate::identity::Directory), which remembers them (one point decompression
+//!   [`identity::Directory`](crate::identity::Directory), which remembers them (one point decompression
 //!   per node, not per message) and maps RSA nodes' hashed PeerIds back.
 
 mod address;
+pub mod codes;
 mod command;
 mod config;
 mod connections;

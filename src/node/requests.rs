@@ -50,7 +50,13 @@ pub(super) fn refused(error: fisco_p2p_overlay::SendError) -> SendError {
         )),
         E::ToSelf => SendError::Invalid("a node cannot send a request to itself".into()),
         E::QueueFull { peer } => SendError::Busy(format!("the send queue to {peer} is full")),
-        other => SendError::Busy(other.to_string()),
+        E::InvalidTopic { len } => {
+            SendError::Invalid(format!("a topic has 1 to 256 bytes, not {len}"))
+        }
+        E::NotWaiting => SendError::Invalid("the requester no longer waits for this reply".into()),
+        E::Signing(reason) => SendError::Signing(reason),
+        // A refusal this node does not know yet: said as it is, not relabelled as load.
+        other => SendError::Invalid(other.to_string()),
     }
 }
 

@@ -16,6 +16,7 @@ use crate::identity::NodeId;
 
 /// Why a TLS handshake between two nodes was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum RefusalReason {
     /// The certificate chain does not lead to a CA of `ca.crt`: the peer belongs to another chain,
     /// or its `node.crt` bundle lacks the agency certificate.
@@ -122,6 +123,7 @@ struct Refused(RefusalReason);
 
 /// A failed `/fisco-tls` upgrade of one connection.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum UpgradeError {
     /// We refused the peer. `detail` says exactly what was wrong (which certificate, which date);
     /// fix the peer's certificate files, or the access lists if the refusal is unwanted.
@@ -282,6 +284,7 @@ fn walk<'a, T>(
 
 /// Errors building a [`Config`](super::Config).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TlsError {
     /// The node trusts no CA: `ca.crt` holds no certificate.
     #[error("no trusted CA certificate: ca.crt is empty")]

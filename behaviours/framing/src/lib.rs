@@ -31,7 +31,7 @@
 //! assert!(matches!(block_on(read_frame(&mut wire, 1024)), Err(FrameError::Closed)));
 //! ```
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 use std::io;
 

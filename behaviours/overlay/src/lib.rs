@@ -94,7 +94,7 @@
 //! - `handler.rs`: one link's streams, its bounded send queue, and the signature checks;
 //! - `behaviour.rs`: the [`Behaviour`] the swarm drives.
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod behaviour;

@@ -92,6 +92,7 @@ fn digest(head: &[u8], payload: &[u8]) -> [u8; 32] {
 
 /// Why an envelope's signature was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SignatureError {
     /// The envelope is not signed, and did not come straight from its origin.
     #[error("not signed, and not sent by its origin")]

@@ -8,7 +8,7 @@
 //!   default 10 s, FISCO's fixed redial period) with jitter; the backoff resets on success. A lost
 //!   connection is redialled at once. Addresses can be added and removed at runtime.
 //! - **Self dials.** An address that turns out to be our own (the swarm reports
-//!   [`DialError::LocalPeerId`](libp2p::swarm::DialError::LocalPeerId)) is never dialled again.
+//!   [`libp2p::swarm::DialError::LocalPeerId`]) is never dialled again.
 //! - **One connection per node pair.** Two nodes that dial each other at the same moment end up with
 //!   two connections. Both sides apply the same rule, with no message exchanged: keep the oldest
 //!   connection dialled by the node with the smaller [`PeerId`]; if there is none, the oldest one

@@ -4,6 +4,7 @@ use libp2p::PeerId;
 
 /// A local change to the node's own record was refused; the record is left as it was.
 #[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The record would exceed the configured maximum record size: store less state, fewer topics
     /// or addresses, or raise `Config::with_max_record_size` on every node.
@@ -23,6 +24,7 @@ pub enum Error {
 /// Why a record received from the network was dropped. The sender is reported with it in
 /// [`Event::InvalidRecord`](crate::Event); a sender that keeps sending these is misbehaving.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RecordError {
     /// The encoded record is over the configured maximum record size.
     #[error("record of {size} bytes is over the limit of {max} bytes")]
@@ -58,6 +60,7 @@ pub enum RecordError {
 /// A sync frame could not be read or written. The stream is reset and the peer reported with it in
 /// [`Event::InvalidMessage`](crate::Event); the connection and the node keep working.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CodecError {
     /// The length prefix announces a frame over the configured maximum message size; nothing was
     /// allocated for it. Raise `Config::with_max_message_size` if the peer is honest.

@@ -58,7 +58,7 @@
 //! The periodic announcements keep connections open as long as the swarm's idle connection
 //! timeout (10 s by default) is longer than `announce_interval`.
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod behaviour;

@@ -8,7 +8,7 @@
 //! - `running.rs`: [`Running`], a swarm driven by its own task, commands in and events out;
 //! - `raw.rs`: [`RawWriter`], a codec that puts arbitrary bytes on a protocol's substream.
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 mod raw;
 mod running;

@@ -12,6 +12,7 @@ use tokio::net::TcpStream;
 
 /// Why a call to the admin API failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ClientError {
     /// Nothing answers at the address: the node is not running, or serves its admin API
     /// elsewhere (`run --admin ADDR`, the `admin` key of node.toml).

@@ -84,6 +84,8 @@ impl From<SendError> for ApiError {
             SendError::Stopped | SendError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             SendError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             SendError::Invalid(_) | SendError::InvalidTopic { .. } => StatusCode::BAD_REQUEST,
+            // A kind of error this server does not know yet: not relabelled as anything else.
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         Self::new(status, error.to_string())
     }
@@ -96,6 +98,7 @@ impl From<CallError> for ApiError {
             CallError::Failed {
                 error: ref cause, ..
             } => Self::new(request_status(cause), error.to_string()),
+            _ => Self::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()),
         }
     }
 }
@@ -115,6 +118,7 @@ impl From<TopicError> for ApiError {
                     StatusCode::BAD_GATEWAY
                 }
             }
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         match error {
             TopicError::NotSent(error) => error.into(),
@@ -130,6 +134,7 @@ impl From<MulticastError> for ApiError {
             MulticastError::NoFollower { .. } => {
                 Self::new(StatusCode::NOT_FOUND, error.to_string())
             }
+            _ => Self::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()),
         }
     }
 }

@@ -18,7 +18,11 @@
 //! [`Metrics::encode_as`] writes OpenMetrics or the Prometheus 0.0.4 text format
 //! ([`Format::negotiate`] picks one from an `Accept` header).
 
-pub mod labels;
+/// Label values: [`fisco_p2p::node::codes`], and the kinds of messages and requests.
+pub mod labels {
+    pub use fisco_p2p::node::codes::*;
+    pub use fisco_p2p::node::{MessageKind, RequestKind, RequestOutcome};
+}
 mod overlay;
 mod process;
 mod text;

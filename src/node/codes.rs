@@ -1,10 +1,9 @@
 //! Short, stable names for what the node reports, used as metric label values and as the
-//! machine-readable `reason` of the admin API's events.
+//! machine-readable `reason` of the admin API's events. They live beside the enums they name,
+//! so a new variant cannot compile without its code.
 
-use fisco_p2p::node::{DisconnectReason, Refusal};
-use fisco_p2p::tls::RefusalReason;
-
-pub use fisco_p2p::node::{MessageKind, RequestKind, RequestOutcome};
+use super::{DisconnectReason, Refusal};
+use crate::tls::RefusalReason;
 
 /// Every refusal code [`refusal_code`] gives, for declaring the label series up front.
 pub const REFUSAL_CODES: [&str; 15] = [
