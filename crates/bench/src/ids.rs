@@ -18,14 +18,15 @@ use rustls::{
 };
 
 /// One chain: a CA and an agency that issue node identities.
-pub(crate) struct Chain {
+pub struct Chain {
     ca: Issuer,
     agency: Issuer,
     issued: usize,
 }
 
 impl Chain {
-    pub(crate) fn new() -> anyhow::Result<Chain> {
+    /// A new chain CA and agency, with no node issued yet.
+    pub fn new() -> anyhow::Result<Chain> {
         let ca = certs::new_ca(&CertSpec::new(Role::Chain, "chain0"))?;
         let agency = certs::new_agency(&CertSpec::new(Role::Agency, "agency0"), &ca)?;
         Ok(Chain {
@@ -36,7 +37,7 @@ impl Chain {
     }
 
     /// A fresh node identity of this chain.
-    pub(crate) fn node(&mut self) -> anyhow::Result<NodeIdentity> {
+    pub fn node(&mut self) -> anyhow::Result<NodeIdentity> {
         let spec = CertSpec::new(Role::Node, format!("node{}", self.issued));
         self.issued += 1;
         let (key, cert) = certs::new_node(&spec, &self.agency)?;
@@ -52,23 +53,27 @@ impl Chain {
         )?)
     }
 
-    pub(crate) fn nodes(&mut self, n: usize) -> anyhow::Result<Vec<NodeIdentity>> {
+    /// `n` new node identities of this chain.
+    pub fn nodes(&mut self, n: usize) -> anyhow::Result<Vec<NodeIdentity>> {
         (0..n).map(|_| self.node()).collect()
     }
 }
 
 /// The plain-rustls baseline's client and server configurations: TLS 1.3 only, P-256 chain of
 /// three, mutual authentication, no session resumption (as ours), ring's default cipher suites.
-pub(crate) struct RustlsPair {
-    pub(crate) client: Arc<ClientConfig>,
-    pub(crate) server: Arc<ServerConfig>,
+pub struct RustlsPair {
+    /// The client side.
+    pub client: Arc<ClientConfig>,
+    /// The server side.
+    pub server: Arc<ServerConfig>,
 }
 
 /// The name in the server certificate that the client checks.
-pub(crate) const SERVER_NAME: &str = "localhost";
+pub const SERVER_NAME: &str = "localhost";
 
 impl RustlsPair {
-    pub(crate) fn new() -> anyhow::Result<RustlsPair> {
+    /// A fresh P-256 CA and one certificate for each side.
+    pub fn new() -> anyhow::Result<RustlsPair> {
         let ca_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
         let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);

@@ -27,13 +27,13 @@ use tokio::sync::{mpsc, oneshot};
 use crate::swarms;
 
 /// The gossipsub topic every node follows.
-pub(crate) const TOPIC: &str = "bench";
+pub const TOPIC: &str = "bench";
 /// The application module of broadcasts and multicasts.
 const MODULE: u16 = 7;
 
 /// Which transport a node uses.
 #[allow(clippy::large_enum_variant)] // a handful per run, moved once
-pub(crate) enum Transport {
+pub enum Transport {
     /// Ours: TCP + `/fisco-tls` + yamux, with this node identity.
     Ours(NodeIdentity),
     /// Stock libp2p: TCP + noise + yamux, fresh ed25519 key.
@@ -42,10 +42,13 @@ pub(crate) enum Transport {
 
 /// Which behaviours a node runs.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Features {
-    pub(crate) overlay: bool,
-    pub(crate) sync: bool,
-    pub(crate) gossipsub: bool,
+pub struct Features {
+    /// The routed overlay (broadcast, multicast).
+    pub overlay: bool,
+    /// State sync (records, topics, the link graph).
+    pub sync: bool,
+    /// Gossipsub (the baseline's topic propagation).
+    pub gossipsub: bool,
 }
 
 /// The node's behaviours; a disabled one costs nothing.
@@ -90,7 +93,8 @@ fn mesh(key: &Keypair, features: Features, registry: &mut Registry) -> anyhow::R
 }
 
 /// What the benchmark asks a node to do.
-pub(crate) enum Command {
+pub enum Command {
+    /// Dial this address.
     Dial(Multiaddr),
     /// Overlay broadcast.
     Broadcast(Bytes),
@@ -98,6 +102,7 @@ pub(crate) enum Command {
     Publish(Bytes),
     /// Overlay multicast to the followers of a topic this node's sync view lists.
     Multicast(String, Bytes),
+    /// Follow this topic (overlay: in the sync record; gossipsub: subscribe).
     Follow(String),
     /// Answers with the number of gossipsub mesh peers on [`TOPIC`].
     MeshPeers(oneshot::Sender<usize>),
@@ -109,43 +114,57 @@ pub(crate) enum Command {
 
 /// Message transmissions a node made over its links (sends to one neighbour each), so far.
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Sent {
+pub struct Sent {
     /// The overlay's, by kind: request, reply, error, multicast, broadcast (`Stats::sent`).
-    pub(crate) overlay: [u64; 5],
+    pub overlay: [u64; 5],
     /// Gossipsub's message sends (publish, forward, or answer to IWANT; control messages not
     /// counted): its `topic_msg_sent_counts` metric.
-    pub(crate) gossipsub: u64,
+    pub gossipsub: u64,
 }
 
 /// What a node saw, tagged with the node's index.
 #[derive(Debug)]
-pub(crate) enum Observed {
+pub enum Observed {
     /// A first connection to a peer.
-    Connected { node: usize },
+    Connected {
+        /// The node's index.
+        node: usize,
+    },
     /// An overlay broadcast (`multicast: false`), or an overlay multicast or gossipsub message
     /// (`multicast: true`), was delivered.
     Delivered {
+        /// The node's index.
         node: usize,
+        /// Multicast (or gossipsub), not broadcast.
         multicast: bool,
+        /// The tag the payload carries ([`payload`]).
         tag: u64,
+        /// When.
         at: Instant,
     },
     /// A record of `owner` arrived through sync.
     Learned {
+        /// The node's index.
         node: usize,
+        /// Whose record.
         owner: PeerId,
+        /// The topics it lists.
         topics: Vec<String>,
         /// How many neighbours the record lists.
         neighbours: usize,
+        /// When.
         at: Instant,
     },
 }
 
 /// The handle of a running node.
-pub(crate) struct Member {
-    pub(crate) peer: PeerId,
-    pub(crate) addr: Multiaddr,
-    pub(crate) commands: mpsc::Sender<Command>,
+pub struct Member {
+    /// Its PeerId.
+    pub peer: PeerId,
+    /// The address it listens on.
+    pub addr: Multiaddr,
+    /// Where its commands go.
+    pub commands: mpsc::Sender<Command>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -156,7 +175,7 @@ impl Drop for Member {
 }
 
 /// Builds, starts listening and spawns node `index`.
-pub(crate) async fn start(
+pub async fn start(
     index: usize,
     transport: Transport,
     features: Features,
@@ -338,7 +357,7 @@ fn gossipsub_sent(registry: &Registry) -> u64 {
 }
 
 /// A payload of `len` bytes (at least 8) carrying `tag`.
-pub(crate) fn payload(tag: u64, len: usize) -> Bytes {
+pub fn payload(tag: u64, len: usize) -> Bytes {
     let mut bytes = vec![0u8; len.max(8)];
     bytes[..8].copy_from_slice(&tag.to_be_bytes());
     Bytes::from(bytes)

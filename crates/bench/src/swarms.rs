@@ -17,10 +17,10 @@ use libp2p::{
 const IDLE: Duration = Duration::from_secs(600);
 
 /// Longest wait for a listener or a connection in setup.
-pub(crate) const SETUP: Duration = Duration::from_secs(30);
+pub const SETUP: Duration = Duration::from_secs(30);
 
 /// A swarm of our stack for node `identity`.
-pub(crate) fn ours<B: NetworkBehaviour>(
+pub fn ours<B: NetworkBehaviour>(
     identity: &NodeIdentity,
     behaviour: B,
 ) -> anyhow::Result<Swarm<B>> {
@@ -40,7 +40,7 @@ pub(crate) fn ours<B: NetworkBehaviour>(
 }
 
 /// [`ours`] around the behaviour `make` builds from the node key.
-pub(crate) fn ours_with<B: NetworkBehaviour>(
+pub fn ours_with<B: NetworkBehaviour>(
     identity: &NodeIdentity,
     make: impl FnOnce(Keypair) -> B,
 ) -> anyhow::Result<Swarm<B>> {
@@ -49,7 +49,7 @@ pub(crate) fn ours_with<B: NetworkBehaviour>(
 
 /// A stock rust-libp2p swarm (noise, ed25519 key) around `behaviour`, which `make` builds from
 /// the swarm's key.
-pub(crate) fn stock<B: NetworkBehaviour>(
+pub fn stock<B: NetworkBehaviour>(
     keypair: Keypair,
     make: impl FnOnce(&Keypair) -> B,
 ) -> anyhow::Result<Swarm<B>> {
@@ -66,7 +66,7 @@ pub(crate) fn stock<B: NetworkBehaviour>(
 }
 
 /// Listens on 127.0.0.1 port 0 and returns the address once the swarm reports it.
-pub(crate) async fn listen<B: NetworkBehaviour>(swarm: &mut Swarm<B>) -> anyhow::Result<Multiaddr> {
+pub async fn listen<B: NetworkBehaviour>(swarm: &mut Swarm<B>) -> anyhow::Result<Multiaddr> {
     swarm.listen_on("/ip4/127.0.0.1/tcp/0".parse()?)?;
     tokio::time::timeout(SETUP, async {
         loop {
@@ -81,7 +81,7 @@ pub(crate) async fn listen<B: NetworkBehaviour>(swarm: &mut Swarm<B>) -> anyhow:
 
 /// Dials `address` and drives `swarm` until the connection is established; returns the peer and
 /// the time from dial to established.
-pub(crate) async fn connect<B: NetworkBehaviour>(
+pub async fn connect<B: NetworkBehaviour>(
     swarm: &mut Swarm<B>,
     address: Multiaddr,
 ) -> anyhow::Result<(PeerId, Duration)> {
@@ -105,7 +105,7 @@ pub(crate) async fn connect<B: NetworkBehaviour>(
 }
 
 /// Closes every connection to `peer` and drives `swarm` until the last one has closed.
-pub(crate) async fn disconnect<B: NetworkBehaviour>(
+pub async fn disconnect<B: NetworkBehaviour>(
     swarm: &mut Swarm<B>,
     peer: PeerId,
 ) -> anyhow::Result<()> {

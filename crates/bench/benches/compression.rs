@@ -28,7 +28,7 @@ const PAYLOAD: usize = 1 << 20;
 
 fn identity(node: &str) -> NodeIdentity {
     NodeIdentity::load_dir(format!(
-        "{}/certs/fisco-2.5/{node}",
+        "{}/../../certs/fisco-2.5/{node}",
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap()

@@ -28,9 +28,12 @@ struct Known {
 /// Deliveries of one message: `(node, at)` in arrival order.
 type Deliveries = Vec<(usize, Instant)>;
 
-pub(crate) struct Cluster {
-    pub(crate) members: Vec<Member>,
-    pub(crate) edges: Edges,
+/// Nodes on one process along a random graph, and what they observed.
+pub struct Cluster {
+    /// The nodes, by index.
+    pub members: Vec<Member>,
+    /// The graph's links (index pairs) the cluster dials.
+    pub edges: Edges,
     observed: mpsc::Receiver<Observed>,
     index: HashMap<PeerId, usize>,
     connected: Vec<usize>,
@@ -43,16 +46,16 @@ pub(crate) struct Cluster {
 }
 
 /// The outcome of one message.
-pub(crate) struct Spread {
+pub struct Spread {
     /// Nodes that delivered it (at most once each counted).
-    pub(crate) reached: usize,
+    pub reached: usize,
     /// From the send to the last first delivery.
-    pub(crate) took: Duration,
+    pub took: Duration,
 }
 
 impl Cluster {
     /// Starts one node per transport, with `features`, on the graph of `seed`.
-    pub(crate) async fn start(
+    pub async fn start(
         transports: Vec<Transport>,
         features: Features,
         seed: u64,
@@ -81,15 +84,22 @@ impl Cluster {
     }
 
     /// Sync record updates (`RecordUpdated`) all nodes reported so far.
-    pub(crate) fn record_updates(&self) -> usize {
+    pub fn record_updates(&self) -> usize {
         self.updates
     }
 
-    pub(crate) fn len(&self) -> usize {
+    /// How many nodes.
+    pub fn len(&self) -> usize {
         self.members.len()
     }
 
-    pub(crate) async fn send(&self, node: usize, command: Command) -> anyhow::Result<()> {
+    /// Whether the cluster has no node.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// Hands `command` to node `node`.
+    pub async fn send(&self, node: usize, command: Command) -> anyhow::Result<()> {
         self.members[node]
             .commands
             .send(command)
@@ -144,7 +154,7 @@ impl Cluster {
     }
 
     /// Dials every edge (lower index dials) and waits until every node has all its neighbours.
-    pub(crate) async fn connect(&mut self, limit: Duration) -> anyhow::Result<Duration> {
+    pub async fn connect(&mut self, limit: Duration) -> anyhow::Result<Duration> {
         let started = Instant::now();
         for &(a, b) in &self.edges.clone() {
             self.send(a, Command::Dial(self.members[b].addr.clone()))
@@ -165,7 +175,7 @@ impl Cluster {
     }
 
     /// Waits until every node's gossipsub mesh holds all four neighbours.
-    pub(crate) async fn wait_mesh(&mut self, limit: Duration) -> anyhow::Result<Duration> {
+    pub async fn wait_mesh(&mut self, limit: Duration) -> anyhow::Result<Duration> {
         let started = Instant::now();
         let deadline = started + limit;
         for node in 0..self.len() {
@@ -194,7 +204,7 @@ impl Cluster {
     }
 
     /// Waits until every node has a record of every other node.
-    pub(crate) async fn wait_views(&mut self, limit: Duration) -> anyhow::Result<Duration> {
+    pub async fn wait_views(&mut self, limit: Duration) -> anyhow::Result<Duration> {
         let started = Instant::now();
         let n = self.len();
         let complete = |c: &Cluster| {
@@ -214,7 +224,7 @@ impl Cluster {
 
     /// Waits until every node's view lists every other node with all its neighbours: the link
     /// graph is complete everywhere, so every overlay has its final routes.
-    pub(crate) async fn wait_links(&mut self, limit: Duration) -> anyhow::Result<Duration> {
+    pub async fn wait_links(&mut self, limit: Duration) -> anyhow::Result<Duration> {
         let started = Instant::now();
         let n = self.len();
         let degree: Vec<usize> = (0..n)
@@ -239,7 +249,7 @@ impl Cluster {
 
     /// Waits until every node other than `owner` knows that `owner` follows `topic`; returns
     /// the time from `since` to the last node learning it.
-    pub(crate) async fn wait_topic(
+    pub async fn wait_topic(
         &mut self,
         owner: usize,
         topic: &str,
@@ -267,7 +277,7 @@ impl Cluster {
     }
 
     /// Waits until message `tag` has reached `expected` distinct nodes, or `limit` passed.
-    pub(crate) async fn wait_delivered(
+    pub async fn wait_delivered(
         &mut self,
         multicast: bool,
         tag: u64,
@@ -295,7 +305,7 @@ impl Cluster {
     }
 
     /// Waits until message `tag` has reached every node of `targets`, or `limit` passed.
-    pub(crate) async fn wait_delivered_to(
+    pub async fn wait_delivered_to(
         &mut self,
         multicast: bool,
         tag: u64,
@@ -322,7 +332,7 @@ impl Cluster {
     }
 
     /// What every node sent so far, summed.
-    pub(crate) async fn sent(&mut self) -> anyhow::Result<Sent> {
+    pub async fn sent(&mut self) -> anyhow::Result<Sent> {
         let mut total = Sent::default();
         for node in 0..self.len() {
             let (reply, answer) = oneshot::channel();
@@ -344,11 +354,7 @@ impl Cluster {
     }
 
     /// The nodes that follow `topic` in node `node`'s sync view.
-    pub(crate) async fn followers(
-        &mut self,
-        node: usize,
-        topic: &str,
-    ) -> anyhow::Result<Vec<PeerId>> {
+    pub async fn followers(&mut self, node: usize, topic: &str) -> anyhow::Result<Vec<PeerId>> {
         let (reply, answer) = oneshot::channel();
         self.send(node, Command::Followers(topic.to_owned(), reply))
             .await?;
@@ -356,14 +362,14 @@ impl Cluster {
     }
 
     /// The index of the node with this peer ID.
-    pub(crate) fn index_of(&self, peer: &PeerId) -> Option<usize> {
+    pub fn index_of(&self, peer: &PeerId) -> Option<usize> {
         self.index.get(peer).copied()
     }
 
     /// Drains observations until none came for `quiet` (at most `4 * quiet`, as other
     /// behaviours may keep reporting), then counts deliveries beyond the first per node and
     /// message, over every message so far.
-    pub(crate) async fn duplicates(&mut self, multicast: bool, quiet: Duration) -> usize {
+    pub async fn duplicates(&mut self, multicast: bool, quiet: Duration) -> usize {
         let end = Instant::now() + quiet * 4;
         while self.pump((Instant::now() + quiet).min(end)).await {}
         self.delivered

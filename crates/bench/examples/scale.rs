@@ -8,29 +8,10 @@
 //! memory. Exits non-zero naming the first step that failed.
 //!
 //! The nodes are swarms with the overlay and sync behaviours (the node's protocols, without its
-//! event loop), shared with `cargo bench --bench net` (`benches/net/`). TODO(node API): a
+//! event loop), shared with `cargo bench --bench net` (this crate's library). TODO(node API): a
 //! `--node` mode running the same steps through `Node::spawn` and its `Handle`.
 
 #![allow(clippy::print_stdout)]
-
-#[allow(dead_code)]
-#[path = "../benches/net/cluster.rs"]
-mod cluster;
-#[allow(dead_code)]
-#[path = "../benches/net/graph.rs"]
-mod graph;
-#[allow(dead_code)]
-#[path = "../benches/net/ids.rs"]
-mod ids;
-#[allow(dead_code)]
-#[path = "../benches/net/member.rs"]
-mod member;
-#[allow(dead_code)]
-#[path = "../benches/net/rss.rs"]
-mod rss;
-#[allow(dead_code)]
-#[path = "../benches/net/swarms.rs"]
-mod swarms;
 
 use std::{
     collections::BTreeSet,
@@ -40,8 +21,12 @@ use std::{
 use anyhow::{ensure, Context as _};
 use clap::Parser;
 
-use cluster::Cluster;
-use member::{Command, Features, Transport};
+use fisco_p2p_bench::{
+    cluster::Cluster,
+    ids,
+    member::{self, Command, Features, Transport},
+    rss,
+};
 
 /// Longest any one step may take.
 const STEP: Duration = Duration::from_secs(60);

@@ -13,19 +13,15 @@
 //! (the stacks); one file per scenario group: `reqrep.rs` (1, 2), `connect.rs` (3), `flood.rs`
 //! (4, 5), `reconnect.rs` (6), `memory.rs` (7), `hops.rs` (8), `multicast.rs` (9), `reroute.rs`
 //! (10, with `proxy.rs`); `cluster.rs`, `member.rs` and `graph.rs` (many swarms in one process, shared with
-//! `examples/scale.rs`).
+//! `examples/scale.rs`, in this crate's library: `src/`).
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-mod cluster;
 mod connect;
 mod flood;
 mod frames;
-mod graph;
 mod hops;
-mod ids;
 mod machine;
-mod member;
 mod memory;
 mod multicast;
 mod noderpc;
@@ -38,11 +34,12 @@ mod report;
 mod reqrep;
 mod reroute;
 mod rpc;
-mod rss;
 mod stats;
-mod swarms;
 
 use std::{collections::BTreeSet, path::PathBuf, time::Instant};
+
+// The helpers shared with the scale run, from this crate's library.
+use fisco_p2p_bench::{cluster, graph, ids, member, rss, swarms};
 
 use anyhow::Context as _;
 
@@ -131,7 +128,11 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(settings: Settings) -> anyhow::Result<()> {
-    let out_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench");
+    // The workspace's target directory (or CARGO_TARGET_DIR), not this crate's folder.
+    let out_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../target")))
+        .join("bench");
     std::fs::create_dir_all(&out_dir)?;
     let started = Instant::now();
     let machine = machine::describe();

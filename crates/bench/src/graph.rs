@@ -6,10 +6,10 @@ use std::collections::BTreeSet;
 use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
 
 /// Undirected edges `(a, b)` with `a < b`.
-pub(crate) type Edges = Vec<(usize, usize)>;
+pub type Edges = Vec<(usize, usize)>;
 
 /// A random 4-regular connected graph on `n >= 6` nodes; the same `seed` gives the same graph.
-pub(crate) fn degree_four(n: usize, seed: u64) -> Edges {
+pub fn degree_four(n: usize, seed: u64) -> Edges {
     assert!(
         n >= 6,
         "a simple 4-regular graph from two cycles needs at least 6 nodes"
@@ -33,7 +33,7 @@ pub(crate) fn degree_four(n: usize, seed: u64) -> Edges {
 }
 
 /// The neighbours of `node`.
-pub(crate) fn neighbours(edges: &[(usize, usize)], node: usize) -> Vec<usize> {
+pub fn neighbours(edges: &[(usize, usize)], node: usize) -> Vec<usize> {
     edges
         .iter()
         .filter_map(|&(a, b)| {
@@ -49,7 +49,7 @@ pub(crate) fn neighbours(edges: &[(usize, usize)], node: usize) -> Vec<usize> {
 }
 
 /// Hop distances between all pairs of nodes (`u32::MAX`: unreachable), by breadth-first search.
-pub(crate) fn distances(n: usize, edges: &[(usize, usize)]) -> Vec<Vec<u32>> {
+pub fn distances(n: usize, edges: &[(usize, usize)]) -> Vec<Vec<u32>> {
     let adjacency: Vec<Vec<usize>> = (0..n).map(|i| neighbours(edges, i)).collect();
     (0..n)
         .map(|source| {
@@ -72,7 +72,7 @@ pub(crate) fn distances(n: usize, edges: &[(usize, usize)]) -> Vec<Vec<u32>> {
 /// The links the overlay's multicast from `origin` to `targets` crosses: every node forwards
 /// towards each target to the neighbour one step closer with the smallest `key` (the overlay's
 /// tie-break is the smallest PeerId), so the copies follow a tree of shortest paths.
-pub(crate) fn tree_links<K: Ord>(
+pub fn tree_links<K: Ord>(
     edges: &[(usize, usize)],
     dist: &[Vec<u32>],
     key: &[K],
