@@ -2,7 +2,7 @@
 //! files start nodes that find each other, and FISCO's own config.ini and nodes.json.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use fisco_p2p_testnode as common;
 
 use std::collections::BTreeSet;
 use std::net::{SocketAddr, TcpListener};

@@ -5,7 +5,7 @@
 // The shared helpers (common/network.rs) unwrap their mutexes.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use fisco_p2p_testnode as common;
 
 use common::{bounded, config, network::identities, TestNode};
 

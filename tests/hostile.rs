@@ -12,7 +12,7 @@
 // The attack tests report what they measured (run with --nocapture to see it).
 #![allow(clippy::print_stderr)]
 
-mod common;
+use fisco_p2p_testnode as common;
 
 #[path = "hostile/attacker.rs"]
 mod attacker;

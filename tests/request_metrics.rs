@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use fisco_p2p_testnode as common;
 
 use std::{sync::Arc, time::Duration};
 

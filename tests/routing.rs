@@ -7,7 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)] // the tests print what they measured
 
-mod common;
+use fisco_p2p_testnode as common;
 
 use std::{
     collections::BTreeSet,

@@ -5,8 +5,7 @@
 // The shared helpers unwrap locks.
 #![allow(clippy::unwrap_used)]
 
-#[path = "../../../tests/common/mod.rs"]
-mod common;
+use fisco_p2p_testnode as common;
 #[path = "admin/errors.rs"]
 mod errors;
 #[path = "admin/events.rs"]

@@ -9,8 +9,7 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)] // the tests print what they measured
 
-#[path = "../../../tests/common/mod.rs"]
-mod common;
+use fisco_p2p_testnode as common;
 
 use std::{
     sync::{

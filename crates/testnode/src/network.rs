@@ -39,9 +39,13 @@ pub fn identities(n: usize) -> Vec<NodeIdentity> {
 /// The shapes the issue asks every message kind to work in.
 #[derive(Debug, Clone, Copy)]
 pub enum Topology {
+    /// Every node linked to every other.
     FullMesh,
+    /// Node i linked to i + 1.
     Line,
+    /// A line whose ends are linked too.
     Ring,
+    /// Node 0 linked to every other.
     Star,
 }
 
@@ -95,24 +99,33 @@ pub async fn start(identities: Vec<NodeIdentity>, edges: &[(usize, usize)]) -> V
 /// One delivery a test server saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
+    /// A multicast.
     Multicast {
+        /// Its origin.
         from: NodeId,
+        /// Its topic.
         topic: String,
+        /// Its payload.
         payload: Bytes,
     },
+    /// A broadcast.
     Broadcast {
+        /// Its origin.
         from: NodeId,
+        /// Its payload.
         payload: Bytes,
     },
 }
 
 /// Serves [`MODULE`] on a node: answers requests with `reply:` + the request, records the rest.
 pub struct Server {
+    /// What it received, in order.
     pub deliveries: Arc<Mutex<Vec<Delivery>>>,
     task: JoinHandle<()>,
 }
 
 impl Server {
+    /// Registers [`MODULE`] on `handle`'s node and serves it until dropped.
     pub async fn start(handle: &Handle) -> Server {
         let mut inbox = handle.register(MODULE).await.expect("node running");
         let deliveries = Arc::new(Mutex::new(Vec::new()));

@@ -256,7 +256,9 @@ impl Drop for Lab {
 
 /// A node running in a namespace.
 pub struct NsNode {
+    /// Its handle.
     pub handle: Handle,
+    /// Its events.
     pub events: Events,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<thread::JoinHandle<()>>,

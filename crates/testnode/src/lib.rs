@@ -1,7 +1,10 @@
-//! Helpers shared by the integration tests: nodes from the fixture certificates on 127.0.0.1
-//! port 0, waiting for events with a timeout, and a TCP proxy that can freeze a link.
+//! Helpers for the integration tests of the library, the admin API and the CLI: nodes from the
+//! fixture certificates on 127.0.0.1 port 0, waiting for events with a timeout, a TCP proxy that
+//! can freeze a link ([`network`] for whole networks, [`netns`] for networks in namespaces).
+//! A dev-dependency only; every wait in it has a time limit.
 
-#![allow(dead_code, unreachable_pub)]
+// Test helpers: a poisoned lock or a failed call means the test has already failed.
+#![allow(clippy::unwrap_used)]
 
 pub mod netns;
 pub mod network;
@@ -81,12 +84,17 @@ pub fn config() -> Config {
 
 /// A node under test: its handle, its event stream and its first listen address.
 pub struct TestNode {
+    /// Its handle.
     pub handle: Handle,
+    /// Its events, read by the waits below.
     pub events: Events,
+    /// Its first listen address.
     pub addr: Multiaddr,
 }
 
 impl TestNode {
+    /// Starts a node with `config` (which must listen somewhere: see [`config`]) and returns it
+    /// with its first listen address.
     pub async fn spawn(identity: NodeIdentity, config: Config) -> TestNode {
         init_tracing();
         let (handle, events) = tokio::time::timeout(WAIT, Node::spawn(identity, config))
@@ -107,6 +115,7 @@ impl TestNode {
         }
     }
 
+    /// Its node ID.
     pub fn node_id(&self) -> NodeId {
         self.handle.node_id()
     }
@@ -138,6 +147,7 @@ impl TestNode {
         .await;
     }
 
+    /// Whether it has a connection to `peer` now.
     pub async fn is_connected(&self, peer: NodeId) -> bool {
         self.handle
             .connected_peers()
@@ -159,6 +169,7 @@ impl TestNode {
         seen
     }
 
+    /// Stops it gracefully, within the time limit.
     pub async fn shutdown(self) {
         tokio::time::timeout(WAIT, self.handle.shutdown())
             .await
@@ -192,12 +203,14 @@ pub async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
 /// A TCP proxy on 127.0.0.1 forwarding to `target`; [`Proxy::freeze`] stops forwarding without
 /// closing anything, like a link whose far end vanished.
 pub struct Proxy {
+    /// Where to dial the proxy.
     pub addr: Multiaddr,
     frozen: Arc<AtomicBool>,
     task: JoinHandle<()>,
 }
 
 impl Proxy {
+    /// Starts forwarding to `target`.
     pub async fn start(target: std::net::SocketAddr) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let port = listener.local_addr().expect("proxy address").port();
@@ -223,6 +236,7 @@ impl Proxy {
         }
     }
 
+    /// Stops forwarding, in both directions, without closing anything.
     pub fn freeze(&self) {
         self.frozen.store(true, Ordering::SeqCst);
     }
