@@ -32,11 +32,11 @@
 //! let (handle, mut events) = Node::spawn(identity, config).await?;
 //!
 //! // Serve module 1: answer every request. Match inside the loop: a `while let` on
-//! // `Message::Request` alone would stop at the first multicast and drop the inbox, which
-//! // unregisters the module.
-//! let mut inbox = handle.register(1).await?;
+//! // `Message::Request` alone would stop at the first multicast and drop the module, which
+//! // unregisters it. `module.sender()` sends for the module from any task.
+//! let mut module = handle.module(1).await?;
 //! tokio::spawn(async move {
-//!     while let Some(message) = inbox.next().await {
+//!     while let Some(message) = module.next().await {
 //!         match message {
 //!             Message::Request(request) => {
 //!                 let _ = request.responder.reply(Bytes::from_static(b"pong")).await;

@@ -624,3 +624,68 @@ async fn a_request_to_a_node_nobody_knows_fails_with_no_route_at_its_deadline() 
     })
     .await;
 }
+
+/// A `Module` carries one module's sends and receives: a request and a broadcast sent through
+/// its sender arrive on the other node's module, and the reply
+/// comes back. An `Events` stream that falls behind yields a `Lagged` item, then later events.
+#[tokio::test]
+async fn a_module_handle_sends_and_streams_its_messages_and_events_report_lag() {
+    bounded(async {
+        let mut ids = identities(3);
+        let late = ids.pop().unwrap();
+        let nodes = start(ids, &[(0, 1)]).await;
+        let (a, b) = (&nodes[0], &nodes[1]);
+        let mut module_b = b.handle.module(9).await.unwrap();
+        let served = tokio::spawn(async move {
+            // Read as a Stream.
+            while let Some(message) = futures::StreamExt::next(&mut module_b).await {
+                match message {
+                    Message::Request(request) => {
+                        let _ = request.responder.reply(Bytes::from_static(b"pong")).await;
+                    }
+                    Message::Broadcast { payload, .. } => return payload,
+                    Message::Multicast { .. } => {}
+                }
+            }
+            Bytes::new()
+        });
+        let module_a = a.handle.module(9).await.unwrap();
+        let send = module_a.sender();
+        assert_eq!((send.id(), module_a.id()), (9, 9));
+        let reply = send
+            .request(b.node_id(), Bytes::from_static(b"ping"))
+            .await
+            .unwrap();
+        assert_eq!(reply, "pong");
+        send.broadcast(Bytes::from_static(b"to all")).await.unwrap();
+        assert_eq!(
+            tokio::time::timeout(WAIT, served).await.unwrap().unwrap(),
+            "to all"
+        );
+
+        // A node whose event streams hold 2 events joins; nobody reads its stream meanwhile.
+        let c = TestNode::spawn(late, messaging_config().with_event_capacity(2)).await;
+        let mut lagging = c.handle.events();
+        c.handle.add_peer(a.addr.clone()).await.unwrap();
+        eventually("c knows a and b", async || {
+            c.handle.peers().await.unwrap().len() == 2
+        })
+        .await;
+        // As a Stream (the inherent `Events::next` skips lags with a warning).
+        let first = tokio::time::timeout(WAIT, futures::StreamExt::next(&mut lagging))
+            .await
+            .unwrap();
+        assert!(
+            matches!(first, Some(Err(fisco_p2p::node::Lagged(missed))) if missed > 0),
+            "{first:?}"
+        );
+        // Later events follow the lag.
+        b.handle.subscribe("after-the-lag").await.unwrap();
+        let next = tokio::time::timeout(WAIT, futures::StreamExt::next(&mut lagging))
+            .await
+            .unwrap();
+        assert!(matches!(next, Some(Ok(_))), "{next:?}");
+        c.shutdown().await;
+    })
+    .await;
+}

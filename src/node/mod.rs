@@ -32,6 +32,7 @@ mod inbound;
 mod inbox;
 mod messaging;
 mod misbehaviour;
+mod module;
 mod multicast;
 mod recorder;
 mod requests;
@@ -51,6 +52,7 @@ pub use events::{Events, Lagged};
 pub use fisco_p2p_overlay::Stats as OverlayStats;
 pub use handle::{ConnectedPeer, Handle, PeerInfo, RouteInfo, StaticPeer, Status};
 pub use inbox::{Inbox, IncomingRequest, Message, Responder};
+pub use module::{Module, ModuleSender};
 pub use recorder::{MessageKind, Recorder, RequestKind, RequestOutcome};
 pub use topic::{check_topic, MAX_TOPIC_LEN};
 

@@ -1,4 +1,4 @@
-//! An in-process network of [`member`](crate::member) nodes on 127.0.0.1 connected along a
+//! An in-process network of [`member`] nodes on 127.0.0.1 connected along a
 //! random degree-4 graph, and what the benchmark waits for: connections, gossipsub meshes,
 //! sync views (and the link graph in them), deliveries (with duplicates counted), and the
 //! transmissions every node made.
