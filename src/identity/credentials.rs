@@ -149,14 +149,23 @@ impl NodeIdentity {
     }
 
     /// Assembles an identity without any check: for tests that make a node present a certificate whose
-    /// key it does not own, or a leaf with a key of another type. Never use it for a real node.
-    #[doc(hidden)]
+    /// key it does not own, or a leaf with a key of another type. Never use it for a real node;
+    /// it exists only with the `test-utils` feature.
+    #[cfg(feature = "test-utils")]
     pub fn from_parts_unchecked(
         key: impl Into<PrivateKey>,
         chain: Vec<CertificateDer<'static>>,
         trusted_cas: Vec<CertificateDer<'static>>,
     ) -> Self {
-        let key = key.into();
+        Self::assemble(key.into(), chain, trusted_cas)
+    }
+
+    /// An identity of these parts, as they are: the checks are the callers'.
+    fn assemble(
+        key: PrivateKey,
+        chain: Vec<CertificateDer<'static>>,
+        trusted_cas: Vec<CertificateDer<'static>>,
+    ) -> Self {
         let keypair = key.to_keypair();
         Self {
             key,
@@ -253,7 +262,7 @@ impl NodeIdentity {
             });
         }
         warn_about_leaf(&chain_origin, &info);
-        Ok(Self::from_parts_unchecked(key, chain, trusted_cas))
+        Ok(Self::assemble(key, chain, trusted_cas))
     }
 
     /// The node's private key.
