@@ -27,6 +27,7 @@ mod error;
 mod event;
 mod event_loop;
 mod events;
+mod failover;
 mod handle;
 mod inbound;
 mod inbox;

@@ -2,12 +2,10 @@
 //! failover, and their outcomes. Routes, retries and timeouts are the overlay's; this file maps
 //! its outcomes to the application's calls.
 
-use std::collections::HashSet;
-
+use super::failover::{Failover, Failure, Next};
 use bytes::Bytes;
 use fisco_p2p_overlay::{RequestError, RequestId};
 use libp2p::PeerId;
-use rand::seq::SliceRandom;
 
 use super::{
     command::Reply, event_loop::EventLoop, CallError, MessageKind, RequestKind, RequestOutcome,
@@ -32,9 +30,8 @@ pub(super) struct TopicSend {
     topic: String,
     module: u16,
     payload: Bytes,
-    /// Followers already tried: never tried again for this send.
-    tried: HashSet<PeerId>,
-    failures: Vec<(NodeId, RequestError)>,
+    /// Which follower next, and when it is over (the pure rules, in `failover.rs`).
+    failover: Failover<PeerId>,
     started: std::time::Instant,
     reply: Reply<Result<(NodeId, Bytes), TopicError>>,
 }
@@ -71,8 +68,7 @@ impl TopicSend {
             topic,
             module,
             payload,
-            tried: HashSet::new(),
-            failures: Vec::new(),
+            failover: Failover::new(),
             started: std::time::Instant::now(),
             reply,
         }
@@ -145,37 +141,31 @@ impl EventLoop {
     pub(super) fn try_next_follower(&mut self, mut send: TopicSend) {
         let local = *self.swarm.local_peer_id();
         let behaviour = self.swarm.behaviour_mut();
-        let untried: Vec<PeerId> = behaviour
+        let followers: Vec<(PeerId, bool)> = behaviour
             .sync
             .followers(&send.topic)
             .into_iter()
-            .filter(|p| *p != local && !send.tried.contains(p))
+            .filter(|p| *p != local)
+            .map(|p| (p, behaviour.overlay.route(&p).is_some()))
             .collect();
-        let (mut routed, mut unrouted): (Vec<PeerId>, Vec<PeerId>) = untried
-            .into_iter()
-            .partition(|p| behaviour.overlay.route(p).is_some());
-        let rng = &mut rand::thread_rng();
-        routed.shuffle(rng);
-        unrouted.shuffle(rng);
-        // A follower without a route yet may get one within the overlay's route wait.
-        let Some(peer) = routed.pop().or_else(|| unrouted.pop()) else {
-            let outcome = match send.failures.last() {
-                Some((_, error)) => RequestOutcome::of_error(error),
-                None => RequestOutcome::Unreachable,
-            };
-            self.request_done(RequestKind::Topic, send.started, outcome);
-            let error = if send.failures.is_empty() {
-                TopicError::NoFollower { topic: send.topic }
-            } else {
-                TopicError::AllFailed {
-                    topic: send.topic,
-                    failures: send.failures,
-                }
-            };
-            let _ = send.reply.send(Err(error));
-            return;
+        let peer = match send.failover.next(&followers, &mut rand::thread_rng()) {
+            Next::Try(peer) => peer,
+            Next::Failed(failure) => {
+                self.request_done(RequestKind::Topic, send.started, failure.outcome());
+                let error = match failure {
+                    Failure::NoFollower => TopicError::NoFollower { topic: send.topic },
+                    Failure::AllFailed(failures) => TopicError::AllFailed {
+                        topic: send.topic,
+                        failures: failures
+                            .into_iter()
+                            .filter_map(|(peer, error)| Some((self.node_of(&peer)?, error)))
+                            .collect(),
+                    },
+                };
+                let _ = send.reply.send(Err(error));
+                return;
+            }
         };
-        send.tried.insert(peer);
         match self.send_request(peer, send.module, send.payload.clone(), None) {
             Ok(id) => {
                 self.requests.insert(id, PendingRequest::Topic(send));
@@ -203,22 +193,22 @@ impl EventLoop {
                 self.request_done(RequestKind::Node, sent, outcome);
                 let _ = reply.send(result.map_err(|error| CallError::Failed { node, error }));
             }
-            Some(PendingRequest::Topic(mut send)) => {
-                let Some(node) = self.node_of(&destination) else {
-                    return;
-                };
-                match result {
-                    Ok(bytes) => {
-                        self.request_done(RequestKind::Topic, send.started, RequestOutcome::Reply);
-                        let _ = send.reply.send(Ok((node, bytes)));
-                    }
-                    Err(error) => {
-                        tracing::debug!(%node, %error, topic = %send.topic, "follower failed; trying another");
-                        send.failures.push((node, error));
-                        self.try_next_follower(send);
-                    }
+            Some(PendingRequest::Topic(mut send)) => match (result, self.node_of(&destination)) {
+                (Ok(bytes), Some(node)) => {
+                    self.request_done(RequestKind::Topic, send.started, RequestOutcome::Reply);
+                    let _ = send.reply.send(Ok((node, bytes)));
                 }
-            }
+                (result, node) => {
+                    // A reply from a node this one cannot name cannot be handed over (every
+                    // follower's record carries its key, so this does not happen): try another.
+                    let error = result.err().unwrap_or_else(|| {
+                        RequestError::Application("the replying node cannot be named".into())
+                    });
+                    tracing::debug!(?node, %error, topic = %send.topic, "follower failed; trying another");
+                    send.failover.failed(destination, error);
+                    self.try_next_follower(send);
+                }
+            },
             None => {}
         }
     }
