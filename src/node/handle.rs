@@ -142,16 +142,22 @@ impl Handle {
     }
 
     /// The addresses the node listens on.
+    ///
+    /// Cancel-safe: it only reads.
     pub async fn listen_addrs(&self) -> Result<Vec<Multiaddr>, NodeError> {
         Ok(self.status().await?.listen)
     }
 
     /// This node's listen addresses, seq, topics and number of connected nodes.
+    ///
+    /// Cancel-safe: it only reads.
     pub async fn status(&self) -> Result<Status, NodeError> {
         self.call(Command::Status).await
     }
 
     /// Every node known, connected or not: through state sync, every node of the network.
+    ///
+    /// Cancel-safe: it only reads.
     pub async fn peers(&self) -> Result<Vec<PeerInfo>, NodeError> {
         self.call(Command::Peers).await
     }
@@ -159,6 +165,9 @@ impl Handle {
     /// Registers application module `module` and returns its inbox: the requests, multicasts and
     /// broadcasts sent to this module. Registering a module again replaces its inbox; dropping
     /// the inbox unregisters it, and requests for it are then answered "unknown module".
+    ///
+    /// Dropping the future after the node registered the module drops the new inbox with it:
+    /// the module ends up unregistered (a replaced inbox does not come back).
     pub async fn register(&self, module: u16) -> Result<Inbox, NodeError> {
         self.call(|reply| Command::Register(module, reply)).await
     }
@@ -177,6 +186,8 @@ impl Handle {
     }
 
     /// Like [`request`](Self::request) with its own timeout.
+    ///
+    /// Cancel-safe, as `request`.
     pub async fn request_with_timeout(
         &self,
         node: NodeId,
@@ -208,6 +219,9 @@ impl Handle {
     /// Sends a request to one follower of `topic`, chosen at random (FISCO AMOP unicast). If it
     /// fails or times out, another follower that has not failed yet is tried, until one replies
     /// or none is left. Returns the follower that replied and its reply.
+    ///
+    /// Cancel-safe: dropping the future abandons the reply; a request already sent may still
+    /// arrive, and the failover runs to its end.
     pub async fn send_to_topic(
         &self,
         topic: impl Into<String>,
@@ -226,6 +240,8 @@ impl Handle {
 
     /// Sends `payload` to every node following `topic`, each receiving it once, whether or not
     /// this node follows it. Returns how many followers it was sent to.
+    ///
+    /// Once the node has taken the message, dropping the future does not recall it.
     pub async fn multicast(
         &self,
         topic: impl Into<String>,
@@ -243,6 +259,8 @@ impl Handle {
     }
 
     /// Sends `payload` to every other node of the network; each delivers it once.
+    ///
+    /// Once the node has taken the message, dropping the future does not recall it.
     pub async fn broadcast(&self, module: u16, payload: Bytes) -> Result<(), SendError> {
         self.call_fallible(|reply| Command::Broadcast {
             module,
@@ -254,6 +272,9 @@ impl Handle {
 
     /// Follows `topic`: its multicasts reach this node, and every node learns through state sync
     /// that this node follows it. Returns `false` if it already did.
+    ///
+    /// Dropping the future does not undo the change once the node has the command; only the answer
+    /// is lost.
     pub async fn subscribe(&self, topic: impl Into<String>) -> Result<bool, SendError> {
         let topic = topic.into();
         self.call_fallible(|reply| Command::Subscribe(topic, reply))
@@ -261,6 +282,9 @@ impl Handle {
     }
 
     /// Stops following `topic`. Returns `false` if it did not.
+    ///
+    /// Dropping the future does not undo the change once the node has the command; only the answer
+    /// is lost.
     pub async fn unsubscribe(&self, topic: impl Into<String>) -> Result<bool, SendError> {
         let topic = topic.into();
         self.call_fallible(|reply| Command::Unsubscribe(topic, reply))
@@ -269,6 +293,9 @@ impl Handle {
 
     /// Sets (or with `None` removes) a key of this node's application state; every node learns
     /// the change through state sync. Returns `false` if nothing changed.
+    ///
+    /// Dropping the future does not undo the change once the node has the command; only the answer
+    /// is lost.
     pub async fn set_state(
         &self,
         key: impl Into<String>,
@@ -280,38 +307,55 @@ impl Handle {
     }
 
     /// Every node this node has a route to, with the next hop and the distance in links.
+    ///
+    /// Cancel-safe: it only reads.
     pub async fn routes(&self) -> Result<Vec<RouteInfo>, NodeError> {
         self.call(Command::Routes).await
     }
 
     /// The path a message to `node` takes as this node sees the network: this node, each relay,
     /// then `node`; `None` without a route.
+    ///
+    /// Cancel-safe: it only reads.
     pub async fn path(&self, node: NodeId) -> Result<Option<Vec<NodeId>>, NodeError> {
         self.call(|reply| Command::Path(node, reply)).await
     }
 
     /// The nodes connected now.
+    ///
+    /// Cancel-safe: it only reads.
     pub async fn connected_peers(&self) -> Result<Vec<ConnectedPeer>, NodeError> {
         self.call(Command::ConnectedPeers).await
     }
 
     /// Adds a static peer, dialled at once and kept connected. Returns `false` if it was there.
+    ///
+    /// Dropping the future does not undo the change once the node has the command; only the answer
+    /// is lost.
     pub async fn add_peer(&self, address: Multiaddr) -> Result<bool, NodeError> {
         self.call(|reply| Command::AddPeer(address, reply)).await
     }
 
     /// Removes a static peer and disconnects the node found there. Returns `false` if it was
     /// not a static peer.
+    ///
+    /// Dropping the future does not undo the change once the node has the command; only the answer
+    /// is lost.
     pub async fn remove_peer(&self, address: Multiaddr) -> Result<bool, NodeError> {
         self.call(|reply| Command::RemovePeer(address, reply)).await
     }
 
     /// The static peers and where each stands.
+    ///
+    /// Cancel-safe: it only reads.
     pub async fn static_peers(&self) -> Result<Vec<StaticPeer>, NodeError> {
         self.call(Command::StaticPeers).await
     }
 
     /// Replaces the blacklist. Connected nodes now on it are disconnected; returns them.
+    ///
+    /// Dropping the future does not undo the change once the node has the command; only the answer
+    /// is lost.
     pub async fn set_blacklist(
         &self,
         nodes: impl IntoIterator<Item = NodeId>,
@@ -322,6 +366,9 @@ impl Handle {
 
     /// Replaces the whitelist (empty: everyone the CA vouches for). Connected nodes it now bars
     /// are disconnected; returns them.
+    ///
+    /// Dropping the future does not undo the change once the node has the command; only the answer
+    /// is lost.
     pub async fn set_whitelist(
         &self,
         nodes: impl IntoIterator<Item = NodeId>,
@@ -332,11 +379,16 @@ impl Handle {
 
     /// Closes every connection to `node`. Returns `false` if it was not connected. A static peer
     /// is redialled as usual.
+    ///
+    /// Dropping the future does not undo the change once the node has the command; only the answer
+    /// is lost.
     pub async fn disconnect(&self, node: NodeId) -> Result<bool, NodeError> {
         self.call(|reply| Command::Disconnect(node, reply)).await
     }
 
     /// Closes all connections and listeners and stops the node; returns once it has stopped.
+    ///
+    /// Once the node has the command it stops, whether or not the future is awaited to the end.
     pub async fn shutdown(&self) -> Result<(), NodeError> {
         self.call(Command::Shutdown).await
     }

@@ -49,7 +49,8 @@ pub struct ModuleSender {
 
 impl Handle {
     /// Registers application module `id` and returns it: its inbox and its sends together. As
-    /// with [`register`](Self::register), registering a module again replaces its inbox.
+    /// with [`register`](Self::register), registering a module again replaces its inbox, and a
+    /// dropped call leaves the module unregistered.
     pub async fn module(&self, id: u16) -> Result<Module, NodeError> {
         let inbox = self.register(id).await?;
         Ok(Module {
