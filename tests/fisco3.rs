@@ -215,7 +215,7 @@ async fn an_rsa_node_is_barred_by_the_modulus_fisco_3x_black_lists_hold() {
         .await;
         let b = TestNode::spawn(trusting_both("fisco-3.x/node0"), config()).await;
         assert_eq!(b.node_id(), barred);
-        a.handle.add_peer(b.addr.clone()).await.unwrap();
+        a.handle.operator().add_peer(b.addr.clone()).await.unwrap();
         let reason = a
             .wait_for("the refusal", |e| match e {
                 Event::ConnectionRefused {
@@ -250,7 +250,11 @@ async fn a_node_with_compression_off_exchanges_large_messages_with_one_with_it_o
         )
         .await;
         let on_id = on.node_id();
-        off.handle.add_peer(on.addr.clone()).await.unwrap();
+        off.handle
+            .operator()
+            .add_peer(on.addr.clone())
+            .await
+            .unwrap();
         off.wait_connected(on_id.clone()).await;
         let _servers = [
             Server::start(&on.handle).await,

@@ -467,6 +467,7 @@ async fn an_oversize_message_is_refused_before_sending_and_the_node_keeps_servin
         }
         nodes[0]
             .handle
+            .operator()
             .add_peer(nodes[1].addr.clone())
             .await
             .unwrap();
@@ -532,7 +533,7 @@ async fn a_restarted_node_keeps_increasing_its_seq_and_peers_accept_its_new_stat
         let b = TestNode::spawn(ids[1].clone(), messaging_config()).await;
         let b_id = b.node_id();
         let b_addr = b.addr.clone();
-        a.handle.add_peer(b_addr.clone()).await.unwrap();
+        a.handle.operator().add_peer(b_addr.clone()).await.unwrap();
         a.wait_connected(b_id.clone()).await;
         b.handle
             .set_state("height", Some(Bytes::from_static(b"10")))
@@ -666,7 +667,7 @@ async fn a_module_handle_sends_and_streams_its_messages_and_events_report_lag() 
         // A node whose event streams hold 2 events joins; nobody reads its stream meanwhile.
         let c = TestNode::spawn(late, messaging_config().with_event_capacity(2)).await;
         let mut lagging = c.handle.events();
-        c.handle.add_peer(a.addr.clone()).await.unwrap();
+        c.handle.operator().add_peer(a.addr.clone()).await.unwrap();
         eventually("c knows a and b", async || {
             c.handle.peers().await.unwrap().len() == 2
         })

@@ -62,7 +62,12 @@ async fn refusals(
     listener: &mut TestNode,
     dialer: &mut TestNode,
 ) -> (RefusalReason, RefusalReason) {
-    dialer.handle.add_peer(listener.addr.clone()).await.unwrap();
+    dialer
+        .handle
+        .operator()
+        .add_peer(listener.addr.clone())
+        .await
+        .unwrap();
     let on_listener = listener
         .wait_for("inbound refusal", |e| match e {
             Event::ConnectionRefused {
@@ -172,11 +177,16 @@ async fn blacklisting_a_connected_peer_disconnects_it_and_keeps_it_out() {
         )
         .await;
         let b_id = b.node_id();
-        a.handle.add_peer(b.addr.clone()).await.unwrap();
+        a.handle.operator().add_peer(b.addr.clone()).await.unwrap();
         a.wait_connected(b_id.clone()).await;
         b.wait_connected(a.node_id()).await;
 
-        let dropped = a.handle.set_blacklist([b_id.clone()]).await.unwrap();
+        let dropped = a
+            .handle
+            .operator()
+            .set_blacklist([b_id.clone()])
+            .await
+            .unwrap();
         assert_eq!(dropped, vec![b_id.clone()]);
         let reason = a
             .wait_for("disconnect", |e| match e {
@@ -211,7 +221,7 @@ async fn blacklisting_a_connected_peer_disconnects_it_and_keeps_it_out() {
         assert!(!a.is_connected(b_id.clone()).await);
 
         // Lifting the ban lets the redials through again.
-        a.handle.set_blacklist([]).await.unwrap();
+        a.handle.operator().set_blacklist([]).await.unwrap();
         a.wait_connected(b_id).await;
         a.shutdown().await;
         b.shutdown().await;
@@ -225,7 +235,7 @@ async fn a_restarted_peer_is_reconnected_within_two_seconds() {
         let mut a = TestNode::spawn(identity("fisco-2.5/node0"), config()).await;
         let b = TestNode::spawn(identity("fisco-2.5/node1"), config()).await;
         let (b_id, b_addr) = (b.node_id(), b.addr.clone());
-        a.handle.add_peer(b_addr.clone()).await.unwrap();
+        a.handle.operator().add_peer(b_addr.clone()).await.unwrap();
         a.wait_connected(b_id.clone()).await;
 
         b.shutdown().await;
@@ -259,8 +269,8 @@ async fn simultaneous_dials_end_with_exactly_one_connection() {
             let b = TestNode::spawn(identity("fisco-2.5/node1"), config()).await;
             let (a_id, b_id) = (a.node_id(), b.node_id());
             let (ra, rb) = tokio::join!(
-                a.handle.add_peer(b.addr.clone()),
-                b.handle.add_peer(a.addr.clone())
+                a.handle.operator().add_peer(b.addr.clone()),
+                b.handle.operator().add_peer(a.addr.clone())
             );
             assert!(ra.unwrap() && rb.unwrap());
             let one_each = async || {
@@ -289,7 +299,7 @@ async fn a_self_dial_is_detected_and_not_repeated() {
         let mut a = TestNode::spawn(identity("fisco-2.5/node0"), config()).await;
         // The exact listen address: the swarm itself recognises it as its own and never dials it.
         let own = a.addr.clone();
-        a.handle.add_peer(own.clone()).await.unwrap();
+        a.handle.operator().add_peer(own.clone()).await.unwrap();
         let reported = a
             .wait_for("self dial", |e| match e {
                 Event::SelfDial { address } => Some(address.clone()),
@@ -302,7 +312,7 @@ async fn a_self_dial_is_detected_and_not_repeated() {
             later.is_empty(),
             "the own address was dialled again: {later:?}"
         );
-        let statics = a.handle.static_peers().await.unwrap();
+        let statics = a.handle.operator().static_peers().await.unwrap();
         assert!(statics[0].own_address);
         a.shutdown().await;
     })
@@ -321,7 +331,11 @@ async fn a_self_dial_through_another_address_is_detected() {
         .await;
         let port = socket_addr(&a.addr).port();
         let via_loopback: libp2p::Multiaddr = format!("/ip4/127.0.0.1/tcp/{port}").parse().unwrap();
-        a.handle.add_peer(via_loopback.clone()).await.unwrap();
+        a.handle
+            .operator()
+            .add_peer(via_loopback.clone())
+            .await
+            .unwrap();
         a.wait_for("self dial", |e| match e {
             Event::SelfDial { address } if *address == via_loopback => Some(()),
             _ => None,
@@ -346,7 +360,11 @@ async fn a_frozen_link_is_dropped_by_the_heartbeat() {
         let mut a = TestNode::spawn(identity("fisco-2.5/node0"), config()).await;
         let b = TestNode::spawn(identity("fisco-2.5/node1"), config()).await;
         let proxy = Proxy::start(socket_addr(&b.addr)).await;
-        a.handle.add_peer(proxy.addr.clone()).await.unwrap();
+        a.handle
+            .operator()
+            .add_peer(proxy.addr.clone())
+            .await
+            .unwrap();
         a.wait_connected(b.node_id()).await;
         proxy.freeze();
         let started = Instant::now();
@@ -443,7 +461,7 @@ async fn a_stopped_node_answers_every_call_with_an_error() {
             handle.connected_peers().await,
             Err(fisco_p2p::node::NodeError::Stopped)
         ));
-        assert!(handle.add_peer(a_addr()).await.is_err());
+        assert!(handle.operator().add_peer(a_addr()).await.is_err());
         let end = tokio::time::timeout(WAIT, events.next()).await.unwrap();
         assert!(end.is_none(), "event stream should end with the node");
     })

@@ -194,7 +194,12 @@ async fn a_neighbour_that_keeps_forging_is_disconnected_as_misbehaving_and_kept_
         driver.abort();
         // The victim still serves everyone else.
         let honest = TestNode::spawn(honest_id, config()).await;
-        honest.handle.add_peer(victim.addr.clone()).await.unwrap();
+        honest
+            .handle
+            .operator()
+            .add_peer(victim.addr.clone())
+            .await
+            .unwrap();
         victim.wait_connected(honest.node_id()).await;
         victim.handle.shutdown().await.unwrap();
     })
@@ -216,8 +221,8 @@ async fn a_blacklisted_origin_cannot_reach_a_node_through_a_relay() {
         )
         .await;
         let _server = Server::start(&d.handle).await;
-        a.handle.add_peer(b.addr.clone()).await.unwrap();
-        d.handle.add_peer(b.addr.clone()).await.unwrap();
+        a.handle.operator().add_peer(b.addr.clone()).await.unwrap();
+        d.handle.operator().add_peer(b.addr.clone()).await.unwrap();
         let target = d.node_id();
         eventually("A has a route to D", async || {
             a.handle
@@ -340,8 +345,8 @@ async fn with_direct_connections_a_busy_correspondent_gets_connected() {
         let b = TestNode::spawn(ids.next().unwrap(), config()).await;
         let c = TestNode::spawn(ids.next().unwrap(), config()).await;
         let _server = Server::start(&c.handle).await;
-        a.handle.add_peer(b.addr.clone()).await.unwrap();
-        c.handle.add_peer(b.addr.clone()).await.unwrap();
+        a.handle.operator().add_peer(b.addr.clone()).await.unwrap();
+        c.handle.operator().add_peer(b.addr.clone()).await.unwrap();
         let target = c.node_id();
         eventually("A has a route to C", async || {
             a.handle

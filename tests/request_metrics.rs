@@ -80,7 +80,7 @@ async fn each_path_of_a_request_moves_the_histogram_once() {
         )
         .await;
         let b = TestNode::spawn(ids.next().unwrap(), messaging_config()).await;
-        a.handle.add_peer(b.addr.clone()).await.unwrap();
+        a.handle.operator().add_peer(b.addr.clone()).await.unwrap();
         let _server = Server::start(&b.handle).await;
         // Module 99 holds requests without answering them.
         let mut silent = b.handle.register(99).await.unwrap();
@@ -219,8 +219,8 @@ async fn a_relay_counts_what_it_relays_and_the_origin_its_routes() {
             0.0,
             "declared at zero"
         );
-        a.handle.add_peer(b.addr.clone()).await.unwrap();
-        c.handle.add_peer(b.addr.clone()).await.unwrap();
+        a.handle.operator().add_peer(b.addr.clone()).await.unwrap();
+        c.handle.operator().add_peer(b.addr.clone()).await.unwrap();
         let target = c.node_id();
         eventually("A has a route to C", async || {
             a.handle

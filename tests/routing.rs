@@ -359,7 +359,7 @@ async fn a_link_this_node_closed_is_redialled_at_once() {
         let _b = spawn(&lab, 1, ids.next().unwrap(), &[], Config::default()).await;
         wait_connected(&a, &b_id, Duration::from_secs(10)).await;
         for round in 0..3 {
-            assert!(a.handle.disconnect(b_id.clone()).await.unwrap(), "round {round}: was connected");
+            assert!(a.handle.operator().disconnect(b_id.clone()).await.unwrap(), "round {round}: was connected");
             let closed = Instant::now();
             a.wait_for("the disconnect", Duration::from_secs(5), |e| {
                 matches!(e, fisco_p2p::node::Event::PeerDisconnected { node_id, .. } if *node_id == b_id)

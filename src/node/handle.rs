@@ -7,8 +7,8 @@ use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::{
-    command::Command, CallError, Event, Events, Inbox, MulticastError, NodeError, SendError,
-    TopicError,
+    command::Command, CallError, Event, Events, Inbox, MulticastError, NodeError, Operator,
+    SendError, TopicError,
 };
 use crate::identity::NodeId;
 
@@ -107,6 +107,7 @@ pub struct Handle {
     commands: mpsc::Sender<Command>,
     /// Weak, so that the event streams end when the event loop (the only strong sender) stops.
     events: broadcast::WeakSender<Event>,
+    operator: Operator,
 }
 
 impl Handle {
@@ -117,6 +118,9 @@ impl Handle {
     ) -> Self {
         Self {
             node_id,
+            operator: Operator {
+                commands: commands.clone(),
+            },
             commands,
             events: events.downgrade(),
         }
@@ -328,62 +332,9 @@ impl Handle {
         self.call(Command::ConnectedPeers).await
     }
 
-    /// Adds a static peer, dialled at once and kept connected. Returns `false` if it was there.
-    ///
-    /// Dropping the future does not undo the change once the node has the command; only the answer
-    /// is lost.
-    pub async fn add_peer(&self, address: Multiaddr) -> Result<bool, NodeError> {
-        self.call(|reply| Command::AddPeer(address, reply)).await
-    }
-
-    /// Removes a static peer and disconnects the node found there. Returns `false` if it was
-    /// not a static peer.
-    ///
-    /// Dropping the future does not undo the change once the node has the command; only the answer
-    /// is lost.
-    pub async fn remove_peer(&self, address: Multiaddr) -> Result<bool, NodeError> {
-        self.call(|reply| Command::RemovePeer(address, reply)).await
-    }
-
-    /// The static peers and where each stands.
-    ///
-    /// Cancel-safe: it only reads.
-    pub async fn static_peers(&self) -> Result<Vec<StaticPeer>, NodeError> {
-        self.call(Command::StaticPeers).await
-    }
-
-    /// Replaces the blacklist. Connected nodes now on it are disconnected; returns them.
-    ///
-    /// Dropping the future does not undo the change once the node has the command; only the answer
-    /// is lost.
-    pub async fn set_blacklist(
-        &self,
-        nodes: impl IntoIterator<Item = NodeId>,
-    ) -> Result<Vec<NodeId>, NodeError> {
-        let nodes = nodes.into_iter().collect();
-        self.call(|reply| Command::SetBlacklist(nodes, reply)).await
-    }
-
-    /// Replaces the whitelist (empty: everyone the CA vouches for). Connected nodes it now bars
-    /// are disconnected; returns them.
-    ///
-    /// Dropping the future does not undo the change once the node has the command; only the answer
-    /// is lost.
-    pub async fn set_whitelist(
-        &self,
-        nodes: impl IntoIterator<Item = NodeId>,
-    ) -> Result<Vec<NodeId>, NodeError> {
-        let nodes = nodes.into_iter().collect();
-        self.call(|reply| Command::SetWhitelist(nodes, reply)).await
-    }
-
-    /// Closes every connection to `node`. Returns `false` if it was not connected. A static peer
-    /// is redialled as usual.
-    ///
-    /// Dropping the future does not undo the change once the node has the command; only the answer
-    /// is lost.
-    pub async fn disconnect(&self, node: NodeId) -> Result<bool, NodeError> {
-        self.call(|reply| Command::Disconnect(node, reply)).await
+    /// The operator's side of this node: static peers, access lists, disconnections.
+    pub fn operator(&self) -> &Operator {
+        &self.operator
     }
 
     /// Closes all connections and listeners and stops the node; returns once it has stopped.
@@ -408,11 +359,19 @@ impl Handle {
         &self,
         command: impl FnOnce(oneshot::Sender<T>) -> Command,
     ) -> Result<T, NodeError> {
-        let (reply, response) = oneshot::channel();
-        self.commands
-            .send(command(reply))
-            .await
-            .map_err(|_| NodeError::Stopped)?;
-        response.await.map_err(|_| NodeError::Stopped)
+        call(&self.commands, command).await
     }
+}
+
+/// Hands `command` to the event loop and waits for its answer.
+pub(super) async fn call<T>(
+    commands: &mpsc::Sender<Command>,
+    command: impl FnOnce(oneshot::Sender<T>) -> Command,
+) -> Result<T, NodeError> {
+    let (reply, response) = oneshot::channel();
+    commands
+        .send(command(reply))
+        .await
+        .map_err(|_| NodeError::Stopped)?;
+    response.await.map_err(|_| NodeError::Stopped)
 }

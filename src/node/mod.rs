@@ -35,6 +35,7 @@ mod messaging;
 mod misbehaviour;
 mod module;
 mod multicast;
+mod operator;
 mod recorder;
 mod requests;
 mod swarm;
@@ -54,6 +55,7 @@ pub use fisco_p2p_overlay::Stats as OverlayStats;
 pub use handle::{ConnectedPeer, Handle, PeerInfo, RouteInfo, StaticPeer, Status};
 pub use inbox::{Inbox, IncomingRequest, Message, Responder};
 pub use module::{Module, ModuleSender};
+pub use operator::Operator;
 pub use recorder::{MessageKind, Recorder, RequestKind, RequestOutcome};
 pub use topic::{check_topic, MAX_TOPIC_LEN};
 

@@ -27,7 +27,11 @@ async fn a_clean_three_node_start_refuses_nothing() {
             for (i, node) in nodes.iter().enumerate() {
                 for (j, addr) in addrs.iter().enumerate() {
                     if i != j {
-                        node.handle.add_peer(addr.clone()).await.expect("running");
+                        node.handle
+                            .operator()
+                            .add_peer(addr.clone())
+                            .await
+                            .expect("running");
                     }
                 }
             }

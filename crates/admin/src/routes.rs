@@ -201,7 +201,7 @@ async fn add_peer(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let (addr, multiaddr) = address(body)?;
-    let added = state.handle.add_peer(multiaddr).await?;
+    let added = state.handle.operator().add_peer(multiaddr).await?;
     Ok(Json(serde_json::json!({ "addr": addr, "added": added })))
 }
 
@@ -210,7 +210,7 @@ async fn remove_peer(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let (addr, multiaddr) = address(body)?;
-    let removed = state.handle.remove_peer(multiaddr).await?;
+    let removed = state.handle.operator().remove_peer(multiaddr).await?;
     Ok(Json(
         serde_json::json!({ "addr": addr, "removed": removed }),
     ))
@@ -226,7 +226,7 @@ struct StaticPeerJson {
 async fn static_peers(
     Extract(state): Extract<State>,
 ) -> Result<Json<Vec<StaticPeerJson>>, ApiError> {
-    let peers = state.handle.static_peers().await?;
+    let peers = state.handle.operator().static_peers().await?;
     Ok(Json(
         peers
             .into_iter()

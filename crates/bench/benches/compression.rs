@@ -141,6 +141,7 @@ async fn case(payload: &Bytes, compression: bool, requests: usize) -> Outcome {
         .await
         .unwrap();
     client
+        .operator()
         .add_peer(
             format!("/ip4/127.0.0.1/tcp/{}", proxy.port())
                 .parse()

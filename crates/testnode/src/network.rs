@@ -87,7 +87,12 @@ pub async fn start(identities: Vec<NodeIdentity>, edges: &[(usize, usize)]) -> V
     }
     for &(a, b) in edges {
         let addr = nodes[b].addr.clone();
-        nodes[a].handle.add_peer(addr).await.expect("node running");
+        nodes[a]
+            .handle
+            .operator()
+            .add_peer(addr)
+            .await
+            .expect("node running");
     }
     for &(a, b) in edges {
         let b_id = nodes[b].node_id();

@@ -48,6 +48,7 @@ async fn refused_connections_appear_with_their_reason() {
     let b = Daemon::start(ids.next().expect("identity")).await;
     a.node
         .handle
+        .operator()
         .set_blacklist([b.node_id()])
         .await
         .expect("blacklist set");

@@ -78,10 +78,10 @@ impl Dialer {
             Dialer::Node(a, b) => {
                 let peer = b.handle.node_id();
                 let started = Instant::now();
-                a.handle.add_peer(b.addr.clone()).await?;
+                a.handle.operator().add_peer(b.addr.clone()).await?;
                 a.wait_connected(peer.clone()).await?;
                 let took = started.elapsed();
-                a.handle.remove_peer(b.addr.clone()).await?;
+                a.handle.operator().remove_peer(b.addr.clone()).await?;
                 a.wait_disconnected(peer).await?;
                 Ok(took)
             }

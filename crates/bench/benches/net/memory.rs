@@ -134,7 +134,11 @@ async fn nodes_variant(
     }
     let started = settle().await;
     for &(a, b) in edges {
-        all[a].handle.add_peer(all[b].addr.clone()).await?;
+        all[a]
+            .handle
+            .operator()
+            .add_peer(all[b].addr.clone())
+            .await?;
     }
     let deadline = tokio::time::Instant::now() + LIMIT;
     for node in &all {

@@ -103,7 +103,7 @@ impl Network {
             } else {
                 nodes[b].addr.clone()
             };
-            nodes[a].handle.add_peer(addr).await?;
+            nodes[a].handle.operator().add_peer(addr).await?;
         }
         let deadline = Instant::now() + LIMIT;
         for node in &nodes {
@@ -211,12 +211,14 @@ pub(crate) async fn run(
         let since = Instant::now();
         net.nodes[a]
             .handle
+            .operator()
             .remove_peer(net.nodes[b].addr.clone())
             .await?;
         cuts.push(net.converged(&cut, since).await?);
         let since = Instant::now();
         net.nodes[a]
             .handle
+            .operator()
             .add_peer(net.nodes[b].addr.clone())
             .await?;
         restores.push(net.converged(&whole, since).await?);
@@ -230,10 +232,15 @@ pub(crate) async fn run(
         proxy.freeze();
         silences.push(net.converged(&cut, since).await?);
         // Heal it without the proxy, for the next round.
-        net.nodes[a].handle.remove_peer(proxy.addr.clone()).await?;
+        net.nodes[a]
+            .handle
+            .operator()
+            .remove_peer(proxy.addr.clone())
+            .await?;
         drop(proxy);
         net.nodes[a]
             .handle
+            .operator()
             .add_peer(net.nodes[b].addr.clone())
             .await?;
         net.converged(&whole, Instant::now()).await?;

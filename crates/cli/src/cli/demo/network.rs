@@ -237,7 +237,11 @@ pub(super) async fn start_nodes(
     }
     // The lower-numbered end of each link dials; the other end accepts.
     for &(a, b) in edges {
-        nodes[a].handle.add_peer(nodes[b].addr.clone()).await?;
+        nodes[a]
+            .handle
+            .operator()
+            .add_peer(nodes[b].addr.clone())
+            .await?;
     }
     Ok(nodes)
 }

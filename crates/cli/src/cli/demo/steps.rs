@@ -261,7 +261,10 @@ impl Demo {
         let restarted = Instant::now();
         let node = start_node(&parent, &name, config).await?;
         for &(_, b) in self.edges.iter().filter(|&&(a, _)| a == victim) {
-            node.handle.add_peer(self.nodes[b].addr.clone()).await?;
+            node.handle
+                .operator()
+                .add_peer(self.nodes[b].addr.clone())
+                .await?;
         }
         self.nodes[victim] = node;
         wait_topology(&self.nodes, &self.edges, self.limit).await?;

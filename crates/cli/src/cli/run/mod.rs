@@ -218,6 +218,7 @@ impl RunArgs {
             .map(|a| a.multiaddr().clone())
             .collect();
         let current: Vec<_> = handle
+            .operator()
             .static_peers()
             .await?
             .into_iter()
@@ -226,10 +227,10 @@ impl RunArgs {
         let mut added = 0;
         let mut removed = 0;
         for address in configured.iter().filter(|a| !wanted.contains(a)) {
-            removed += usize::from(handle.remove_peer(address.clone()).await?);
+            removed += usize::from(handle.operator().remove_peer(address.clone()).await?);
         }
         for address in wanted.iter().filter(|a| !current.contains(a)) {
-            added += usize::from(handle.add_peer(address.clone()).await?);
+            added += usize::from(handle.operator().add_peer(address.clone()).await?);
         }
         let runtime = current
             .iter()
@@ -237,10 +238,12 @@ impl RunArgs {
             .count();
         *configured = wanted;
         let barred = handle
+            .operator()
             .set_blacklist(settings.blacklist().iter().cloned())
             .await?
             .len()
             + handle
+                .operator()
                 .set_whitelist(settings.whitelist().iter().cloned())
                 .await?
                 .len();
