@@ -459,7 +459,7 @@ async fn a_stopped_node_answers_every_call_with_an_error() {
         a.shutdown().await;
         assert!(matches!(
             handle.connected_peers().await,
-            Err(fisco_p2p::node::NodeError::Stopped)
+            Err(fisco_p2p::node::Stopped)
         ));
         assert!(handle.operator().add_peer(a_addr()).await.is_err());
         let end = tokio::time::timeout(WAIT, events.next()).await.unwrap();

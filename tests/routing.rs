@@ -343,7 +343,7 @@ async fn a_request_whose_second_relay_is_killed_gets_its_reply_over_the_other_si
     relay_killed("second relay killed", 2).await;
 }
 
-/// A node closes its link to a static peer (`Handle::disconnect`) and the peer is redialled at
+/// A node closes its link to a static peer (`Operator::disconnect`) and the peer is redialled at
 /// once, three times in a row, over a veth link (not loopback, where the kernel treats address
 /// pairs left in TIME_WAIT more leniently).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,13 +6,17 @@ use crate::{identity::NodeId, tls};
 
 pub use fisco_p2p_overlay::RequestError;
 
-/// Why a node could not start or a call to it failed.
+/// The node has stopped (shut down, or all handles were dropped); start a new one. The one
+/// error of the calls that can fail no other way, and what [`SendError::Stopped`] and the others
+/// convert from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the node has stopped")]
+pub struct Stopped;
+
+/// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum NodeError {
-    /// The node has stopped (shut down, or all handles were dropped); start a new one.
-    #[error("the node has stopped")]
-    Stopped,
     /// The TLS configuration could not be built from the node's key and certificates.
     #[error("cannot set up TLS: {0}")]
     Tls(Box<tls::TlsError>),
@@ -63,6 +67,12 @@ pub enum SendError {
     /// a matter of load, so retrying will not help.
     #[error("cannot sign the message: {0}")]
     Signing(String),
+}
+
+impl From<Stopped> for SendError {
+    fn from(_: Stopped) -> Self {
+        SendError::Stopped
+    }
 }
 
 /// Why a request to one node got no reply.

@@ -7,8 +7,8 @@ use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::{
-    command::Command, CallError, Event, Events, Inbox, MulticastError, NodeError, Operator,
-    SendError, TopicError,
+    command::Command, CallError, Event, Events, Inbox, MulticastError, Operator, SendError,
+    Stopped, TopicError,
 };
 use crate::identity::NodeId;
 
@@ -88,7 +88,7 @@ pub struct ConnectedPeer {
     pub connections: u32,
 }
 
-/// A static peer address and where it stands, as [`Handle::static_peers`] lists it.
+/// A static peer address and where it stands, as [`Operator::static_peers`](super::Operator::static_peers) lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StaticPeer {
     /// The configured address.
@@ -100,7 +100,7 @@ pub struct StaticPeer {
 }
 
 /// Drives a running node. Cheap to clone; every clone talks to the same node. Once the node has
-/// stopped, every call returns [`NodeError::Stopped`].
+/// stopped, every call returns [`Stopped`].
 #[derive(Debug, Clone)]
 pub struct Handle {
     node_id: NodeId,
@@ -148,21 +148,21 @@ impl Handle {
     /// The addresses the node listens on.
     ///
     /// Cancel-safe: it only reads.
-    pub async fn listen_addrs(&self) -> Result<Vec<Multiaddr>, NodeError> {
+    pub async fn listen_addrs(&self) -> Result<Vec<Multiaddr>, Stopped> {
         Ok(self.status().await?.listen)
     }
 
     /// This node's listen addresses, seq, topics and number of connected nodes.
     ///
     /// Cancel-safe: it only reads.
-    pub async fn status(&self) -> Result<Status, NodeError> {
+    pub async fn status(&self) -> Result<Status, Stopped> {
         self.call(Command::Status).await
     }
 
     /// Every node known, connected or not: through state sync, every node of the network.
     ///
     /// Cancel-safe: it only reads.
-    pub async fn peers(&self) -> Result<Vec<PeerInfo>, NodeError> {
+    pub async fn peers(&self) -> Result<Vec<PeerInfo>, Stopped> {
         self.call(Command::Peers).await
     }
 
@@ -172,7 +172,7 @@ impl Handle {
     ///
     /// Dropping the future after the node registered the module drops the new inbox with it:
     /// the module ends up unregistered (a replaced inbox does not come back).
-    pub async fn register(&self, module: u16) -> Result<Inbox, NodeError> {
+    pub async fn register(&self, module: u16) -> Result<Inbox, Stopped> {
         self.call(|reply| Command::Register(module, reply)).await
     }
 
@@ -313,7 +313,7 @@ impl Handle {
     /// Every node this node has a route to, with the next hop and the distance in links.
     ///
     /// Cancel-safe: it only reads.
-    pub async fn routes(&self) -> Result<Vec<RouteInfo>, NodeError> {
+    pub async fn routes(&self) -> Result<Vec<RouteInfo>, Stopped> {
         self.call(Command::Routes).await
     }
 
@@ -321,14 +321,14 @@ impl Handle {
     /// then `node`; `None` without a route.
     ///
     /// Cancel-safe: it only reads.
-    pub async fn path(&self, node: NodeId) -> Result<Option<Vec<NodeId>>, NodeError> {
+    pub async fn path(&self, node: NodeId) -> Result<Option<Vec<NodeId>>, Stopped> {
         self.call(|reply| Command::Path(node, reply)).await
     }
 
     /// The nodes connected now.
     ///
     /// Cancel-safe: it only reads.
-    pub async fn connected_peers(&self) -> Result<Vec<ConnectedPeer>, NodeError> {
+    pub async fn connected_peers(&self) -> Result<Vec<ConnectedPeer>, Stopped> {
         self.call(Command::ConnectedPeers).await
     }
 
@@ -340,7 +340,7 @@ impl Handle {
     /// Closes all connections and listeners and stops the node; returns once it has stopped.
     ///
     /// Once the node has the command it stops, whether or not the future is awaited to the end.
-    pub async fn shutdown(&self) -> Result<(), NodeError> {
+    pub async fn shutdown(&self) -> Result<(), Stopped> {
         self.call(Command::Shutdown).await
     }
 
@@ -358,7 +358,7 @@ impl Handle {
     async fn call<T>(
         &self,
         command: impl FnOnce(oneshot::Sender<T>) -> Command,
-    ) -> Result<T, NodeError> {
+    ) -> Result<T, Stopped> {
         call(&self.commands, command).await
     }
 }
@@ -367,11 +367,8 @@ impl Handle {
 pub(super) async fn call<T>(
     commands: &mpsc::Sender<Command>,
     command: impl FnOnce(oneshot::Sender<T>) -> Command,
-) -> Result<T, NodeError> {
+) -> Result<T, Stopped> {
     let (reply, response) = oneshot::channel();
-    commands
-        .send(command(reply))
-        .await
-        .map_err(|_| NodeError::Stopped)?;
-    response.await.map_err(|_| NodeError::Stopped)
+    commands.send(command(reply)).await.map_err(|_| Stopped)?;
+    response.await.map_err(|_| Stopped)
 }

@@ -86,23 +86,23 @@ impl Responder {
     }
 
     /// Sends `reply` to the requester.
-    pub async fn reply(self, reply: Bytes) -> Result<(), super::NodeError> {
+    pub async fn reply(self, reply: Bytes) -> Result<(), super::Stopped> {
         self.send(Ok(reply)).await
     }
 
     /// Refuses the request; the requester's call fails with this message.
-    pub async fn refuse(self, message: impl Into<String>) -> Result<(), super::NodeError> {
+    pub async fn refuse(self, message: impl Into<String>) -> Result<(), super::Stopped> {
         self.send(Err(message.into())).await
     }
 
-    async fn send(mut self, result: Result<Bytes, String>) -> Result<(), super::NodeError> {
+    async fn send(mut self, result: Result<Bytes, String>) -> Result<(), super::Stopped> {
         let Some(reply_to) = self.reply_to.take() else {
             return Ok(());
         };
         self.commands
             .send(Command::Respond(reply_to, result))
             .await
-            .map_err(|_| super::NodeError::Stopped)
+            .map_err(|_| super::Stopped)
     }
 }
 

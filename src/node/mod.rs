@@ -4,7 +4,7 @@
 //! [`Node::spawn`] builds the Swarm (TCP, the CA-verified TLS upgrade of [`crate::tls`], yamux,
 //! DNS), starts listening, dials the static peers and moves the Swarm into a tokio task, the
 //! *event loop*. Everything else goes through the bounded command queue of the [`Handle`]: a
-//! call waits while the queue is full and fails with [`NodeError::Stopped`] once the node is
+//! call waits while the queue is full and fails with [`Stopped`] once the node is
 //! gone, never panics.
 //!
 //! # Layout
@@ -48,7 +48,9 @@ use tokio::sync::{broadcast, mpsc};
 
 pub use address::{parse_address, AddressError};
 pub use config::Config;
-pub use error::{CallError, MulticastError, NodeError, RequestError, SendError, TopicError};
+pub use error::{
+    CallError, MulticastError, NodeError, RequestError, SendError, Stopped, TopicError,
+};
 pub use event::{Direction, DisconnectReason, Event, Refusal};
 pub use events::{Events, Lagged};
 pub use fisco_p2p_overlay::Stats as OverlayStats;

@@ -8,7 +8,7 @@ use std::{
 
 use bytes::Bytes;
 
-use super::{CallError, Handle, Inbox, Message, MulticastError, NodeError, SendError, TopicError};
+use super::{CallError, Handle, Inbox, Message, MulticastError, SendError, Stopped, TopicError};
 use crate::identity::NodeId;
 
 /// One application module of a node: its messages in, as a [`futures::Stream`], and a
@@ -51,7 +51,7 @@ impl Handle {
     /// Registers application module `id` and returns it: its inbox and its sends together. As
     /// with [`register`](Self::register), registering a module again replaces its inbox, and a
     /// dropped call leaves the module unregistered.
-    pub async fn module(&self, id: u16) -> Result<Module, NodeError> {
+    pub async fn module(&self, id: u16) -> Result<Module, Stopped> {
         let inbox = self.register(id).await?;
         Ok(Module {
             sender: ModuleSender {

@@ -5,7 +5,7 @@ use libp2p::Multiaddr;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{command::Command, handle::call, NodeError, StaticPeer};
+use super::{command::Command, handle::call, StaticPeer, Stopped};
 use crate::identity::NodeId;
 
 /// The operator's side of a node, from [`Handle::operator`](super::Handle::operator): static
@@ -21,7 +21,7 @@ impl Operator {
     async fn call<T>(
         &self,
         command: impl FnOnce(oneshot::Sender<T>) -> Command,
-    ) -> Result<T, NodeError> {
+    ) -> Result<T, Stopped> {
         call(&self.commands, command).await
     }
 
@@ -29,7 +29,7 @@ impl Operator {
     ///
     /// Dropping the future does not undo the change once the node has the command; only the answer
     /// is lost.
-    pub async fn add_peer(&self, address: Multiaddr) -> Result<bool, NodeError> {
+    pub async fn add_peer(&self, address: Multiaddr) -> Result<bool, Stopped> {
         self.call(|reply| Command::AddPeer(address, reply)).await
     }
 
@@ -38,14 +38,14 @@ impl Operator {
     ///
     /// Dropping the future does not undo the change once the node has the command; only the answer
     /// is lost.
-    pub async fn remove_peer(&self, address: Multiaddr) -> Result<bool, NodeError> {
+    pub async fn remove_peer(&self, address: Multiaddr) -> Result<bool, Stopped> {
         self.call(|reply| Command::RemovePeer(address, reply)).await
     }
 
     /// The static peers and where each stands.
     ///
     /// Cancel-safe: it only reads.
-    pub async fn static_peers(&self) -> Result<Vec<StaticPeer>, NodeError> {
+    pub async fn static_peers(&self) -> Result<Vec<StaticPeer>, Stopped> {
         self.call(Command::StaticPeers).await
     }
 
@@ -56,7 +56,7 @@ impl Operator {
     pub async fn set_blacklist(
         &self,
         nodes: impl IntoIterator<Item = NodeId>,
-    ) -> Result<Vec<NodeId>, NodeError> {
+    ) -> Result<Vec<NodeId>, Stopped> {
         let nodes = nodes.into_iter().collect();
         self.call(|reply| Command::SetBlacklist(nodes, reply)).await
     }
@@ -69,7 +69,7 @@ impl Operator {
     pub async fn set_whitelist(
         &self,
         nodes: impl IntoIterator<Item = NodeId>,
-    ) -> Result<Vec<NodeId>, NodeError> {
+    ) -> Result<Vec<NodeId>, Stopped> {
         let nodes = nodes.into_iter().collect();
         self.call(|reply| Command::SetWhitelist(nodes, reply)).await
     }
@@ -79,7 +79,7 @@ impl Operator {
     ///
     /// Dropping the future does not undo the change once the node has the command; only the answer
     /// is lost.
-    pub async fn disconnect(&self, node: NodeId) -> Result<bool, NodeError> {
+    pub async fn disconnect(&self, node: NodeId) -> Result<bool, Stopped> {
         self.call(|reply| Command::Disconnect(node, reply)).await
     }
 }

@@ -8,7 +8,7 @@ use axum::{
     Json,
 };
 
-use fisco_p2p::node::{CallError, MulticastError, NodeError, RequestError, SendError, TopicError};
+use fisco_p2p::node::{CallError, MulticastError, RequestError, SendError, Stopped, TopicError};
 
 /// Why the admin API could not start or stopped serving.
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +41,7 @@ pub enum AdminError {
     Serve(#[source] std::io::Error),
     /// The node stopped before the admin API could register its module.
     #[error("cannot start the admin API: {0}")]
-    Node(#[from] NodeError),
+    Node(#[from] Stopped),
 }
 
 /// An HTTP error answer: a status and `{"error": "..."}` naming the problem.
@@ -72,8 +72,8 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<NodeError> for ApiError {
-    fn from(error: NodeError) -> Self {
+impl From<Stopped> for ApiError {
+    fn from(error: Stopped) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, error.to_string())
     }
 }

@@ -6,7 +6,7 @@
 //!   upgrade also waits for, see `src/tls/upgrade.rs`);
 //! - libp2p noise and ours: `Swarm::dial` until `ConnectionEstablished` (multistream-select,
 //!   security handshake, yamux);
-//! - ours (node API): `Handle::add_peer` until `Event::PeerConnected`.
+//! - ours (node API): `Operator::add_peer` until `Event::PeerConnected`.
 
 use std::{
     sync::Arc,
