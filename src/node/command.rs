@@ -15,18 +15,35 @@ use crate::identity::NodeId;
 
 pub(crate) type Reply<T> = oneshot::Sender<T>;
 
-/// One request to the event loop.
+/// One request to the event loop: what the node itself answers, what its messaging does, or
+/// the end. Each part has its own handler that matches it exhaustively.
 #[derive(Debug)]
 pub(crate) enum Command {
+    /// Status, connections and the operator's changes (`event_loop.rs`).
+    Node(NodeCommand),
+    /// Modules, messages, topics, state and routes (`messaging.rs`).
+    Message(MessageCommand),
+    /// Stop the node (the run loop itself).
+    Shutdown(Reply<()>),
+}
+
+/// What the node answers about itself, and what the operator changes.
+#[derive(Debug)]
+pub(crate) enum NodeCommand {
     Status(Reply<Status>),
     ConnectedPeers(Reply<Vec<ConnectedPeer>>),
-    Peers(Reply<Vec<PeerInfo>>),
     AddPeer(Multiaddr, Reply<bool>),
     RemovePeer(Multiaddr, Reply<bool>),
     StaticPeers(Reply<Vec<StaticPeer>>),
     SetBlacklist(Vec<NodeId>, Reply<Vec<NodeId>>),
     SetWhitelist(Vec<NodeId>, Reply<Vec<NodeId>>),
     Disconnect(NodeId, Reply<bool>),
+}
+
+/// What the node's messaging does for the application.
+#[derive(Debug)]
+pub(crate) enum MessageCommand {
+    Peers(Reply<Vec<PeerInfo>>),
     Register(u16, Reply<Inbox>),
     Request {
         node: NodeId,
@@ -58,5 +75,16 @@ pub(crate) enum Command {
     Respond(ReplyTo, Result<Bytes, String>),
     Routes(Reply<Vec<RouteInfo>>),
     Path(NodeId, Reply<Option<Vec<NodeId>>>),
-    Shutdown(Reply<()>),
+}
+
+impl From<NodeCommand> for Command {
+    fn from(command: NodeCommand) -> Self {
+        Command::Node(command)
+    }
+}
+
+impl From<MessageCommand> for Command {
+    fn from(command: MessageCommand) -> Self {
+        Command::Message(command)
+    }
 }

@@ -11,7 +11,7 @@ use libp2p::{core::transport::ListenerId, swarm::SwarmEvent, Multiaddr, PeerId, 
 use tokio::sync::{broadcast, mpsc};
 
 use super::{
-    command::{Command, Reply},
+    command::{Command, NodeCommand, Reply},
     inbox::Modules,
     requests::PendingRequest,
     ConnectedPeer, Direction, DisconnectReason, Event, MulticastError, StaticPeer, Status,
@@ -113,7 +113,8 @@ impl EventLoop {
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
                 command = self.commands.recv() => match command {
                     Some(Command::Shutdown(reply)) => break Some(reply),
-                    Some(command) => self.on_command(command),
+                    Some(Command::Node(command)) => self.on_node_command(command),
+                    Some(Command::Message(command)) => self.on_message_command(command),
                     None => break None,
                 },
             }
@@ -158,9 +159,9 @@ impl EventLoop {
         let _ = self.events.send(event);
     }
 
-    fn on_command(&mut self, command: Command) {
+    fn on_node_command(&mut self, command: NodeCommand) {
         match command {
-            Command::Status(reply) => {
+            NodeCommand::Status(reply) => {
                 let record = self.swarm.behaviour().sync.local_record();
                 let (seq, topics) = (record.seq(), record.topics().iter().cloned().collect());
                 let no_static_peer_connected =
@@ -180,7 +181,7 @@ impl EventLoop {
                     no_static_peer_connected,
                 });
             }
-            Command::ConnectedPeers(reply) => {
+            NodeCommand::ConnectedPeers(reply) => {
                 let peers = self
                     .connected
                     .iter()
@@ -195,10 +196,10 @@ impl EventLoop {
                     .collect();
                 let _ = reply.send(peers);
             }
-            Command::AddPeer(address, reply) => {
+            NodeCommand::AddPeer(address, reply) => {
                 let _ = reply.send(self.swarm.behaviour_mut().peers.add_static_peer(address));
             }
-            Command::RemovePeer(address, reply) => {
+            NodeCommand::RemovePeer(address, reply) => {
                 let peers = &mut self.swarm.behaviour_mut().peers;
                 let node = peers.static_peers().find_map(|(a, status)| match status {
                     fisco_p2p_peers::StaticPeerStatus::Connected(peer) if *a == address => {
@@ -214,7 +215,7 @@ impl EventLoop {
                 }
                 let _ = reply.send(removed);
             }
-            Command::StaticPeers(reply) => {
+            NodeCommand::StaticPeers(reply) => {
                 let peers = self
                     .swarm
                     .behaviour()
@@ -233,15 +234,15 @@ impl EventLoop {
                     .collect();
                 let _ = reply.send(peers);
             }
-            Command::SetBlacklist(nodes, reply) => {
+            NodeCommand::SetBlacklist(nodes, reply) => {
                 self.access.set_blacklist(nodes);
                 let _ = reply.send(self.disconnect_barred());
             }
-            Command::SetWhitelist(nodes, reply) => {
+            NodeCommand::SetWhitelist(nodes, reply) => {
                 self.access.set_whitelist(nodes);
                 let _ = reply.send(self.disconnect_barred());
             }
-            Command::Disconnect(node, reply) => {
+            NodeCommand::Disconnect(node, reply) => {
                 let peer = node.to_peer_id();
                 let connected = self.connected.contains_key(&peer);
                 if connected {
@@ -250,8 +251,6 @@ impl EventLoop {
                 }
                 let _ = reply.send(connected);
             }
-            Command::Shutdown(_) => unreachable!("handled by run"),
-            other => self.on_message_command(other),
         }
     }
 

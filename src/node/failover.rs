@@ -110,7 +110,8 @@ mod tests {
         let mut failover = Failover::new();
         let mut rng = StdRng::seed_from_u64(seed);
         let mut tried = Vec::new();
-        for step in 0.. {
+        let mut step = 0;
+        loop {
             let list = &lists[step.min(lists.len() - 1)];
             match failover.next(list, &mut rng) {
                 Next::Try(peer) => {
@@ -128,11 +129,11 @@ mod tests {
                         return (tried, Ok(peer));
                     }
                     failover.failed(peer, RequestError::Timeout);
+                    step += 1;
                 }
                 Next::Failed(failure) => return (tried, Err(failure)),
             }
         }
-        unreachable!()
     }
 
     fn lists() -> impl Strategy<Value = Vec<Vec<(u8, bool)>>> {

@@ -7,8 +7,8 @@ use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::{
-    command::Command, CallError, Event, Events, Inbox, MulticastError, Operator, SendError,
-    Stopped, TopicError,
+    command::{Command, MessageCommand, NodeCommand},
+    CallError, Event, Events, Inbox, MulticastError, Operator, SendError, Stopped, TopicError,
 };
 use crate::identity::NodeId;
 
@@ -156,14 +156,14 @@ impl Handle {
     ///
     /// Cancel-safe: it only reads.
     pub async fn status(&self) -> Result<Status, Stopped> {
-        self.call(Command::Status).await
+        self.call(NodeCommand::Status).await
     }
 
     /// Every node known, connected or not: through state sync, every node of the network.
     ///
     /// Cancel-safe: it only reads.
     pub async fn peers(&self) -> Result<Vec<PeerInfo>, Stopped> {
-        self.call(Command::Peers).await
+        self.call(MessageCommand::Peers).await
     }
 
     /// Registers application module `module` and returns its inbox: the requests, multicasts and
@@ -173,7 +173,8 @@ impl Handle {
     /// Dropping the future after the node registered the module drops the new inbox with it:
     /// the module ends up unregistered (a replaced inbox does not come back).
     pub async fn register(&self, module: u16) -> Result<Inbox, Stopped> {
-        self.call(|reply| Command::Register(module, reply)).await
+        self.call(|reply| MessageCommand::Register(module, reply))
+            .await
     }
 
     /// Sends a request to `node` for `module` and waits for its reply, for at most the
@@ -210,7 +211,7 @@ impl Handle {
         payload: Bytes,
         timeout: Option<Duration>,
     ) -> Result<Bytes, CallError> {
-        self.call_fallible(|reply| Command::Request {
+        self.call_fallible(|reply| MessageCommand::Request {
             node,
             module,
             payload,
@@ -233,7 +234,7 @@ impl Handle {
         payload: Bytes,
     ) -> Result<(NodeId, Bytes), TopicError> {
         let topic = topic.into();
-        self.call_fallible(|reply| Command::SendToTopic {
+        self.call_fallible(|reply| MessageCommand::SendToTopic {
             topic,
             module,
             payload,
@@ -253,7 +254,7 @@ impl Handle {
         payload: Bytes,
     ) -> Result<usize, MulticastError> {
         let topic = topic.into();
-        self.call_fallible(|reply| Command::Multicast {
+        self.call_fallible(|reply| MessageCommand::Multicast {
             topic,
             module,
             payload,
@@ -266,7 +267,7 @@ impl Handle {
     ///
     /// Once the node has taken the message, dropping the future does not recall it.
     pub async fn broadcast(&self, module: u16, payload: Bytes) -> Result<(), SendError> {
-        self.call_fallible(|reply| Command::Broadcast {
+        self.call_fallible(|reply| MessageCommand::Broadcast {
             module,
             payload,
             reply,
@@ -281,7 +282,7 @@ impl Handle {
     /// is lost.
     pub async fn subscribe(&self, topic: impl Into<String>) -> Result<bool, SendError> {
         let topic = topic.into();
-        self.call_fallible(|reply| Command::Subscribe(topic, reply))
+        self.call_fallible(|reply| MessageCommand::Subscribe(topic, reply))
             .await
     }
 
@@ -291,7 +292,7 @@ impl Handle {
     /// is lost.
     pub async fn unsubscribe(&self, topic: impl Into<String>) -> Result<bool, SendError> {
         let topic = topic.into();
-        self.call_fallible(|reply| Command::Unsubscribe(topic, reply))
+        self.call_fallible(|reply| MessageCommand::Unsubscribe(topic, reply))
             .await
     }
 
@@ -306,7 +307,7 @@ impl Handle {
         value: Option<Bytes>,
     ) -> Result<bool, SendError> {
         let key = key.into();
-        self.call_fallible(|reply| Command::SetState(key, value, reply))
+        self.call_fallible(|reply| MessageCommand::SetState(key, value, reply))
             .await
     }
 
@@ -314,7 +315,7 @@ impl Handle {
     ///
     /// Cancel-safe: it only reads.
     pub async fn routes(&self) -> Result<Vec<RouteInfo>, Stopped> {
-        self.call(Command::Routes).await
+        self.call(MessageCommand::Routes).await
     }
 
     /// The path a message to `node` takes as this node sees the network: this node, each relay,
@@ -322,14 +323,14 @@ impl Handle {
     ///
     /// Cancel-safe: it only reads.
     pub async fn path(&self, node: NodeId) -> Result<Option<Vec<NodeId>>, Stopped> {
-        self.call(|reply| Command::Path(node, reply)).await
+        self.call(|reply| MessageCommand::Path(node, reply)).await
     }
 
     /// The nodes connected now.
     ///
     /// Cancel-safe: it only reads.
     pub async fn connected_peers(&self) -> Result<Vec<ConnectedPeer>, Stopped> {
-        self.call(Command::ConnectedPeers).await
+        self.call(NodeCommand::ConnectedPeers).await
     }
 
     /// The operator's side of this node: static peers, access lists, disconnections.
@@ -346,29 +347,32 @@ impl Handle {
 
     /// [`call`](Self::call) for commands whose reply is itself a result, whose error type can
     /// say that the node has stopped.
-    async fn call_fallible<T, E: From<SendError>>(
+    async fn call_fallible<T, E: From<SendError>, C: Into<Command>>(
         &self,
-        command: impl FnOnce(oneshot::Sender<Result<T, E>>) -> Command,
+        command: impl FnOnce(oneshot::Sender<Result<T, E>>) -> C,
     ) -> Result<T, E> {
         self.call(command)
             .await
             .map_err(|_| E::from(SendError::Stopped))?
     }
 
-    async fn call<T>(
+    async fn call<T, C: Into<Command>>(
         &self,
-        command: impl FnOnce(oneshot::Sender<T>) -> Command,
+        command: impl FnOnce(oneshot::Sender<T>) -> C,
     ) -> Result<T, Stopped> {
         call(&self.commands, command).await
     }
 }
 
 /// Hands `command` to the event loop and waits for its answer.
-pub(super) async fn call<T>(
+pub(super) async fn call<T, C: Into<Command>>(
     commands: &mpsc::Sender<Command>,
-    command: impl FnOnce(oneshot::Sender<T>) -> Command,
+    command: impl FnOnce(oneshot::Sender<T>) -> C,
 ) -> Result<T, Stopped> {
     let (reply, response) = oneshot::channel();
-    commands.send(command(reply)).await.map_err(|_| Stopped)?;
+    commands
+        .send(command(reply).into())
+        .await
+        .map_err(|_| Stopped)?;
     response.await.map_err(|_| Stopped)
 }

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use fisco_p2p_overlay::ReplyTo;
 use tokio::sync::mpsc;
 
-use super::command::Command;
+use super::command::{Command, MessageCommand};
 use crate::identity::NodeId;
 
 /// Something that arrived for a module.
@@ -100,7 +100,7 @@ impl Responder {
             return Ok(());
         };
         self.commands
-            .send(Command::Respond(reply_to, result))
+            .send(MessageCommand::Respond(reply_to, result).into())
             .await
             .map_err(|_| super::Stopped)
     }
@@ -113,7 +113,7 @@ impl Drop for Responder {
             let refusal = "the application dropped the request without answering".to_string();
             let _ = self
                 .commands
-                .try_send(Command::Respond(reply_to, Err(refusal)));
+                .try_send(MessageCommand::Respond(reply_to, Err(refusal)).into());
         }
     }
 }

@@ -7,7 +7,7 @@ use fisco_p2p_overlay::ReplyError;
 
 use super::MessageKind;
 use super::{
-    command::Command,
+    command::MessageCommand,
     event_loop::EventLoop,
     requests::{refused, TopicSend},
     PeerInfo, RouteInfo, SendError,
@@ -32,22 +32,22 @@ impl EventLoop {
         Ok(())
     }
 
-    pub(super) fn on_message_command(&mut self, command: Command) {
+    pub(super) fn on_message_command(&mut self, command: MessageCommand) {
         match command {
-            Command::Peers(reply) => {
+            MessageCommand::Peers(reply) => {
                 let _ = reply.send(self.peer_infos());
             }
-            Command::Register(module, reply) => {
+            MessageCommand::Register(module, reply) => {
                 let _ = reply.send(self.modules.register(module));
             }
-            Command::Request {
+            MessageCommand::Request {
                 node,
                 module,
                 payload,
                 timeout,
                 reply,
             } => self.request(node, module, payload, timeout, reply),
-            Command::SendToTopic {
+            MessageCommand::SendToTopic {
                 topic,
                 module,
                 payload,
@@ -61,13 +61,13 @@ impl EventLoop {
                 }
                 self.try_next_follower(TopicSend::new(topic, module, payload, reply));
             }
-            Command::Multicast {
+            MessageCommand::Multicast {
                 topic,
                 module,
                 payload,
                 reply,
             } => self.multicast(topic, module, payload, reply),
-            Command::Broadcast {
+            MessageCommand::Broadcast {
                 module,
                 payload,
                 reply,
@@ -88,13 +88,13 @@ impl EventLoop {
                     .map_err(refused);
                 let _ = reply.send(result);
             }
-            Command::Subscribe(topic, reply) => {
+            MessageCommand::Subscribe(topic, reply) => {
                 let _ = reply.send(self.subscribe(topic));
             }
-            Command::Unsubscribe(topic, reply) => {
+            MessageCommand::Unsubscribe(topic, reply) => {
                 let _ = reply.send(self.unsubscribe(&topic));
             }
-            Command::SetState(key, value, reply) => {
+            MessageCommand::SetState(key, value, reply) => {
                 let sync = &mut self.swarm.behaviour_mut().sync;
                 let result = match value {
                     Some(value) => sync.set_state(key, value),
@@ -102,13 +102,13 @@ impl EventLoop {
                 };
                 let _ = reply.send(result.map_err(|e| SendError::Invalid(e.to_string())));
             }
-            Command::Respond(reply_to, result) => {
+            MessageCommand::Respond(reply_to, result) => {
                 let result = result.map_err(ReplyError::Application);
                 if let Err(error) = self.swarm.behaviour_mut().overlay.respond(reply_to, result) {
                     tracing::debug!(%error, "reply not sent");
                 }
             }
-            Command::Routes(reply) => {
+            MessageCommand::Routes(reply) => {
                 let routes = self.swarm.behaviour_mut().overlay.routes();
                 let routes = routes
                     .into_iter()
@@ -122,12 +122,11 @@ impl EventLoop {
                     .collect();
                 let _ = reply.send(routes);
             }
-            Command::Path(node, reply) => {
+            MessageCommand::Path(node, reply) => {
                 let path = self.swarm.behaviour_mut().overlay.path(&node.to_peer_id());
                 let path = path.map(|path| path.iter().filter_map(|p| self.node_of(p)).collect());
                 let _ = reply.send(path);
             }
-            other => tracing::error!(?other, "command reached the wrong handler"),
         }
     }
 

@@ -5,7 +5,11 @@ use libp2p::Multiaddr;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{command::Command, handle::call, StaticPeer, Stopped};
+use super::{
+    command::{Command, NodeCommand},
+    handle::call,
+    StaticPeer, Stopped,
+};
 use crate::identity::NodeId;
 
 /// The operator's side of a node, from [`Handle::operator`](super::Handle::operator): static
@@ -18,9 +22,9 @@ pub struct Operator {
 }
 
 impl Operator {
-    async fn call<T>(
+    async fn call<T, C: Into<Command>>(
         &self,
-        command: impl FnOnce(oneshot::Sender<T>) -> Command,
+        command: impl FnOnce(oneshot::Sender<T>) -> C,
     ) -> Result<T, Stopped> {
         call(&self.commands, command).await
     }
@@ -30,7 +34,8 @@ impl Operator {
     /// Dropping the future does not undo the change once the node has the command; only the answer
     /// is lost.
     pub async fn add_peer(&self, address: Multiaddr) -> Result<bool, Stopped> {
-        self.call(|reply| Command::AddPeer(address, reply)).await
+        self.call(|reply| NodeCommand::AddPeer(address, reply))
+            .await
     }
 
     /// Removes a static peer and disconnects the node found there. Returns `false` if it was
@@ -39,14 +44,15 @@ impl Operator {
     /// Dropping the future does not undo the change once the node has the command; only the answer
     /// is lost.
     pub async fn remove_peer(&self, address: Multiaddr) -> Result<bool, Stopped> {
-        self.call(|reply| Command::RemovePeer(address, reply)).await
+        self.call(|reply| NodeCommand::RemovePeer(address, reply))
+            .await
     }
 
     /// The static peers and where each stands.
     ///
     /// Cancel-safe: it only reads.
     pub async fn static_peers(&self) -> Result<Vec<StaticPeer>, Stopped> {
-        self.call(Command::StaticPeers).await
+        self.call(NodeCommand::StaticPeers).await
     }
 
     /// Replaces the blacklist. Connected nodes now on it are disconnected; returns them.
@@ -58,7 +64,8 @@ impl Operator {
         nodes: impl IntoIterator<Item = NodeId>,
     ) -> Result<Vec<NodeId>, Stopped> {
         let nodes = nodes.into_iter().collect();
-        self.call(|reply| Command::SetBlacklist(nodes, reply)).await
+        self.call(|reply| NodeCommand::SetBlacklist(nodes, reply))
+            .await
     }
 
     /// Replaces the whitelist (empty: everyone the CA vouches for). Connected nodes it now bars
@@ -71,7 +78,8 @@ impl Operator {
         nodes: impl IntoIterator<Item = NodeId>,
     ) -> Result<Vec<NodeId>, Stopped> {
         let nodes = nodes.into_iter().collect();
-        self.call(|reply| Command::SetWhitelist(nodes, reply)).await
+        self.call(|reply| NodeCommand::SetWhitelist(nodes, reply))
+            .await
     }
 
     /// Closes every connection to `node`. Returns `false` if it was not connected. A static peer
@@ -80,6 +88,7 @@ impl Operator {
     /// Dropping the future does not undo the change once the node has the command; only the answer
     /// is lost.
     pub async fn disconnect(&self, node: NodeId) -> Result<bool, Stopped> {
-        self.call(|reply| Command::Disconnect(node, reply)).await
+        self.call(|reply| NodeCommand::Disconnect(node, reply))
+            .await
     }
 }
