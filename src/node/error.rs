@@ -49,12 +49,45 @@ pub enum SendError {
         /// The configured maximum.
         max: usize,
     },
-    /// Too much is already under way (requests in flight, frames queued); retry shortly.
-    #[error("busy: {0}; retry shortly")]
-    Busy(String),
+    /// As many requests of this node as allowed already wait for their reply; retry shortly.
+    #[error("busy: {limit} requests already in flight; retry shortly")]
+    TooManyInFlight {
+        /// The limit.
+        limit: usize,
+    },
+    /// The send queue towards the neighbour the message goes through is full (that neighbour
+    /// or its link is slower than what is sent); nothing was sent, retry shortly.
+    #[error("busy: the send queue to {neighbour} is full; retry shortly")]
+    QueueFull {
+        /// The neighbour (its libp2p peer ID).
+        neighbour: libp2p::PeerId,
+    },
     /// The request's timeout is longer than the node allows.
-    #[error("invalid request: {0}")]
-    Invalid(String),
+    #[error("the timeout {requested:?} is longer than the maximum {max:?}")]
+    TimeoutTooLong {
+        /// What was asked for.
+        requested: std::time::Duration,
+        /// The maximum.
+        max: std::time::Duration,
+    },
+    /// A node cannot send a request to itself.
+    #[error("a node cannot send a request to itself")]
+    ToSelf,
+    /// The node already follows as many topics as it may (`Config::with_max_topics`).
+    #[error("this node already follows the maximum of {max} topics")]
+    TooManyTopics {
+        /// The maximum.
+        max: usize,
+    },
+    /// A reply went to a request that no longer waits for it (expired, or answered).
+    #[error("the requester no longer waits for this reply")]
+    NotWaiting,
+    /// State sync refused the change (the record would grow over its maximum size...).
+    #[error("state change refused: {0}")]
+    State(#[source] fisco_p2p_sync::Error),
+    /// The overlay refused the message for a reason this version does not name otherwise.
+    #[error(transparent)]
+    Overlay(fisco_p2p_overlay::SendError),
     /// The topic name is empty or too long.
     #[error("invalid topic {topic:?}: {reason}")]
     InvalidTopic {

@@ -100,7 +100,7 @@ impl EventLoop {
                     Some(value) => sync.set_state(key, value),
                     None => sync.remove_state(&key),
                 };
-                let _ = reply.send(result.map_err(|e| SendError::Invalid(e.to_string())));
+                let _ = reply.send(result.map_err(SendError::State));
             }
             MessageCommand::Respond(reply_to, result) => {
                 let result = result.map_err(ReplyError::Application);
@@ -136,15 +136,11 @@ impl EventLoop {
         if !behaviour.sync.local_record().follows(&topic)
             && behaviour.sync.local_record().topics().len() >= self.config.max_topics
         {
-            return Err(SendError::Invalid(format!(
-                "this node already follows the maximum of {} topics",
-                self.config.max_topics
-            )));
+            return Err(SendError::TooManyTopics {
+                max: self.config.max_topics,
+            });
         }
-        behaviour
-            .sync
-            .follow(topic)
-            .map_err(|e| SendError::Invalid(e.to_string()))
+        behaviour.sync.follow(topic).map_err(SendError::State)
     }
 
     fn unsubscribe(&mut self, topic: &str) -> Result<bool, SendError> {
@@ -152,7 +148,7 @@ impl EventLoop {
             .behaviour_mut()
             .sync
             .unfollow(topic)
-            .map_err(|e| SendError::Invalid(e.to_string()))
+            .map_err(SendError::State)
     }
 
     /// Every node known: the sync view, plus connected nodes whose record has not arrived yet.

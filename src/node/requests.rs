@@ -41,19 +41,18 @@ pub(super) fn refused(error: fisco_p2p_overlay::SendError) -> SendError {
     use fisco_p2p_overlay::SendError as E;
     match error {
         E::TooLarge { size, max } => SendError::TooLarge { size, max },
-        E::TooManyInFlight { limit } => SendError::Busy(format!("{limit} already in flight")),
-        E::TimeoutTooLong { requested, max } => SendError::Invalid(format!(
-            "timeout {requested:?} is longer than the maximum {max:?}"
-        )),
-        E::ToSelf => SendError::Invalid("a node cannot send a request to itself".into()),
-        E::QueueFull { peer } => SendError::Busy(format!("the send queue to {peer} is full")),
-        E::InvalidTopic { len } => {
-            SendError::Invalid(format!("a topic has 1 to 256 bytes, not {len}"))
-        }
-        E::NotWaiting => SendError::Invalid("the requester no longer waits for this reply".into()),
+        E::TooManyInFlight { limit } => SendError::TooManyInFlight { limit },
+        E::TimeoutTooLong { requested, max } => SendError::TimeoutTooLong { requested, max },
+        E::ToSelf => SendError::ToSelf,
+        E::QueueFull { peer } => SendError::QueueFull { neighbour: peer },
+        E::InvalidTopic { len } => SendError::InvalidTopic {
+            topic: format!("({len} bytes)"),
+            reason: "a topic has 1 to 256 bytes",
+        },
+        E::NotWaiting => SendError::NotWaiting,
         E::Signing(reason) => SendError::Signing(reason),
         // A refusal this node does not know yet: said as it is, not relabelled as load.
-        other => SendError::Invalid(other.to_string()),
+        other => SendError::Overlay(other),
     }
 }
 

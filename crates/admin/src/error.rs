@@ -81,9 +81,15 @@ impl From<Stopped> for ApiError {
 impl From<SendError> for ApiError {
     fn from(error: SendError) -> Self {
         let status = match &error {
-            SendError::Stopped | SendError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            SendError::Stopped
+            | SendError::TooManyInFlight { .. }
+            | SendError::QueueFull { .. } => StatusCode::SERVICE_UNAVAILABLE,
             SendError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            SendError::Invalid(_) | SendError::InvalidTopic { .. } => StatusCode::BAD_REQUEST,
+            SendError::TimeoutTooLong { .. }
+            | SendError::ToSelf
+            | SendError::TooManyTopics { .. }
+            | SendError::InvalidTopic { .. }
+            | SendError::State(_) => StatusCode::BAD_REQUEST,
             // A kind of error this server does not know yet: not relabelled as anything else.
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
