@@ -3,36 +3,15 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::BTreeSet;
 
 use bytes::Bytes;
-use fisco_p2p_overlay::{Behaviour, Config, Event, Refusal, PROTOCOL_NAME_ZSTD};
+use common::{on, run, swarm};
+use fisco_p2p_overlay::{Config, Event, Refusal, PROTOCOL_NAME_ZSTD};
 use fisco_p2p_testkit::{connect, listen, memory_swarm, within, RawWriter, Running};
-use libp2p::{identity::Keypair, request_response, PeerId, Swarm};
-
-type Command = Box<dyn FnOnce(&mut Swarm<Behaviour>) + Send>;
-type Node = Running<Command, Event>;
-
-fn swarm(config: Config) -> Swarm<Behaviour> {
-    let key = Keypair::generate_secp256k1();
-    memory_swarm(key.clone(), Behaviour::new(key, config))
-}
-
-async fn on<T: Send + 'static>(
-    node: &Node,
-    f: impl FnOnce(&mut Swarm<Behaviour>) -> T + Send + 'static,
-) -> T {
-    node.ask(|reply| -> Command {
-        Box::new(move |swarm| {
-            let _ = reply.send(f(swarm));
-        })
-    })
-    .await
-}
-
-fn run(swarm: Swarm<Behaviour>) -> Node {
-    Running::spawn(swarm, 256, |swarm, command: Command| command(swarm))
-}
+use libp2p::{identity::Keypair, request_response, PeerId};
 
 /// 1 MiB of text-like bytes.
 fn compressible() -> Bytes {

@@ -4,37 +4,15 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::BTreeSet;
 
 use bytes::Bytes;
+use common::{on, run, swarm, Node};
 use fisco_p2p_overlay::{Behaviour, Config, Event, Refusal, SendError, PROTOCOL_NAME};
 use fisco_p2p_testkit::{connect, listen, memory_swarm, within, RawWriter, Running};
 use libp2p::{identity::Keypair, request_response, PeerId, Swarm};
-
-type Command = Box<dyn FnOnce(&mut Swarm<Behaviour>) + Send>;
-type Node = Running<Command, Event>;
-
-fn swarm(config: Config) -> Swarm<Behaviour> {
-    let key = Keypair::generate_secp256k1();
-    memory_swarm(key.clone(), Behaviour::new(key, config))
-}
-
-/// Runs `f` on the node's swarm and returns its result.
-async fn on<T: Send + 'static>(
-    node: &Node,
-    f: impl FnOnce(&mut Swarm<Behaviour>) -> T + Send + 'static,
-) -> T {
-    node.ask(|reply| -> Command {
-        Box::new(move |swarm| {
-            let _ = reply.send(f(swarm));
-        })
-    })
-    .await
-}
-
-fn run(swarm: Swarm<Behaviour>) -> Node {
-    Running::spawn(swarm, 256, |swarm, command: Command| command(swarm))
-}
 
 /// Three swarms in a line `a - b - c`, each told the others' neighbours as state sync would.
 async fn line(config: Config) -> (Node, Node, Node) {
