@@ -9,14 +9,7 @@ use std::time::{Duration, Instant};
 
 use fisco_p2p_sync as sync;
 use futures::StreamExt;
-use libp2p::{
-    core::{transport::MemoryTransport, upgrade::Version, Transport},
-    identity::Keypair,
-    multiaddr::Protocol,
-    plaintext,
-    swarm::SwarmEvent,
-    yamux, Multiaddr, PeerId, Swarm,
-};
+use libp2p::{identity::Keypair, swarm::SwarmEvent, Multiaddr, PeerId, Swarm};
 
 /// Announcement period of the test nodes.
 pub const INTERVAL: Duration = Duration::from_millis(200);
@@ -34,36 +27,13 @@ pub fn config() -> sync::Config {
         .with_max_message_size(64 * 1024)
 }
 
-/// A swarm over the memory transport (plaintext, yamux) with connections that never idle out.
+/// A swarm over the memory transport (plaintext, yamux): the testkit's.
 pub fn swarm<B: libp2p::swarm::NetworkBehaviour>(keypair: &Keypair, behaviour: B) -> Swarm<B> {
-    let transport = MemoryTransport::default()
-        .upgrade(Version::V1)
-        .authenticate(plaintext::Config::new(keypair))
-        .multiplex(yamux::Config::default())
-        .timeout(Duration::from_secs(10))
-        .boxed();
-    let config = libp2p::swarm::Config::with_tokio_executor()
-        .with_idle_connection_timeout(Duration::from_secs(3600));
-    Swarm::new(transport, behaviour, keypair.public().to_peer_id(), config)
+    fisco_p2p_testkit::memory_swarm(keypair.clone(), behaviour)
 }
 
 /// Starts listening on a fresh memory address and returns it once the listener is up.
-pub async fn listen<B>(swarm: &mut Swarm<B>) -> Multiaddr
-where
-    B: libp2p::swarm::NetworkBehaviour,
-{
-    swarm.listen_on(Protocol::Memory(0).into()).unwrap();
-    let wait = async {
-        loop {
-            if let SwarmEvent::NewListenAddr { address, .. } = swarm.select_next_some().await {
-                return address;
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(5), wait)
-        .await
-        .expect("listening on a memory address")
-}
+pub use fisco_p2p_testkit::listen;
 
 /// Sync nodes in one test; `None` for a killed node.
 pub struct Net {
