@@ -12,15 +12,10 @@
 
 use std::{
     collections::VecDeque,
-    sync::{
-        atomic::{AtomicUsize, Ordering},
-        Arc,
-    },
+    sync::Arc,
     task::{Context, Poll},
 };
 
-use bytes::Bytes;
-use fisco_p2p_framing::FrameError;
 use futures::{future::BoxFuture, FutureExt};
 use libp2p::{
     swarm::{
@@ -38,6 +33,12 @@ use crate::{
     upgrade::{Negotiated, Protocols},
     Refusal, PROTOCOL_NAME,
 };
+
+mod queue;
+mod read;
+
+pub(crate) use queue::Budget;
+use read::{read_one, ReadEnd, ReadResult, Reading};
 
 /// Consecutive failures to open the outbound substream before giving up on the link.
 const MAX_OPEN_FAILURES: u8 = 3;
@@ -69,82 +70,8 @@ pub(crate) enum FromHandler {
     Lost { frames: u64 },
 }
 
-/// The send queue's bound, shared between the behaviour (which reserves room before handing a
-/// frame over, so a full queue is known at once) and the handler (which frees it once written).
-#[derive(Debug)]
-pub(crate) struct Budget {
-    frames: AtomicUsize,
-    bytes: AtomicUsize,
-    max_frames: usize,
-    max_bytes: usize,
-    /// Bytes relayed flood copies may fill: half the queue, but at least one largest frame.
-    flood_bytes: usize,
-}
-
-impl Budget {
-    pub(crate) fn new(max_frames: usize, max_bytes: usize, largest_frame: usize) -> Self {
-        Budget {
-            frames: AtomicUsize::new(0),
-            bytes: AtomicUsize::new(0),
-            max_frames,
-            max_bytes,
-            flood_bytes: (max_bytes / 2).max(largest_frame).min(max_bytes),
-        }
-    }
-
-    /// Takes room for one frame of `bytes`; false if the queue is full (for a relayed `flood`
-    /// copy, if it would fill more than the flood share). Only the behaviour reserves and only
-    /// the handler releases, so a check then add cannot overshoot.
-    pub(crate) fn try_reserve(&self, bytes: usize, flood: bool) -> bool {
-        let (max_frames, max_bytes) = if flood {
-            (self.max_frames / 2, self.flood_bytes)
-        } else {
-            (self.max_frames, self.max_bytes)
-        };
-        if self.frames.load(Ordering::Acquire) >= max_frames.max(1)
-            || self.bytes.load(Ordering::Acquire) + bytes > max_bytes
-        {
-            return false;
-        }
-        self.frames.fetch_add(1, Ordering::AcqRel);
-        self.bytes.fetch_add(bytes, Ordering::AcqRel);
-        true
-    }
-
-    fn release(&self, frames: usize, bytes: usize) {
-        self.frames.fetch_sub(frames, Ordering::AcqRel);
-        self.bytes.fetch_sub(bytes, Ordering::AcqRel);
-    }
-
-    /// Whether a frame of `bytes` would fit now.
-    pub(crate) fn has_room(&self, bytes: usize) -> bool {
-        self.frames.load(Ordering::Acquire) < self.max_frames
-            && self.bytes.load(Ordering::Acquire) + bytes <= self.max_bytes
-    }
-
-    /// Gives back all room (the link is gone).
-    fn release_all(&self) {
-        self.frames.store(0, Ordering::Release);
-        self.bytes.store(0, Ordering::Release);
-    }
-
-    /// Bytes queued now.
-    pub(crate) fn queued_bytes(&self) -> usize {
-        self.bytes.load(Ordering::Acquire)
-    }
-}
-
-type ReadResult = Result<Option<FromHandler>, ReadEnd>;
 type ReadFuture = BoxFuture<'static, (Stream, Codec, Verifier, ReadResult)>;
 type WriteFuture = BoxFuture<'static, (Stream, Codec, Vec<Frame>, std::io::Result<()>)>;
-
-/// Why the inbound substream stops being read.
-enum ReadEnd {
-    /// The peer closed it cleanly.
-    Closed,
-    /// It failed, or the peer broke the framing (reported; the substream is dropped, i.e. reset).
-    Failed(Option<FromHandler>),
-}
 
 enum Outbound {
     None,
@@ -326,70 +253,6 @@ impl Handler {
         }
         batch
     }
-}
-
-/// What reading a stream needs to know.
-struct Reading {
-    max: usize,
-    codec: Codec,
-    local: PeerId,
-    remote: PeerId,
-}
-
-/// Reads one frame, inflates it if compressed, and checks it.
-async fn read_one(stream: &mut Stream, reading: &Reading, verifier: &mut Verifier) -> ReadResult {
-    let Reading {
-        max,
-        codec,
-        local,
-        remote,
-    } = *reading;
-    // A zstd stream's frames carry a codec byte, and a compressed one a u32 length, more.
-    let room = if codec == Codec::Zstd { 5 } else { 0 };
-    let bytes = match fisco_p2p_framing::read_frame(stream, max + room).await {
-        Ok(bytes) => Bytes::from(bytes),
-        Err(FrameError::Closed) => return Err(ReadEnd::Closed),
-        Err(FrameError::TooLarge { len, max }) => {
-            return Err(ReadEnd::Failed(Some(FromHandler::Refused {
-                origin: None,
-                reason: Refusal::TooLarge { len, max },
-            })))
-        }
-        Err(FrameError::Io(error)) => {
-            tracing::debug!(peer = %remote, %error, "overlay inbound substream ended");
-            return Err(ReadEnd::Failed(None));
-        }
-    };
-    let bytes = match frame::unpack(bytes, codec, max) {
-        Ok(bytes) => bytes,
-        // A size over the maximum, declared or compressed: refused before inflating, and the
-        // stream reset as for an oversize length prefix.
-        Err(frame::Unpacked::TooLarge(len)) => {
-            return Err(ReadEnd::Failed(Some(FromHandler::Refused {
-                origin: None,
-                reason: Refusal::TooLarge { len, max },
-            })))
-        }
-        Err(frame::Unpacked::Malformed(reason)) => {
-            return Ok(Some(FromHandler::Refused {
-                origin: None,
-                reason: Refusal::Malformed(reason),
-            }))
-        }
-    };
-    let decoded = match frame::decode(bytes) {
-        Ok(decoded) => decoded,
-        Err(reason) => {
-            return Ok(Some(FromHandler::Refused {
-                origin: None,
-                reason: Refusal::Malformed(reason),
-            }))
-        }
-    };
-    Ok(Some(match frame::check(decoded, local, remote, verifier) {
-        Ok((received, key)) => FromHandler::Received(Box::new(received), key.map(Box::new)),
-        Err((origin, reason)) => FromHandler::Refused { origin, reason },
-    }))
 }
 
 impl ConnectionHandler for Handler {
