@@ -17,9 +17,8 @@ use libp2p::{
 };
 
 use super::{
-    event_loop::{Connected, EventLoop},
-    swarm::classify::classify,
-    Direction, DisconnectReason, Event, Refusal,
+    event_loop::EventLoop, links::Cause, swarm::classify::classify, Direction, DisconnectReason,
+    Event, Refusal,
 };
 use crate::{
     identity::NodeId,
@@ -83,7 +82,7 @@ impl EventLoop {
     /// Disconnects every connected node the access lists now bar, and returns them.
     pub(super) fn disconnect_barred(&mut self) -> Vec<NodeId> {
         let mut barred = Vec::new();
-        let peers: Vec<PeerId> = self.connected.keys().copied().collect();
+        let peers: Vec<PeerId> = self.links.peers().map(|(peer, _)| *peer).collect();
         for peer in peers {
             let Some(node) = self.node_of(&peer) else {
                 continue;
@@ -93,7 +92,7 @@ impl EventLoop {
             };
             let reason = barred_because(reason);
             tracing::info!(%node, %reason, "disconnecting a peer the access lists now bar");
-            self.closing.insert(peer, reason);
+            self.links.closing(peer, reason);
             let _ = self.swarm.disconnect_peer_id(peer);
             barred.push(node);
         }
@@ -122,9 +121,8 @@ impl EventLoop {
             let _ = self.swarm.disconnect_peer_id(peer);
             // Still counted if it was connected, so that its disconnection is reported with this
             // reason; never reported connected otherwise, and then it goes without a word.
-            if let Some(connected) = self.connected.get_mut(&peer) {
-                connected.connections = count;
-                self.closing.insert(peer, reason);
+            if self.links.set_count(&peer, count) {
+                self.links.closing(peer, reason);
             }
             return;
         }
@@ -132,16 +130,13 @@ impl EventLoop {
             // It misbehaved a moment ago: out until its ban is over, without a word each time.
             tracing::debug!(node = %node_id, "closing a connection of a banned neighbour");
             let _ = self.swarm.disconnect_peer_id(peer);
-            if self.connected.contains_key(&peer) {
-                self.closing.insert(
-                    peer,
-                    DisconnectReason::Misbehaving("banned for misbehaving".into()),
-                );
-            }
+            self.links.closing(
+                peer,
+                DisconnectReason::Misbehaving("banned for misbehaving".into()),
+            );
             return;
         }
-        if let Some(connected) = self.connected.get_mut(&peer) {
-            connected.connections = count;
+        if self.links.set_count(&peer, count) {
             return;
         }
         let (address, direction) = match endpoint {
@@ -153,15 +148,7 @@ impl EventLoop {
         if let Some(suppressed) = self.remote_log.allow_peer(peer) {
             tracing::info!(node = %node_id, %address, ?direction, suppressed, "peer connected");
         }
-        self.closing.remove(&peer);
-        self.connected.insert(
-            peer,
-            Connected {
-                address: address.clone(),
-                direction,
-                connections: count,
-            },
-        );
+        self.links.opened(peer, address.clone(), direction, count);
         self.emit(Event::PeerConnected {
             node_id,
             address,
@@ -175,22 +162,14 @@ impl EventLoop {
         remaining: u32,
         cause: Option<ConnectionError>,
     ) {
-        if remaining > 0 {
-            if let Some(connected) = self.connected.get_mut(&peer) {
-                connected.connections = remaining;
-            }
+        let cause = match cause {
+            Some(ConnectionError::IO(error)) => Cause::Lost(error.to_string()),
+            Some(ConnectionError::KeepAliveTimeout) => Cause::Idle,
+            None => Cause::Closed,
+        };
+        let Some(reason) = self.links.closed(&peer, remaining, cause) else {
             return;
-        }
-        if self.connected.remove(&peer).is_none() {
-            return;
-        }
-        let reason = self.closing.remove(&peer).unwrap_or_else(|| match cause {
-            Some(ConnectionError::IO(error)) => DisconnectReason::ConnectionLost(error.to_string()),
-            Some(ConnectionError::KeepAliveTimeout) => {
-                DisconnectReason::ConnectionLost("idle timeout".into())
-            }
-            None => DisconnectReason::Requested,
-        });
+        };
         let Some(node_id) = self.node_of(&peer) else {
             return;
         };
@@ -323,13 +302,8 @@ impl EventLoop {
             fisco_p2p_peers::Event::SelfDial { address } => self.emit(Event::SelfDial { address }),
             fisco_p2p_peers::Event::HeartbeatFailed { peer, .. } => {
                 // The peers behaviour closes the connection; say why when it is gone.
-                if self
-                    .connected
-                    .get(&peer)
-                    .is_some_and(|c| c.connections == 1)
-                {
-                    self.closing
-                        .insert(peer, DisconnectReason::HeartbeatTimeout);
+                if self.links.get(&peer).is_some_and(|c| c.connections == 1) {
+                    self.links.closing(peer, DisconnectReason::HeartbeatTimeout);
                 }
             }
             fisco_p2p_peers::Event::DuplicateClosed { .. }

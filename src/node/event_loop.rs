@@ -14,7 +14,7 @@ use super::{
     command::{Command, NodeCommand, Reply},
     inbox::Modules,
     requests::PendingRequest,
-    ConnectedPeer, Direction, DisconnectReason, Event, MulticastError, StaticPeer, Status,
+    ConnectedPeer, DisconnectReason, Event, MulticastError, StaticPeer, Status,
 };
 use crate::{
     behaviour::{Behaviour, BehaviourEvent},
@@ -24,12 +24,6 @@ use crate::{
 
 /// How long a shutdown waits for connections to close before it gives up on them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
-
-pub(super) struct Connected {
-    pub(super) address: Multiaddr,
-    pub(super) direction: Direction,
-    pub(super) connections: u32,
-}
 
 /// Settings the event loop itself needs (the protocols got theirs when the swarm was built).
 pub(crate) struct LoopConfig {
@@ -55,9 +49,7 @@ pub(crate) struct EventLoop {
     pub(super) listeners: Vec<ListenerId>,
     /// Each connected peer: the address and direction of its first connection, and how many
     /// connections are open.
-    pub(super) connected: HashMap<PeerId, Connected>,
-    /// Why this node is closing its connections to a peer, reported when the last one closes.
-    pub(super) closing: HashMap<PeerId, DisconnectReason>,
+    pub(super) links: super::links::Links,
     /// The application's module inboxes.
     pub(super) modules: Modules,
     /// Requests sent, by their overlay request ID.
@@ -93,8 +85,7 @@ impl EventLoop {
             config,
             listen_addrs: listeners.0,
             listeners: listeners.1,
-            connected: HashMap::new(),
-            closing: HashMap::new(),
+            links: Default::default(),
             modules: Modules::new(inbox_capacity.0, inbox_capacity.1),
             requests: HashMap::new(),
             multicasts: HashMap::new(),
@@ -172,7 +163,7 @@ impl EventLoop {
                     listen: self.listen_addrs.clone(),
                     seq,
                     topics,
-                    connected: self.connected.len(),
+                    connected: self.links.len(),
                     routes: overlay.routes().len(),
                     overlay: overlay.stats(),
                     requests_in_flight: overlay.in_flight(),
@@ -183,8 +174,8 @@ impl EventLoop {
             }
             NodeCommand::ConnectedPeers(reply) => {
                 let peers = self
-                    .connected
-                    .iter()
+                    .links
+                    .peers()
                     .filter_map(|(peer, c)| {
                         Some(ConnectedPeer {
                             node_id: self.node_of(peer)?,
@@ -210,7 +201,7 @@ impl EventLoop {
                 let removed = peers.remove_static_peer(&address);
                 if let Some(peer) = node {
                     if removed && !self.swarm.behaviour().peers.is_static(&peer) {
-                        self.closing.insert(peer, DisconnectReason::Requested);
+                        self.links.closing(peer, DisconnectReason::Requested);
                     }
                 }
                 let _ = reply.send(removed);
@@ -244,9 +235,9 @@ impl EventLoop {
             }
             NodeCommand::Disconnect(node, reply) => {
                 let peer = node.to_peer_id();
-                let connected = self.connected.contains_key(&peer);
+                let connected = self.links.contains(&peer);
                 if connected {
-                    self.closing.insert(peer, DisconnectReason::Requested);
+                    self.links.closing(peer, DisconnectReason::Requested);
                     let _ = self.swarm.disconnect_peer_id(peer);
                 }
                 let _ = reply.send(connected);
@@ -314,25 +305,22 @@ impl EventLoop {
 
     /// Closes every connection and listener, waiting a bounded time for the connections to go.
     async fn shutdown(&mut self) {
-        tracing::info!(peers = self.connected.len(), "shutting down");
+        tracing::info!(peers = self.links.len(), "shutting down");
         for id in self.listeners.drain(..) {
             self.swarm.remove_listener(id);
         }
-        let peers: Vec<PeerId> = self.connected.keys().copied().collect();
+        let peers: Vec<PeerId> = self.links.peers().map(|(peer, _)| *peer).collect();
         for peer in peers {
-            self.closing.insert(peer, DisconnectReason::Shutdown);
+            self.links.closing(peer, DisconnectReason::Shutdown);
             let _ = self.swarm.disconnect_peer_id(peer);
         }
         let deadline = Instant::now() + SHUTDOWN_GRACE;
-        while !self.connected.is_empty() {
+        while !self.links.is_empty() {
             let left = deadline.saturating_duration_since(Instant::now());
             match tokio::time::timeout(left, self.swarm.select_next_some()).await {
                 Ok(event) => self.on_swarm_event(event),
                 Err(_) => {
-                    tracing::warn!(
-                        left = self.connected.len(),
-                        "connections did not close in time"
-                    );
+                    tracing::warn!(left = self.links.len(), "connections did not close in time");
                     break;
                 }
             }

@@ -174,15 +174,15 @@ impl EventLoop {
             super::misbehaviour::WINDOW
         );
         tracing::warn!(%peer, %reason, ban = ?super::misbehaviour::BAN, "disconnecting a misbehaving neighbour");
-        self.closing
-            .insert(peer, super::DisconnectReason::Misbehaving(reason));
+        self.links
+            .closing(peer, super::DisconnectReason::Misbehaving(reason));
         let _ = self.swarm.disconnect_peer_id(peer);
     }
 
     /// With direct connections on, connects to a node this node exchanges a lot with, at the
     /// addresses state sync advertised for it.
     fn dial_direct(&mut self, peer: PeerId) {
-        if !self.config.direct_connections || self.connected.contains_key(&peer) {
+        if !self.config.direct_connections || self.links.contains(&peer) {
             return;
         }
         let addrs = self

@@ -164,7 +164,7 @@ impl EventLoop {
                 let record = entry.record();
                 Some(PeerInfo {
                     node_id: self.node_of(&record.owner())?,
-                    connected: self.connected.contains_key(&record.owner()),
+                    connected: self.links.contains(&record.owner()),
                     online: entry.is_online(),
                     addrs: record.addrs().to_vec(),
                     topics: record.topics().iter().cloned().collect(),
@@ -180,7 +180,7 @@ impl EventLoop {
             .collect();
         let known: std::collections::HashSet<NodeId> =
             infos.iter().map(|i| i.node_id.clone()).collect();
-        for peer in self.connected.keys() {
+        for (peer, _) in self.links.peers() {
             if let Some(node_id) = self.node_of(peer).filter(|node| !known.contains(node)) {
                 infos.push(PeerInfo {
                     node_id,

@@ -31,6 +31,7 @@ mod failover;
 mod handle;
 mod inbound;
 mod inbox;
+mod links;
 mod messaging;
 mod misbehaviour;
 mod module;
