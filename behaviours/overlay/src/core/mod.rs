@@ -16,6 +16,7 @@ pub(crate) mod budget;
 mod direct;
 pub(crate) mod expiring;
 mod flood;
+mod park;
 mod relay;
 mod requests;
 pub(crate) mod routes;

@@ -13,7 +13,7 @@
 //!
 //! An **answer** (reply or error) in the same spot has nobody to retry it, so it is parked:
 //! sent the moment this node's routes give it a way on, bounced back to where it came from
-//! after [`BOUNCE_AFTER`] (by then that node has usually learned the change too), or dropped
+//! after a short wait (`park.rs`; by then that node has usually learned the change too), or dropped
 //! after the route wait. Parking is bounded in count and bytes.
 
 use std::{
@@ -24,7 +24,7 @@ use std::{
 use bytes::Bytes;
 use libp2p::PeerId;
 
-use super::{expiring::Expiring, Core, Key, Received};
+use super::{expiring::Expiring, park::Parked, Core, Key, Received};
 use crate::{
     config::MAX_CACHED_REPLY,
     envelope::{ErrorCode, Kind, Target},
@@ -35,26 +35,6 @@ use crate::{
 
 /// How long past the origin's deadline a request is remembered (clocks and paths differ).
 const GRACE: Duration = Duration::from_secs(1);
-
-/// How long a parked answer waits for a way on before it goes back where it came from: a few
-/// state-sync announcement delays, so that the node behind has learned what this one knows.
-const BOUNCE_AFTER: Duration = Duration::from_millis(200);
-/// Most answers parked at once, and their bytes.
-const PARK_LIMIT: usize = 1024;
-const PARK_BYTES: usize = 8 * 1024 * 1024;
-
-/// An answer with no way on yet.
-#[derive(Debug)]
-struct Parked {
-    /// The link it came in on (none for an answer from this node).
-    from: Option<PeerId>,
-    dest: PeerId,
-    frame: Frame,
-    /// Bounced back to `from` (if a route exists by then) at `bounce_at`, unless `None` (a
-    /// multicast copy: `from` handled its followers already); dropped at `until`.
-    bounce_at: Option<Instant>,
-    until: Instant,
-}
 
 #[derive(Debug)]
 enum Inbound {
@@ -72,8 +52,8 @@ pub(super) struct Relay {
     by_hop: HashMap<PeerId, HashSet<Key>>,
     inbound: Expiring<Key, Inbound>,
     cached_bytes: usize,
-    parked: VecDeque<Parked>,
-    parked_bytes: usize,
+    pub(super) parked: VecDeque<Parked>,
+    pub(super) parked_bytes: usize,
 }
 
 impl Relay {
@@ -109,11 +89,7 @@ impl Relay {
 
     /// When something remembered expires, or a parked answer is due.
     pub(super) fn next_expiry(&self) -> Option<Instant> {
-        let parked = self
-            .parked
-            .iter()
-            .map(|p| p.bounce_at.unwrap_or(p.until).min(p.until))
-            .min();
+        let parked = self.parked.iter().map(Parked::due).min();
         [
             self.forwarded.next_expiry(),
             self.inbound.next_expiry(),
@@ -390,71 +366,6 @@ impl Core {
         match next_hop {
             Some(next_hop) => self.send(next_hop, frame),
             None => self.park(None, to, frame, now),
-        }
-    }
-
-    /// Keeps an answer with no way on until routes give it one (see the module docs).
-    fn park(&mut self, from: Option<PeerId>, dest: PeerId, frame: Frame, now: Instant) {
-        self.park_frame(from, dest, frame, Some(now + BOUNCE_AFTER), now);
-    }
-
-    /// Keeps a multicast copy for one follower whose route leads back where the copy came from
-    /// (or nowhere): sent when this node's routes change, never bounced.
-    pub(super) fn park_copy(&mut self, from: PeerId, dest: PeerId, frame: Frame, now: Instant) {
-        self.park_frame(Some(from), dest, frame, None, now);
-    }
-
-    fn park_frame(
-        &mut self,
-        from: Option<PeerId>,
-        dest: PeerId,
-        frame: Frame,
-        bounce_at: Option<Instant>,
-        now: Instant,
-    ) {
-        let len = frame.len();
-        if self.relay.parked.len() >= PARK_LIMIT || self.relay.parked_bytes + len > PARK_BYTES {
-            self.stats.no_route += 1;
-            tracing::debug!(%dest, "no way on and no room to park; dropped");
-            return;
-        }
-        self.relay.parked_bytes += len;
-        self.relay.parked.push_back(Parked {
-            from,
-            dest,
-            frame,
-            bounce_at,
-            until: now + self.config.route_wait(),
-        });
-    }
-
-    /// Sends the parked answers that have a way on now, bounces those due, drops the expired.
-    pub(super) fn retry_parked(&mut self, now: Instant) {
-        for _ in 0..self.relay.parked.len() {
-            let Some(mut parked) = self.relay.parked.pop_front() else {
-                break;
-            };
-            let bounce = parked.bounce_at.is_some_and(|at| now >= at);
-            let go = match self.routes.route(&parked.dest) {
-                Some(route) if Some(route.next_hop) != parked.from => Some(route.next_hop),
-                Some(route) if bounce => Some(route.next_hop),
-                _ if now >= parked.until => {
-                    self.relay.parked_bytes -= parked.frame.len();
-                    self.stats.no_route += 1;
-                    continue;
-                }
-                _ => None,
-            };
-            let Some(next_hop) = go else {
-                if bounce {
-                    // Nowhere to bounce to either: wait for a route until the end.
-                    parked.bounce_at = None;
-                }
-                self.relay.parked.push_back(parked);
-                continue;
-            };
-            self.relay.parked_bytes -= parked.frame.len();
-            self.send(next_hop, parked.frame);
         }
     }
 
