@@ -16,14 +16,40 @@ use common::{
     TestNode, WAIT,
 };
 use fisco_p2p::{
-    identity::NodeId,
+    identity::{NodeId, NodeIdentity},
     node::{CallError, Event, RequestError},
     protocols::overlay,
     tls::{self, AccessList},
 };
 use fisco_p2p_testkit::RawWriter;
 use futures::StreamExt;
-use libp2p::{request_response, swarm::SwarmEvent, tcp, yamux, SwarmBuilder};
+use libp2p::{request_response, swarm::SwarmEvent, tcp, yamux, Swarm, SwarmBuilder};
+
+/// A swarm of `identity` over TCP and our TLS that writes raw frames on the overlay protocol.
+fn raw_writer(identity: &NodeIdentity) -> Swarm<request_response::Behaviour<RawWriter>> {
+    let tls = tls::Config::new(identity, AccessList::new()).expect("tls config");
+    SwarmBuilder::with_existing_identity(identity.keypair().clone())
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default(),
+            tls.into_security_upgrade(),
+            yamux::Config::default,
+        )
+        .expect("tcp")
+        .with_behaviour(|_| {
+            request_response::Behaviour::with_codec(
+                RawWriter,
+                [(
+                    overlay::PROTOCOL_NAME,
+                    request_response::ProtocolSupport::Outbound,
+                )],
+                request_response::Config::default(),
+            )
+        })
+        .expect("behaviour")
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+        .build()
+}
 
 #[tokio::test]
 async fn a_forged_envelope_is_refused_at_the_destination_naming_the_claimed_origin_and_the_relay() {
@@ -44,27 +70,7 @@ async fn a_forged_envelope_is_refused_at_the_destination_naming_the_claimed_orig
             MODULE,
             b"transfer everything",
         );
-        let tls = tls::Config::new(&mallory, AccessList::new()).expect("tls config");
-        let mut swarm = SwarmBuilder::with_existing_identity(mallory.keypair().clone())
-            .with_tokio()
-            .with_tcp(
-                tcp::Config::default(),
-                tls.into_security_upgrade(),
-                yamux::Config::default,
-            )
-            .expect("tcp")
-            .with_behaviour(|_| {
-                request_response::Behaviour::with_codec(
-                    RawWriter,
-                    [(
-                        overlay::PROTOCOL_NAME,
-                        request_response::ProtocolSupport::Outbound,
-                    )],
-                    request_response::Config::default(),
-                )
-            })
-            .expect("behaviour")
-            .build();
+        let mut swarm = raw_writer(&mallory);
         swarm.dial(victim.addr.clone()).expect("dial");
         let victim_peer = victim.node_id().to_peer_id();
         tokio::time::timeout(WAIT, async {
@@ -114,28 +120,7 @@ async fn a_neighbour_that_keeps_forging_is_disconnected_as_misbehaving_and_kept_
         let victim_id = ids.pop().unwrap();
         let claimed = ids.pop().unwrap().node_id();
         let mut victim = TestNode::spawn(victim_id, config()).await;
-        let tls = tls::Config::new(&mallory, AccessList::new()).expect("tls config");
-        let mut swarm = SwarmBuilder::with_existing_identity(mallory.keypair().clone())
-            .with_tokio()
-            .with_tcp(
-                tcp::Config::default(),
-                tls.into_security_upgrade(),
-                yamux::Config::default,
-            )
-            .expect("tcp")
-            .with_behaviour(|_| {
-                request_response::Behaviour::with_codec(
-                    RawWriter,
-                    [(
-                        overlay::PROTOCOL_NAME,
-                        request_response::ProtocolSupport::Outbound,
-                    )],
-                    request_response::Config::default(),
-                )
-            })
-            .expect("behaviour")
-            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
-            .build();
+        let mut swarm = raw_writer(&mallory);
         let victim_peer = victim.node_id().to_peer_id();
         swarm.dial(victim.addr.clone()).expect("dial");
         tokio::time::timeout(WAIT, async {

@@ -5,13 +5,11 @@
 
 mod common;
 
-use std::collections::BTreeSet;
-
 use bytes::Bytes;
-use common::{on, run, swarm};
+use common::{on, run, swarm, wire_line};
 use fisco_p2p_overlay::{Config, Event, Refusal, PROTOCOL_NAME_ZSTD};
 use fisco_p2p_testkit::{connect, listen, memory_swarm, within, RawWriter, Running};
-use libp2p::{identity::Keypair, request_response, PeerId};
+use libp2p::{identity::Keypair, request_response};
 
 /// 1 MiB of text-like bytes.
 fn compressible() -> Bytes {
@@ -36,18 +34,7 @@ async fn every_message_crosses_links_whose_ends_disagree_about_compression() {
         swarm(off_config),
         swarm(on_config),
     );
-    listen(&mut b).await;
-    listen(&mut c).await;
-    connect(&mut a, &mut b).await;
-    connect(&mut b, &mut c).await;
-    let ids = [*a.local_peer_id(), *b.local_peer_id(), *c.local_peer_id()];
-    let neighbours = [vec![ids[1]], vec![ids[0], ids[2]], vec![ids[1]]];
-    for swarm in [&mut a, &mut b, &mut c] {
-        for (i, listed) in neighbours.iter().enumerate() {
-            let set: BTreeSet<PeerId> = listed.iter().copied().collect();
-            swarm.behaviour_mut().set_neighbours(ids[i], set);
-        }
-    }
+    wire_line(&mut a, &mut b, &mut c).await;
     let (mut a, mut b, mut c) = (run(a), run(b), run(c));
     let payload = compressible();
     let sent = payload.clone();

@@ -6,10 +6,8 @@
 
 mod common;
 
-use std::collections::BTreeSet;
-
 use bytes::Bytes;
-use common::{on, run, swarm, Node};
+use common::{on, run, swarm, wire_line, Node};
 use fisco_p2p_overlay::{Behaviour, Config, Event, Refusal, SendError, PROTOCOL_NAME};
 use fisco_p2p_testkit::{connect, listen, memory_swarm, within, RawWriter, Running};
 use libp2p::{identity::Keypair, request_response, PeerId, Swarm};
@@ -17,18 +15,7 @@ use libp2p::{identity::Keypair, request_response, PeerId, Swarm};
 /// Three swarms in a line `a - b - c`, each told the others' neighbours as state sync would.
 async fn line(config: Config) -> (Node, Node, Node) {
     let (mut a, mut b, mut c) = (swarm(config.clone()), swarm(config.clone()), swarm(config));
-    listen(&mut b).await;
-    listen(&mut c).await;
-    connect(&mut a, &mut b).await;
-    connect(&mut b, &mut c).await;
-    let ids = [*a.local_peer_id(), *b.local_peer_id(), *c.local_peer_id()];
-    let neighbours = [vec![ids[1]], vec![ids[0], ids[2]], vec![ids[1]]];
-    for swarm in [&mut a, &mut b, &mut c] {
-        for (i, listed) in neighbours.iter().enumerate() {
-            let set: BTreeSet<PeerId> = listed.iter().copied().collect();
-            swarm.behaviour_mut().set_neighbours(ids[i], set);
-        }
-    }
+    wire_line(&mut a, &mut b, &mut c).await;
     (run(a), run(b), run(c))
 }
 
@@ -269,18 +256,7 @@ async fn the_key_of_an_rsa_origin_reaches_the_key_sink_of_a_node_two_links_away(
     c.behaviour_mut().set_key_sink(move |key| {
         let _ = tx.try_send(key.clone());
     });
-    listen(&mut b).await;
-    listen(&mut c).await;
-    connect(&mut a, &mut b).await;
-    connect(&mut b, &mut c).await;
-    let ids = [*a.local_peer_id(), *b.local_peer_id(), *c.local_peer_id()];
-    let neighbours = [vec![ids[1]], vec![ids[0], ids[2]], vec![ids[1]]];
-    for swarm in [&mut a, &mut b, &mut c] {
-        for (i, listed) in neighbours.iter().enumerate() {
-            let set: BTreeSet<PeerId> = listed.iter().copied().collect();
-            swarm.behaviour_mut().set_neighbours(ids[i], set);
-        }
-    }
+    let ids = wire_line(&mut a, &mut b, &mut c).await;
     let (a, _b, mut c) = (run(a), run(b), run(c));
     on(&a, |s| {
         s.behaviour_mut().broadcast(3, Bytes::from_static(b"hi"))

@@ -3,9 +3,11 @@
 
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
+
 use fisco_p2p_overlay::{Behaviour, Config, Event};
-use fisco_p2p_testkit::{memory_swarm, Running};
-use libp2p::{identity::Keypair, Swarm};
+use fisco_p2p_testkit::{connect, listen, memory_swarm, Running};
+use libp2p::{identity::Keypair, PeerId, Swarm};
 
 /// Something to do on a running node's swarm.
 pub(crate) type Command = Box<dyn FnOnce(&mut Swarm<Behaviour>) + Send>;
@@ -34,4 +36,26 @@ pub(crate) async fn on<T: Send + 'static>(
 /// Runs `swarm` on its own task.
 pub(crate) fn run(swarm: Swarm<Behaviour>) -> Node {
     Running::spawn(swarm, 256, |swarm, command: Command| command(swarm))
+}
+
+/// Connects three swarms in a line `a - b - c` and tells each the others' neighbours, as state
+/// sync would. Returns their PeerIds.
+pub(crate) async fn wire_line(
+    a: &mut Swarm<Behaviour>,
+    b: &mut Swarm<Behaviour>,
+    c: &mut Swarm<Behaviour>,
+) -> [PeerId; 3] {
+    listen(b).await;
+    listen(c).await;
+    connect(a, b).await;
+    connect(b, c).await;
+    let ids = [*a.local_peer_id(), *b.local_peer_id(), *c.local_peer_id()];
+    let neighbours = [vec![ids[1]], vec![ids[0], ids[2]], vec![ids[1]]];
+    for swarm in [a, b, c] {
+        for (i, listed) in neighbours.iter().enumerate() {
+            let set: BTreeSet<PeerId> = listed.iter().copied().collect();
+            swarm.behaviour_mut().set_neighbours(ids[i], set);
+        }
+    }
+    ids
 }
