@@ -3,26 +3,28 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use fisco_p2p_overlay::ReplyTo;
 use libp2p::Multiaddr;
 use tokio::sync::oneshot;
 
 use super::{
-    CallError, ConnectedPeer, Inbox, MulticastError, PeerInfo, RouteInfo, SendError, StaticPeer,
-    Status, TopicError,
+    info::{ConnectedPeer, PeerInfo, RouteInfo, StaticPeer, Status},
+    CallError, Inbox, MulticastError, SendError, TopicError,
 };
 use crate::identity::NodeId;
 
 pub(crate) type Reply<T> = oneshot::Sender<T>;
 
-/// One request to the event loop: what the node itself answers, what its messaging does, or
-/// the end. Each part has its own handler that matches it exhaustively.
+/// One request to the event loop: what the node itself answers, what its messaging does, a
+/// call whose outcome the call core decides, or the end. Each part has its own handler that
+/// matches it exhaustively.
 #[derive(Debug)]
 pub(crate) enum Command {
-    /// Status, connections and the operator's changes (`event_loop.rs`).
+    /// Status, connections and the operator's changes (`driver/commands.rs`).
     Node(NodeCommand),
-    /// Modules, messages, topics, state and routes (`messaging.rs`).
+    /// Modules, broadcasts, topics, state and routes (`driver/commands.rs`).
     Message(MessageCommand),
+    /// Requests and multicasts, which end later (the call core, `core/calls`).
+    Call(CallCommand),
     /// Stop the node (the run loop itself).
     Shutdown(Reply<()>),
 }
@@ -40,11 +42,26 @@ pub(crate) enum NodeCommand {
     Disconnect(NodeId, Reply<bool>),
 }
 
-/// What the node's messaging does for the application.
+/// What the node's messaging does for the application at once.
 #[derive(Debug)]
 pub(crate) enum MessageCommand {
     Peers(Reply<Vec<PeerInfo>>),
     Register(u16, Reply<Inbox>),
+    Broadcast {
+        module: u16,
+        payload: Bytes,
+        reply: Reply<Result<(), SendError>>,
+    },
+    Subscribe(String, Reply<Result<bool, SendError>>),
+    Unsubscribe(String, Reply<Result<bool, SendError>>),
+    SetState(String, Option<Bytes>, Reply<Result<bool, SendError>>),
+    Routes(Reply<Vec<RouteInfo>>),
+    Path(NodeId, Reply<Option<Vec<NodeId>>>),
+}
+
+/// A call of the application that ends later: its outcome is the call core's.
+#[derive(Debug)]
+pub(crate) enum CallCommand {
     Request {
         node: NodeId,
         module: u16,
@@ -64,17 +81,6 @@ pub(crate) enum MessageCommand {
         payload: Bytes,
         reply: Reply<Result<usize, MulticastError>>,
     },
-    Broadcast {
-        module: u16,
-        payload: Bytes,
-        reply: Reply<Result<(), SendError>>,
-    },
-    Subscribe(String, Reply<Result<bool, SendError>>),
-    Unsubscribe(String, Reply<Result<bool, SendError>>),
-    SetState(String, Option<Bytes>, Reply<Result<bool, SendError>>),
-    Respond(ReplyTo, Result<Bytes, String>),
-    Routes(Reply<Vec<RouteInfo>>),
-    Path(NodeId, Reply<Option<Vec<NodeId>>>),
 }
 
 impl From<NodeCommand> for Command {
@@ -86,5 +92,11 @@ impl From<NodeCommand> for Command {
 impl From<MessageCommand> for Command {
     fn from(command: MessageCommand) -> Self {
         Command::Message(command)
+    }
+}
+
+impl From<CallCommand> for Command {
+    fn from(command: CallCommand) -> Self {
+        Command::Call(command)
     }
 }

@@ -163,6 +163,33 @@ pub enum MulticastError {
         /// The topic.
         topic: String,
     },
+    /// The node did not learn in time whether the multicast went out (its route wait and a
+    /// second past it); it may have reached some followers.
+    #[error("multicast to topic {topic:?} not confirmed in time; it may have gone out")]
+    Unconfirmed {
+        /// The topic.
+        topic: String,
+    },
+}
+
+/// The overlay's refusal of a message before it was sent, as a [`SendError`].
+pub(crate) fn refused(error: fisco_p2p_overlay::SendError) -> SendError {
+    use fisco_p2p_overlay::SendError as E;
+    match error {
+        E::TooLarge { size, max } => SendError::TooLarge { size, max },
+        E::TooManyInFlight { limit } => SendError::TooManyInFlight { limit },
+        E::TimeoutTooLong { requested, max } => SendError::TimeoutTooLong { requested, max },
+        E::ToSelf => SendError::ToSelf,
+        E::QueueFull { peer } => SendError::QueueFull { neighbour: peer },
+        E::InvalidTopic { len } => SendError::InvalidTopic {
+            topic: format!("({len} bytes)"),
+            reason: "a topic has 1 to 256 bytes",
+        },
+        E::NotWaiting => SendError::NotWaiting,
+        E::Signing(reason) => SendError::Signing(reason),
+        // A refusal this node does not know yet: said as it is, not relabelled as load.
+        other => SendError::Overlay(other),
+    }
 }
 
 fn describe(failures: &[(NodeId, RequestError)]) -> String {

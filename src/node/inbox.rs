@@ -18,7 +18,6 @@ use bytes::Bytes;
 use fisco_p2p_overlay::ReplyTo;
 use tokio::sync::mpsc;
 
-use super::command::{Command, MessageCommand};
 use crate::identity::NodeId;
 
 /// Something that arrived for a module.
@@ -69,14 +68,23 @@ pub struct IncomingRequest {
 pub struct Responder {
     /// `None` once answered.
     reply_to: Option<ReplyTo>,
-    commands: mpsc::Sender<Command>,
+    answers: mpsc::Sender<Answer>,
+}
+
+/// The application's answer to a request, on its way to the event loop (through a queue of
+/// its own, so that answers never wait behind the application's commands).
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) reply_to: ReplyTo,
+    /// The reply, or the application's refusal.
+    pub(crate) result: Result<Bytes, String>,
 }
 
 impl Responder {
-    pub(crate) fn new(reply_to: ReplyTo, commands: mpsc::Sender<Command>) -> Self {
+    pub(crate) fn new(reply_to: ReplyTo, answers: mpsc::Sender<Answer>) -> Self {
         Self {
             reply_to: Some(reply_to),
-            commands,
+            answers,
         }
     }
 
@@ -99,8 +107,8 @@ impl Responder {
         let Some(reply_to) = self.reply_to.take() else {
             return Ok(());
         };
-        self.commands
-            .send(MessageCommand::Respond(reply_to, result).into())
+        self.answers
+            .send(Answer { reply_to, result })
             .await
             .map_err(|_| super::Stopped)
     }
@@ -109,11 +117,9 @@ impl Responder {
 impl Drop for Responder {
     fn drop(&mut self) {
         if let Some(reply_to) = self.reply_to.take() {
-            // Best effort: with the command queue full the requester times out instead.
-            let refusal = "the application dropped the request without answering".to_string();
-            let _ = self
-                .commands
-                .try_send(MessageCommand::Respond(reply_to, Err(refusal)).into());
+            // Best effort: with the answer queue full the requester times out instead.
+            let result = Err("the application dropped the request without answering".to_string());
+            let _ = self.answers.try_send(Answer { reply_to, result });
         }
     }
 }

@@ -8,11 +8,12 @@
 //! gone, never panics.
 //!
 //! # Layout
-//! - `event_loop.rs`: the task: its state, the dispatch of swarm events and commands, shutdown;
-//! - `connections.rs`: connections established, closed and refused, access-list changes;
-//! - `messaging.rs`: the messaging commands; `requests.rs`: requests sent and their outcomes;
-//!   `multicast.rs`: multicast to topic followers; `inbound.rs`: what arrives for the application;
-//! - `handle.rs`, `command.rs`, `inbox.rs`, `event.rs`: the application's side;
+//! - `core/`: the node's decisions without I/O (how calls end, failover, link bookkeeping,
+//!   misbehaviour), each with property tests;
+//! - `driver/`: the event loop that owns the Swarm and carries the decisions out, one file per
+//!   source of input;
+//! - `handle.rs`, `module.rs`, `operator.rs`, `command.rs`, `inbox.rs`, `event.rs`, `events.rs`,
+//!   `info.rs`: the application's side;
 //! - `swarm.rs`: building the Swarm; `config.rs`, `address.rs`, `error.rs`; `topic.rs`, the
 //!   rule for topic names. Node IDs of PeerIds come from the shared
 //!   [`identity::Directory`](crate::identity::Directory), which remembers them (one point decompression
@@ -22,23 +23,17 @@ mod address;
 pub mod codes;
 mod command;
 mod config;
-mod connections;
+mod core;
+mod driver;
 mod error;
 mod event;
-mod event_loop;
 mod events;
-mod failover;
 mod handle;
-mod inbound;
 mod inbox;
-mod links;
-mod messaging;
-mod misbehaviour;
+mod info;
 mod module;
-mod multicast;
 mod operator;
 mod recorder;
-mod requests;
 mod swarm;
 mod topic;
 
@@ -55,8 +50,9 @@ pub use error::{
 pub use event::{Direction, DisconnectReason, Event, Refusal};
 pub use events::{Events, Lagged};
 pub use fisco_p2p_overlay::Stats as OverlayStats;
-pub use handle::{ConnectedPeer, Handle, PeerInfo, RouteInfo, StaticPeer, Status};
+pub use handle::Handle;
 pub use inbox::{Inbox, IncomingRequest, Message, Responder};
+pub use info::{ConnectedPeer, PeerInfo, RouteInfo, StaticPeer, Status};
 pub use module::{Module, ModuleSender};
 pub use operator::Operator;
 pub use recorder::{MessageKind, Recorder, RequestKind, RequestOutcome};
@@ -125,6 +121,7 @@ impl Node {
         }
 
         let (command_tx, command_rx) = mpsc::channel(config.command_capacity);
+        let (answer_tx, answer_rx) = mpsc::channel(config.command_capacity);
         if let Err(error) = swarm
             .behaviour_mut()
             .sync
@@ -132,24 +129,29 @@ impl Node {
         {
             tracing::warn!(%error, "cannot advertise the listen addresses");
         }
-        let loop_config = event_loop::LoopConfig {
+        let loop_config = driver::LoopConfig {
             node_id: identity.node_id(),
             directory,
             max_message_size: config.max_message_size,
             max_topics: config.max_topics,
             recorder: config.recorder.clone(),
             direct_connections: config.direct_connections,
+            inbox_capacity: (config.inbox_capacity, config.inbox_bytes),
         };
-        let event_loop = event_loop::EventLoop::new(
+        let limits = core::calls::Limits {
+            max_message_size: config.max_message_size,
+            request_timeout: config.request_timeout,
+            route_wait: config.route_wait,
+        };
+        let io = driver::Io::new(
             swarm,
-            command_rx,
-            command_tx.downgrade(),
+            answer_tx,
             event_tx.clone(),
             access,
             loop_config,
-            (config.inbox_capacity, config.inbox_bytes),
             (listen_addrs, listeners),
         );
+        let event_loop = driver::EventLoop::new(io, limits, command_rx, answer_rx);
         let handle = Handle::new(identity.node_id(), command_tx, &event_tx);
         drop(event_tx);
         tokio::spawn(event_loop.run());

@@ -140,6 +140,9 @@ impl From<MulticastError> for ApiError {
             MulticastError::NoFollower { .. } => {
                 Self::new(StatusCode::NOT_FOUND, error.to_string())
             }
+            MulticastError::Unconfirmed { .. } => {
+                Self::new(StatusCode::GATEWAY_TIMEOUT, error.to_string())
+            }
             _ => Self::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()),
         }
     }

@@ -6,15 +6,16 @@ use bytes::Bytes;
 use fisco_p2p_overlay::{ReplyError, ReplyTo};
 use libp2p::PeerId;
 
-use super::MessageKind;
-use super::{
-    event_loop::EventLoop,
-    inbox::{IncomingRequest, Message, Responder, Undeliverable},
-    Event,
+use super::{calls::Input, io::Io};
+use crate::node::{
+    inbox::{Answer, IncomingRequest, Message, Responder, Undeliverable},
+    DisconnectReason, Event, MessageKind,
 };
 
-impl EventLoop {
-    pub(super) fn on_overlay_event(&mut self, event: fisco_p2p_overlay::Event) {
+impl Io {
+    /// What the overlay delivered or reported; a request's outcome or a multicast's is returned
+    /// for the call core.
+    pub(super) fn on_overlay_event(&mut self, event: fisco_p2p_overlay::Event) -> Option<Input> {
         use fisco_p2p_overlay::Event as E;
         match event {
             E::Request {
@@ -28,7 +29,13 @@ impl EventLoop {
                 id,
                 destination,
                 result,
-            } => self.on_response(id, destination, result.map(|reply| reply.payload)),
+            } => {
+                return Some(Input::Response {
+                    id,
+                    from: destination,
+                    result: result.map(|reply| reply.payload),
+                })
+            }
             E::Multicast {
                 origin,
                 topic,
@@ -40,7 +47,13 @@ impl EventLoop {
                 id,
                 sent,
                 unreachable,
-            } => self.on_multicast_sent(id, sent, unreachable.len()),
+            } => {
+                if !unreachable.is_empty() {
+                    let unreachable = unreachable.len();
+                    tracing::debug!(%id, sent, unreachable, "multicast: some followers had no route");
+                }
+                return Some(Input::MulticastSent { id, sent });
+            }
             E::Broadcast {
                 origin,
                 module,
@@ -75,6 +88,42 @@ impl EventLoop {
             E::DirectWanted { peer } => self.dial_direct(peer),
             _ => {}
         }
+        None
+    }
+
+    /// The application answered a request.
+    pub(super) fn on_answer(&mut self, answer: Answer) {
+        let result = answer.result.map_err(ReplyError::Application);
+        let overlay = &mut self.swarm.behaviour_mut().overlay;
+        if let Err(error) = overlay.respond(answer.reply_to, result) {
+            tracing::debug!(%error, "reply not sent");
+        }
+    }
+
+    /// A multicast arrived with this node among its followers: delivered if it follows the
+    /// topic (the topic is signed; a relay could only have listed this node wrongly).
+    fn on_multicast(
+        &mut self,
+        origin: PeerId,
+        topic: String,
+        module: u16,
+        payload: Bytes,
+        hops: u8,
+    ) {
+        let Some(from) = self.node_of(&origin) else {
+            return;
+        };
+        if !self.swarm.behaviour().sync.local_record().follows(&topic) {
+            tracing::debug!(%from, %topic, "multicast for a topic this node does not follow dropped");
+            return;
+        }
+        let message = Message::Multicast {
+            from,
+            topic,
+            payload,
+            hops,
+        };
+        self.deliver(module, message);
     }
 
     fn on_request(
@@ -85,8 +134,7 @@ impl EventLoop {
         payload: Bytes,
         hops: u8,
     ) {
-        let (Some(from), Some(commands)) = (self.node_of(&origin), self.command_sender.upgrade())
-        else {
+        let Some(from) = self.node_of(&origin) else {
             return;
         };
         if let Some(m) = &self.config.recorder {
@@ -97,7 +145,7 @@ impl EventLoop {
             module,
             payload,
             hops,
-            responder: Responder::new(reply_to, commands),
+            responder: Responder::new(reply_to, self.answers.clone()),
         };
         let (message, error) = match self.modules.deliver(module, Message::Request(request)) {
             Ok(()) => return,
@@ -123,7 +171,7 @@ impl EventLoop {
     }
 
     /// Hands a multicast or broadcast to its module, dropping it (with a warning) if it cannot.
-    pub(super) fn deliver(&mut self, module: u16, message: Message) {
+    fn deliver(&mut self, module: u16, message: Message) {
         if let Some(m) = &self.config.recorder {
             m.message_received(MessageKind::of(&message), message.payload_len())
         }
@@ -170,12 +218,12 @@ impl EventLoop {
         }
         let reason = format!(
             "{} refused messages within {:?}, the last: {last}",
-            super::misbehaviour::LIMIT,
-            super::misbehaviour::WINDOW
+            crate::node::core::misbehaviour::LIMIT,
+            crate::node::core::misbehaviour::WINDOW
         );
-        tracing::warn!(%peer, %reason, ban = ?super::misbehaviour::BAN, "disconnecting a misbehaving neighbour");
+        tracing::warn!(%peer, %reason, ban = ?crate::node::core::misbehaviour::BAN, "disconnecting a misbehaving neighbour");
         self.links
-            .closing(peer, super::DisconnectReason::Misbehaving(reason));
+            .closing(peer, DisconnectReason::Misbehaving(reason));
         let _ = self.swarm.disconnect_peer_id(peer);
     }
 

@@ -13,18 +13,18 @@ use std::{collections::HashSet, hash::Hash};
 
 use rand::{seq::SliceRandom, Rng};
 
-use super::{RequestError, RequestOutcome};
+use crate::node::{RequestError, RequestOutcome};
 
 /// One send-to-topic's failover state.
 #[derive(Debug)]
-pub(super) struct Failover<P> {
+pub(crate) struct Failover<P> {
     tried: HashSet<P>,
     failures: Vec<(P, RequestError)>,
 }
 
 /// What to do next.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) enum Next<P> {
+pub(crate) enum Next<P> {
     /// Send to this follower.
     Try(P),
     /// Nobody is left to try: the send failed.
@@ -33,7 +33,7 @@ pub(super) enum Next<P> {
 
 /// How a send-to-topic failed.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) enum Failure<P> {
+pub(crate) enum Failure<P> {
     /// No follower could be tried.
     NoFollower,
     /// Every follower tried failed, in this order.
@@ -42,7 +42,7 @@ pub(super) enum Failure<P> {
 
 impl<P> Failure<P> {
     /// The outcome the request metrics record for it.
-    pub(super) fn outcome(&self) -> RequestOutcome {
+    pub(crate) fn outcome(&self) -> RequestOutcome {
         match self {
             Failure::NoFollower => RequestOutcome::Unreachable,
             Failure::AllFailed(failures) => failures
@@ -55,7 +55,7 @@ impl<P> Failure<P> {
 }
 
 impl<P: Copy + Eq + Hash> Failover<P> {
-    pub(super) fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             tried: HashSet::new(),
             failures: Vec::new(),
@@ -64,7 +64,7 @@ impl<P: Copy + Eq + Hash> Failover<P> {
 
     /// The next follower to try among `followers` (each with whether it has a route now), or
     /// the end of the send if none is left untried.
-    pub(super) fn next(&mut self, followers: &[(P, bool)], rng: &mut impl Rng) -> Next<P> {
+    pub(crate) fn next(&mut self, followers: &[(P, bool)], rng: &mut impl Rng) -> Next<P> {
         let untried = |routed: bool| -> Vec<P> {
             followers
                 .iter()
@@ -86,7 +86,7 @@ impl<P: Copy + Eq + Hash> Failover<P> {
     }
 
     /// The attempt at `follower` failed with `error`.
-    pub(super) fn failed(&mut self, follower: P, error: RequestError) {
+    pub(crate) fn failed(&mut self, follower: P, error: RequestError) {
         self.failures.push((follower, error));
     }
 }

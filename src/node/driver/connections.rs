@@ -16,12 +16,12 @@ use libp2p::{
     Multiaddr, PeerId,
 };
 
-use super::{
-    event_loop::EventLoop, links::Cause, swarm::classify::classify, Direction, DisconnectReason,
-    Event, Refusal,
-};
+use super::io::Io;
 use crate::{
     identity::NodeId,
+    node::{
+        core::links::Cause, swarm::classify::classify, Direction, DisconnectReason, Event, Refusal,
+    },
     tls::{self, RefusalReason},
 };
 
@@ -78,7 +78,7 @@ impl RemoteLog {
     }
 }
 
-impl EventLoop {
+impl Io {
     /// Disconnects every connected node the access lists now bar, and returns them.
     pub(super) fn disconnect_barred(&mut self) -> Vec<NodeId> {
         let mut barred = Vec::new();

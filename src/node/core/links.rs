@@ -14,22 +14,22 @@ use std::collections::HashMap;
 
 use libp2p::{Multiaddr, PeerId};
 
-use super::{Direction, DisconnectReason};
+use crate::node::{Direction, DisconnectReason};
 
 /// One connected peer.
 #[derive(Debug, Clone)]
-pub(super) struct Connected {
+pub(crate) struct Connected {
     /// The address of its first connection (ours if we dialled, its own if it dialled).
-    pub(super) address: Multiaddr,
+    pub(crate) address: Multiaddr,
     /// Who dialled that connection.
-    pub(super) direction: Direction,
+    pub(crate) direction: Direction,
     /// How many connections it has now.
-    pub(super) connections: u32,
+    pub(crate) connections: u32,
 }
 
 /// What ended a peer's last connection, when this node gave no reason.
 #[derive(Debug, Clone)]
-pub(super) enum Cause {
+pub(crate) enum Cause {
     /// The link failed (I/O error, said as text).
     Lost(String),
     /// libp2p closed it for being idle.
@@ -40,7 +40,7 @@ pub(super) enum Cause {
 
 /// The connected peers and the reasons this node is closing some of them for.
 #[derive(Debug, Default)]
-pub(super) struct Links {
+pub(crate) struct Links {
     connected: HashMap<PeerId, Connected>,
     closing: HashMap<PeerId, DisconnectReason>,
 }
@@ -48,7 +48,7 @@ pub(super) struct Links {
 impl Links {
     /// A connection to `peer` opened; it has `count` now. Returns whether the peer is newly
     /// connected (to be reported).
-    pub(super) fn opened(
+    pub(crate) fn opened(
         &mut self,
         peer: PeerId,
         address: Multiaddr,
@@ -72,7 +72,7 @@ impl Links {
     }
 
     /// Updates `peer`'s connection count, if it is connected; returns whether it is.
-    pub(super) fn set_count(&mut self, peer: &PeerId, count: u32) -> bool {
+    pub(crate) fn set_count(&mut self, peer: &PeerId, count: u32) -> bool {
         match self.connected.get_mut(peer) {
             Some(connected) => {
                 connected.connections = count;
@@ -85,7 +85,7 @@ impl Links {
     /// This node is closing `peer`'s connections: its disconnection, when it comes, is reported
     /// with `reason` (a later reason replaces an earlier one). Ignored for a peer that is not
     /// connected.
-    pub(super) fn closing(&mut self, peer: PeerId, reason: DisconnectReason) {
+    pub(crate) fn closing(&mut self, peer: PeerId, reason: DisconnectReason) {
         if self.connected.contains_key(&peer) {
             self.closing.insert(peer, reason);
         }
@@ -93,7 +93,7 @@ impl Links {
 
     /// A connection to `peer` closed and `remaining` are left. When the last one closed and
     /// the peer was reported connected, returns the reason to report its disconnection with.
-    pub(super) fn closed(
+    pub(crate) fn closed(
         &mut self,
         peer: &PeerId,
         remaining: u32,
@@ -112,27 +112,27 @@ impl Links {
     }
 
     /// `peer`, if connected.
-    pub(super) fn get(&self, peer: &PeerId) -> Option<&Connected> {
+    pub(crate) fn get(&self, peer: &PeerId) -> Option<&Connected> {
         self.connected.get(peer)
     }
 
     /// Whether `peer` is connected.
-    pub(super) fn contains(&self, peer: &PeerId) -> bool {
+    pub(crate) fn contains(&self, peer: &PeerId) -> bool {
         self.connected.contains_key(peer)
     }
 
     /// The connected peers.
-    pub(super) fn peers(&self) -> impl Iterator<Item = (&PeerId, &Connected)> {
+    pub(crate) fn peers(&self) -> impl Iterator<Item = (&PeerId, &Connected)> {
         self.connected.iter()
     }
 
     /// How many peers are connected.
-    pub(super) fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.connected.len()
     }
 
     /// Whether no peer is connected.
-    pub(super) fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.connected.is_empty()
     }
 }

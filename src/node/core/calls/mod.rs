@@ -1,0 +1,324 @@
+//! The outcomes of the application's calls, without I/O: a request to one node, a send to one
+//! follower of a topic (failing over to the others), a multicast.
+//!
+//! The driver feeds [`Calls::handle`] the application's calls and what the overlay said, and
+//! carries out the [`Output`]s it gets back: send this request, start this multicast, give this
+//! caller its answer. [`Calls::poll_timeout`] is the next deadline; the driver calls
+//! [`Calls::handle_timeout`] once it has passed. The rules, which the property tests in
+//! `tests.rs` check on arbitrary interleavings of calls, overlay answers (late, repeated and
+//! unknown ones too), follower changes and time:
+//! - every call ends exactly once, whatever the overlay does, with or without an answer;
+//! - no attempt outlives its deadline: the overlay's own timeout plus its route wait plus
+//!   [`GRACE`]. The overlay ends requests itself; the deadline is the backstop that keeps a call
+//!   from waiting forever if an answer is lost (a late answer is then ignored);
+//! - a send to a topic tries each follower at most once (the choice is [`Failover`]'s);
+//! - once every call has ended, nothing of them is kept.
+
+mod multicast;
+mod protocol;
+#[cfg(test)]
+mod tests;
+mod topic;
+
+use std::{
+    collections::{BTreeSet, HashMap},
+    time::{Duration, Instant},
+};
+
+use bytes::Bytes;
+use fisco_p2p_overlay::{RequestError, SendError as OverlayRefusal};
+pub(crate) use protocol::{
+    Attempt, CallFailure, CallId, Input, Limits, MulticastFailure, Output, TopicFailure, Types,
+    View,
+};
+
+use self::{multicast::Multicast, topic::TopicSend};
+use crate::node::{error::refused, topic as topic_name, SendError};
+
+/// How long past the overlay's own limits a call's deadline lies.
+pub(crate) const GRACE: Duration = Duration::from_secs(1);
+
+/// A request to one node in progress.
+struct NodeCall<T: Types> {
+    started: Instant,
+    deadline: Instant,
+    request: Option<T::RequestId>,
+    reply: T::CallReply,
+}
+
+/// Whose deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Deadline {
+    Attempt(Attempt),
+    Multicast(CallId),
+}
+
+/// The calls in progress. See the [module docs](self).
+pub(crate) struct Calls<T: Types> {
+    limits: Limits,
+    next_id: u64,
+    nodes: HashMap<CallId, NodeCall<T>>,
+    topics: HashMap<CallId, TopicSend<T>>,
+    multicasts: HashMap<CallId, Multicast<T>>,
+    /// Requests in flight, by the overlay's ID.
+    requests: HashMap<T::RequestId, Attempt>,
+    /// Multicasts in flight, by the overlay's ID.
+    multicast_ids: HashMap<T::MulticastId, CallId>,
+    /// Each call's deadline, earliest first.
+    deadlines: BTreeSet<(Instant, Deadline)>,
+    rng: rand::rngs::StdRng,
+}
+
+impl<T: Types> Calls<T> {
+    pub(crate) fn new(limits: Limits) -> Self {
+        Self::with_rng(limits, rand::SeedableRng::from_entropy())
+    }
+
+    /// With a given source of randomness (the order followers are tried in), for tests.
+    pub(crate) fn with_rng(limits: Limits, rng: rand::rngs::StdRng) -> Self {
+        Self {
+            limits,
+            next_id: 0,
+            nodes: HashMap::new(),
+            topics: HashMap::new(),
+            multicasts: HashMap::new(),
+            requests: HashMap::new(),
+            multicast_ids: HashMap::new(),
+            deadlines: BTreeSet::new(),
+            rng,
+        }
+    }
+
+    /// How many calls are in progress.
+    pub(crate) fn len(&self) -> usize {
+        self.nodes.len() + self.topics.len() + self.multicasts.len()
+    }
+
+    /// The earliest deadline of a call in progress: call
+    /// [`handle_timeout`](Self::handle_timeout) once it has passed.
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        self.deadlines.first().map(|&(deadline, _)| deadline)
+    }
+
+    /// Takes `input` at `now`; returns what to do, in order.
+    pub(crate) fn handle(
+        &mut self,
+        input: Input<T>,
+        now: Instant,
+        view: &mut impl View<T::Peer>,
+    ) -> Vec<Output<T>> {
+        let mut out = Vec::new();
+        match input {
+            Input::Request {
+                peer,
+                module,
+                payload,
+                timeout,
+                reply,
+            } => self.request(peer, (module, payload, timeout), reply, now, &mut out),
+            Input::SendToTopic {
+                topic,
+                module,
+                payload,
+                reply,
+            } => {
+                if let Err(error) =
+                    topic_name::check(&topic).and_then(|()| self.check_size(&payload))
+                {
+                    let result = Err(TopicFailure::NotSent(error));
+                    out.push(Output::TopicDone {
+                        reply,
+                        topic,
+                        started: now,
+                        result,
+                    });
+                    return out;
+                }
+                let call = self.next_call();
+                let send = TopicSend::new(topic, module, payload, reply, now);
+                self.next_follower(call, send, now, view, &mut out);
+            }
+            Input::Multicast {
+                topic,
+                module,
+                payload,
+                reply,
+            } => self.multicast(topic, (module, payload), reply, now, view, &mut out),
+            Input::Sent { attempt, result } => self.on_sent(attempt, result, &mut out),
+            Input::MulticastStarted { call, result } => match result {
+                Ok(id) => self.multicast_started(call, id),
+                Err(refusal) => {
+                    let failure = MulticastFailure::NotSent(refused(refusal));
+                    self.end_multicast(call, Err(failure), &mut out);
+                }
+            },
+            Input::Response { id, from, result } => match self.requests.remove(&id) {
+                Some(Attempt::Node(call)) => {
+                    self.end_node(call, result.map_err(CallFailure::Failed), &mut out)
+                }
+                Some(Attempt::Topic(call)) => {
+                    self.on_topic_response(call, Some(from), result, now, view, &mut out)
+                }
+                None => {}
+            },
+            Input::MulticastSent { id, sent } => {
+                if let Some(call) = self.multicast_ids.remove(&id) {
+                    let result = match sent {
+                        0 => Err(MulticastFailure::NoFollower),
+                        sent => Ok(sent),
+                    };
+                    self.end_multicast(call, result, &mut out);
+                }
+            }
+        }
+        out
+    }
+
+    /// Ends every attempt whose deadline is at or before `now`, as if the overlay had said so:
+    /// a request to one node as timed out, a topic send's attempt as its follower having timed
+    /// out (the next one is tried), a multicast as unconfirmed.
+    pub(crate) fn handle_timeout(
+        &mut self,
+        now: Instant,
+        view: &mut impl View<T::Peer>,
+    ) -> Vec<Output<T>> {
+        let mut out = Vec::new();
+        while let Some(&(deadline, whose)) = self.deadlines.first() {
+            if deadline > now {
+                break;
+            }
+            // Taken out first, so that the loop moves on even if nothing were left of the call.
+            self.deadlines.pop_first();
+            tracing::debug!(
+                ?whose,
+                "a call reached its deadline without a word from the overlay"
+            );
+            match whose {
+                Deadline::Attempt(Attempt::Node(call)) => {
+                    let result = Err(CallFailure::Failed(RequestError::Timeout));
+                    self.end_node(call, result, &mut out)
+                }
+                Deadline::Attempt(Attempt::Topic(call)) => {
+                    let timeout = Err(RequestError::Timeout);
+                    self.on_topic_response(call, None, timeout, now, view, &mut out)
+                }
+                Deadline::Multicast(call) => {
+                    self.end_multicast(call, Err(MulticastFailure::Unconfirmed), &mut out)
+                }
+            }
+        }
+        out
+    }
+
+    fn request(
+        &mut self,
+        peer: T::Peer,
+        (module, payload, timeout): (u16, Bytes, Option<Duration>),
+        reply: T::CallReply,
+        now: Instant,
+        out: &mut Vec<Output<T>>,
+    ) {
+        if let Err(error) = self.check_size(&payload) {
+            let result = Err(CallFailure::NotSent(error));
+            out.push(Output::CallDone {
+                reply,
+                started: now,
+                result,
+            });
+            return;
+        }
+        let call = self.next_call();
+        let deadline = self.deadline(now, timeout);
+        self.deadlines
+            .insert((deadline, Deadline::Attempt(Attempt::Node(call))));
+        let entry = NodeCall {
+            started: now,
+            deadline,
+            request: None,
+            reply,
+        };
+        self.nodes.insert(call, entry);
+        let attempt = Attempt::Node(call);
+        out.push(Output::Send {
+            attempt,
+            peer,
+            module,
+            payload,
+            timeout,
+        });
+    }
+
+    /// The overlay took or refused the request of `attempt`.
+    fn on_sent(
+        &mut self,
+        attempt: Attempt,
+        result: Result<T::RequestId, OverlayRefusal>,
+        out: &mut Vec<Output<T>>,
+    ) {
+        let id = match result {
+            Ok(id) => id,
+            Err(refusal) => {
+                let error = refused(refusal);
+                return match attempt {
+                    Attempt::Node(call) => {
+                        self.end_node(call, Err(CallFailure::NotSent(error)), out)
+                    }
+                    Attempt::Topic(call) => self.refuse_topic(call, error, out),
+                };
+            }
+        };
+        let slot = match attempt {
+            Attempt::Node(call) => self.nodes.get_mut(&call).map(|c| &mut c.request),
+            Attempt::Topic(call) => self
+                .topics
+                .get_mut(&call)
+                .and_then(|s| s.attempt.as_mut())
+                .map(|(_, request)| request),
+        };
+        if let Some(slot) = slot {
+            *slot = Some(id);
+            self.requests.insert(id, attempt);
+        }
+    }
+
+    /// Ends call `call` to one node with `result`.
+    fn end_node(
+        &mut self,
+        call: CallId,
+        result: Result<Bytes, CallFailure>,
+        out: &mut Vec<Output<T>>,
+    ) {
+        let Some(entry) = self.nodes.remove(&call) else {
+            return;
+        };
+        let attempt = Deadline::Attempt(Attempt::Node(call));
+        self.deadlines.remove(&(entry.deadline, attempt));
+        if let Some(id) = entry.request {
+            self.requests.remove(&id);
+        }
+        let (reply, started) = (entry.reply, entry.started);
+        out.push(Output::CallDone {
+            reply,
+            started,
+            result,
+        });
+    }
+
+    fn check_size(&self, payload: &Bytes) -> Result<(), SendError> {
+        let max = self.limits.max_message_size;
+        match payload.len() {
+            size if size > max => Err(SendError::TooLarge { size, max }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The latest an attempt with `timeout` that starts at `now` may end.
+    fn deadline(&self, now: Instant, timeout: Option<Duration>) -> Instant {
+        now + timeout.unwrap_or(self.limits.request_timeout) + self.limits.route_wait + GRACE
+    }
+
+    fn next_call(&mut self) -> CallId {
+        self.next_id += 1;
+        CallId(self.next_id)
+    }
+}
