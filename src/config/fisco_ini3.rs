@@ -12,7 +12,7 @@ use std::path::Path;
 
 use super::error::{ConfigError, Location};
 use super::file::{Credentials, NodeFile};
-use super::fisco_ini::{resolve, Common, Entry, SM_REFUSED};
+use super::ini::{resolve, Common, Entry, SM_REFUSED};
 use super::nodes_json;
 use crate::identity::{CA_CERT_FILE, SSL_CERT_FILE, SSL_KEY_FILE};
 

@@ -34,6 +34,7 @@ mod error;
 mod file;
 mod fisco_ini;
 mod fisco_ini3;
+mod ini;
 mod network;
 mod node_toml;
 mod nodes_json;

@@ -4,11 +4,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use libp2p::Multiaddr;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use super::{
     info::{ConnectedPeer, PeerInfo, RouteInfo, StaticPeer, Status},
-    CallError, Inbox, MulticastError, SendError, TopicError,
+    CallError, Inbox, MulticastError, SendError, Stopped, TopicError,
 };
 use crate::identity::NodeId;
 
@@ -99,4 +99,17 @@ impl From<CallCommand> for Command {
     fn from(command: CallCommand) -> Self {
         Command::Call(command)
     }
+}
+
+/// Hands `command` to the event loop and waits for its answer.
+pub(super) async fn call<T, C: Into<Command>>(
+    commands: &mpsc::Sender<Command>,
+    command: impl FnOnce(oneshot::Sender<T>) -> C,
+) -> Result<T, Stopped> {
+    let (reply, response) = oneshot::channel();
+    commands
+        .send(command(reply).into())
+        .await
+        .map_err(|_| Stopped)?;
+    response.await.map_err(|_| Stopped)
 }

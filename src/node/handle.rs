@@ -274,19 +274,6 @@ impl Handle {
         &self,
         command: impl FnOnce(oneshot::Sender<T>) -> C,
     ) -> Result<T, Stopped> {
-        call(&self.commands, command).await
+        super::command::call(&self.commands, command).await
     }
-}
-
-/// Hands `command` to the event loop and waits for its answer.
-pub(super) async fn call<T, C: Into<Command>>(
-    commands: &mpsc::Sender<Command>,
-    command: impl FnOnce(oneshot::Sender<T>) -> C,
-) -> Result<T, Stopped> {
-    let (reply, response) = oneshot::channel();
-    commands
-        .send(command(reply).into())
-        .await
-        .map_err(|_| Stopped)?;
-    response.await.map_err(|_| Stopped)
 }

@@ -6,8 +6,7 @@ use libp2p::Multiaddr;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    command::{Command, NodeCommand},
-    handle::call,
+    command::{call, Command, NodeCommand},
     StaticPeer, Stopped,
 };
 use crate::identity::NodeId;

@@ -9,6 +9,7 @@ mod admission;
 pub(super) mod classify;
 mod fd_limit;
 mod transport;
+mod turned_away;
 
 use std::time::Duration;
 

@@ -49,7 +49,7 @@ pub(crate) struct Io {
     pub(super) links: Links,
     /// The application's module inboxes.
     pub(super) modules: Modules,
-    pub(super) remote_log: super::connections::RemoteLog,
+    pub(super) remote_log: super::remote_log::RemoteLog,
     /// Neighbours refused too often, and how long they are kept out.
     pub(super) misbehaviour: Misbehaviour,
     /// The seq of the local record last reported to the metrics.

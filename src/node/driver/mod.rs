@@ -16,6 +16,7 @@ mod commands;
 mod connections;
 mod inbound;
 mod io;
+mod remote_log;
 
 use std::time::{Duration, Instant};
 
@@ -75,12 +76,12 @@ impl EventLoop {
                 event = self.io.swarm.select_next_some() => self.on_swarm_event(event),
                 command = self.commands.recv() => match command {
                     Some(Command::Shutdown(reply)) => break Some(reply),
-                    Some(Command::Node(command)) => self.io.on_node_command(command),
-                    Some(Command::Message(command)) => self.io.on_message_command(command),
+                    Some(Command::Node(command)) => commands::on_node_command(&mut self.io, command),
+                    Some(Command::Message(command)) => commands::on_message_command(&mut self.io, command),
                     Some(Command::Call(command)) => self.on_call_command(command),
                     None => break None,
                 },
-                Some(answer) = self.answers.recv() => self.io.on_answer(answer),
+                Some(answer) = self.answers.recv() => inbound::on_answer(&mut self.io, answer),
                 () = wake => {
                     let outputs = self.calls.handle_timeout(Instant::now(), &mut self.io);
                     self.carry_out(outputs);
@@ -144,14 +145,14 @@ impl EventLoop {
 
     fn carry_out(&mut self, outputs: Vec<super::core::calls::Output<Live>>) {
         for output in outputs {
-            if let Some(input) = self.io.carry_out(output) {
+            if let Some(input) = calls::carry_out(&mut self.io, output) {
                 self.feed(input);
             }
         }
     }
 
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
-        if let Some(input) = self.io.on_swarm_event(event) {
+        if let Some(input) = on_swarm_event(&mut self.io, event) {
             self.feed(input);
         }
     }
@@ -178,7 +179,7 @@ impl EventLoop {
             let left = deadline.saturating_duration_since(Instant::now());
             match tokio::time::timeout(left, self.io.swarm.select_next_some()).await {
                 // Calls still in progress end with the node: their callers hear it stopped.
-                Ok(event) => drop(self.io.on_swarm_event(event)),
+                Ok(event) => drop(on_swarm_event(&mut self.io, event)),
                 Err(_) => {
                     tracing::warn!(
                         left = self.io.links.len(),
@@ -191,60 +192,60 @@ impl EventLoop {
     }
 }
 
-impl Io {
-    /// Handles a swarm event: connections, refusals, the protocols' news. What concerns a call
-    /// in progress (a request's outcome, a multicast sent) is returned for the call core.
-    fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) -> Option<Input> {
-        #[cfg(feature = "libp2p-metrics")]
-        if let Some(libp2p) = self.config.recorder.as_ref().and_then(|r| r.libp2p()) {
-            use libp2p::metrics::Recorder as _;
-            libp2p.record(&event)
-        }
-        match event {
-            SwarmEvent::NewListenAddr { address, .. } => {
-                tracing::info!(%address, "listening");
-                if !self.listen_addrs.contains(&address) {
-                    self.listen_addrs.push(address.clone());
-                    self.advertise_addrs();
-                }
-                self.emit(Event::Listening { address });
-            }
-            SwarmEvent::ExpiredListenAddr { address, .. } => {
-                self.listen_addrs.retain(|a| *a != address);
-                self.advertise_addrs();
-            }
-            SwarmEvent::ConnectionEstablished {
-                peer_id,
-                endpoint,
-                num_established,
-                ..
-            } => self.on_connection_established(peer_id, &endpoint, num_established.get()),
-            SwarmEvent::ConnectionClosed {
-                peer_id,
-                num_established,
-                cause,
-                ..
-            } => self.on_connection_closed(peer_id, num_established, cause),
-            SwarmEvent::IncomingConnectionError {
-                send_back_addr,
-                error,
-                peer_id,
-                ..
-            } => self.on_incoming_error(send_back_addr, peer_id, &error),
-            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
-                self.on_outgoing_error(peer_id, &error)
-            }
-            SwarmEvent::Behaviour(BehaviourEvent::Peers(event)) => self.on_peers_event(event),
-            SwarmEvent::Behaviour(BehaviourEvent::Limits(event)) => match event {},
-            SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync_event(event),
-            SwarmEvent::Behaviour(BehaviourEvent::Overlay(event)) => {
-                return self.on_overlay_event(event)
-            }
-            SwarmEvent::ListenerError { error, .. } => {
-                tracing::warn!(%error, "listener error");
-            }
-            _ => {}
-        }
-        None
+/// Handles a swarm event: connections, refusals, the protocols' news. What concerns a call
+/// in progress (a request's outcome, a multicast sent) is returned for the call core.
+fn on_swarm_event(io: &mut Io, event: SwarmEvent<BehaviourEvent>) -> Option<Input> {
+    #[cfg(feature = "libp2p-metrics")]
+    if let Some(libp2p) = io.config.recorder.as_ref().and_then(|r| r.libp2p()) {
+        use libp2p::metrics::Recorder as _;
+        libp2p.record(&event)
     }
+    match event {
+        SwarmEvent::NewListenAddr { address, .. } => {
+            tracing::info!(%address, "listening");
+            if !io.listen_addrs.contains(&address) {
+                io.listen_addrs.push(address.clone());
+                io.advertise_addrs();
+            }
+            io.emit(Event::Listening { address });
+        }
+        SwarmEvent::ExpiredListenAddr { address, .. } => {
+            io.listen_addrs.retain(|a| *a != address);
+            io.advertise_addrs();
+        }
+        SwarmEvent::ConnectionEstablished {
+            peer_id,
+            endpoint,
+            num_established,
+            ..
+        } => connections::on_connection_established(io, peer_id, &endpoint, num_established.get()),
+        SwarmEvent::ConnectionClosed {
+            peer_id,
+            num_established,
+            cause,
+            ..
+        } => connections::on_connection_closed(io, peer_id, num_established, cause),
+        SwarmEvent::IncomingConnectionError {
+            send_back_addr,
+            error,
+            peer_id,
+            ..
+        } => connections::on_incoming_error(io, send_back_addr, peer_id, &error),
+        SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+            connections::on_outgoing_error(io, peer_id, &error)
+        }
+        SwarmEvent::Behaviour(BehaviourEvent::Peers(event)) => {
+            connections::on_peers_event(io, event)
+        }
+        SwarmEvent::Behaviour(BehaviourEvent::Limits(event)) => match event {},
+        SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => inbound::on_sync_event(io, event),
+        SwarmEvent::Behaviour(BehaviourEvent::Overlay(event)) => {
+            return inbound::on_overlay_event(io, event)
+        }
+        SwarmEvent::ListenerError { error, .. } => {
+            tracing::warn!(%error, "listener error");
+        }
+        _ => {}
+    }
+    None
 }

@@ -52,10 +52,13 @@ use fisco_p2p_ratelimit::{PerSource, Verdict};
 use futures::task::AtomicWaker;
 use libp2p::{core::ConnectedPoint, multiaddr::Protocol, Multiaddr};
 
+pub(crate) use table::Limits;
 use table::{Admission as TableVerdict, Table, Ticket};
-pub(crate) use table::{Eviction, Limits, Refused};
 
-use super::classify::{classify, is_refusal};
+use super::{
+    classify::{classify, is_refusal},
+    turned_away::{Eviction, TurnedAway},
+};
 
 /// How a node admits pending inbound connections.
 #[derive(Debug, Clone, Copy)]
@@ -288,47 +291,6 @@ impl Drop for Registration {
         }
     }
 }
-
-/// Why admission turned an inbound connection away.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TurnedAway {
-    /// Refused on arrival.
-    Refused(Refused),
-    /// Pushed out of a full table by a newer connection.
-    Evicted(Eviction),
-    /// Sent nothing within the first-bytes deadline.
-    Silent(Duration),
-    /// The connection has no source IP (not TCP/IP).
-    NoSourceIp,
-}
-
-impl fmt::Display for TurnedAway {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Refused(Refused::PerIp) => f.write_str(
-                "too many handshakes in progress from this IP (limits.max_pending_per_ip)",
-            ),
-            Self::Refused(Refused::ExemptFull) => f.write_str(
-                "too many handshakes in progress from static peers' IPs (limits.max_pending_incoming)",
-            ),
-            Self::Evicted(Eviction::SameIp) => f.write_str(
-                "evicted for a newer connection from the same IP (limits.max_pending_per_ip)",
-            ),
-            Self::Evicted(Eviction::TableFull { holding }) => write!(
-                f,
-                "evicted from the full table of pending handshakes, its IP holding {holding} \
-                 (limits.max_pending_incoming)"
-            ),
-            Self::Silent(after) => write!(
-                f,
-                "sent nothing within {after:?} (intervals.first_bytes_timeout)"
-            ),
-            Self::NoSourceIp => f.write_str("the connection has no source IP"),
-        }
-    }
-}
-
-impl Error for TurnedAway {}
 
 #[cfg(test)]
 mod tests;

@@ -5,7 +5,7 @@ use std::error::Error;
 
 use libp2p::{core::transport::timeout::TransportTimeoutError, swarm::DialError};
 
-use super::admission::TurnedAway;
+use super::turned_away::TurnedAway;
 use crate::{
     node::Refusal,
     tls::{self, UpgradeError},
@@ -156,7 +156,7 @@ mod tests {
 
     #[test]
     fn admission_refusals_name_the_limit() {
-        let evicted = TurnedAway::Refused(super::super::admission::Refused::PerIp);
+        let evicted = TurnedAway::Refused(super::super::turned_away::Refused::PerIp);
         match classify(&wrapped(evicted)) {
             Refusal::ConnectionLimit(text) => {
                 assert!(text.contains("max_pending_per_ip"), "{text}")

@@ -20,6 +20,8 @@ use std::{
     net::IpAddr,
 };
 
+use super::super::turned_away::{Eviction, Refused};
+
 /// Identifies one pending connection; larger tickets are younger.
 pub(crate) type Ticket = u64;
 
@@ -30,27 +32,6 @@ pub(crate) struct Limits {
     pub(crate) capacity: usize,
     /// Most pending connections from one stranger's IP.
     pub(crate) per_ip: usize,
-}
-
-/// Why a connection was pushed out of the table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Eviction {
-    /// A newer connection from the same IP needed the IP's last slot.
-    SameIp,
-    /// The table was full and this connection's IP held the most pending connections.
-    TableFull {
-        /// How many its IP held.
-        holding: usize,
-    },
-}
-
-/// Why a newcomer was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Refused {
-    /// Its IP holds `per_ip` connections that are all mid-handshake.
-    PerIp,
-    /// `capacity` connections from static peers' IPs are pending.
-    ExemptFull,
 }
 
 /// The verdict on a newcomer.
