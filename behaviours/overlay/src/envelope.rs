@@ -24,9 +24,12 @@
 //! a large payload is neither copied to be sent nor copied to be forwarded.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use libp2p::PeerId;
+use libp2p::{identity::PublicKey, PeerId};
 
-use crate::{id::MessageId, seal::Seal};
+use crate::{
+    id::MessageId,
+    seal::{Seal, SignatureError, Verifier},
+};
 
 /// Version byte of the body format.
 const VERSION: u8 = 1;
@@ -254,6 +257,17 @@ impl Envelope {
             tail: r,
             signed,
         })
+    }
+
+    /// Checks with `verifier` that the body is signed by its origin (see
+    /// [`Verifier::verify`]).
+    pub(crate) fn verify(
+        &self,
+        verifier: &mut Verifier,
+    ) -> Result<Option<PublicKey>, SignatureError> {
+        let (key, signature) = self.key_and_signature().ok_or(SignatureError::Unsigned)?;
+        let signed = (&self.head[..], &self.payload[..]);
+        verifier.verify(self.header.origin, (&key, &signature), signed)
     }
 
     /// The key and signature of a signed body.

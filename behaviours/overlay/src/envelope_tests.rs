@@ -54,7 +54,7 @@ fn signed_envelopes_of_every_key_type_round_trip_and_verify() {
             assert_eq!(&decoded.payload[..], b"payload");
             assert!(decoded.signed);
             // An inlined key is not handed out: the PeerId already names it.
-            assert_eq!(Verifier::default().verify(&decoded), Ok(None));
+            assert_eq!(decoded.verify(&mut Verifier::default()), Ok(None));
         }
     }
 }
@@ -79,7 +79,7 @@ fn an_altered_payload_or_target_fails_verification() {
     bytes[at] = b'9';
     let altered = Envelope::decode(Bytes::from(bytes)).unwrap();
     assert_eq!(
-        Verifier::default().verify(&altered),
+        altered.verify(&mut Verifier::default()),
         Err(SignatureError::BadSignature)
     );
 }
@@ -103,8 +103,8 @@ fn an_rsa_origin_carries_its_key_and_the_verifier_hands_it_out_once() {
     .unwrap();
     let decoded = Envelope::decode(body(&built)).unwrap();
     let mut verifier = Verifier::default();
-    assert_eq!(verifier.verify(&decoded), Ok(Some(keypair.public())));
-    assert_eq!(verifier.verify(&decoded), Ok(None), "known by now");
+    assert_eq!(decoded.verify(&mut verifier), Ok(Some(keypair.public())));
+    assert_eq!(decoded.verify(&mut verifier), Ok(None), "known by now");
     // The same envelope claiming another origin: the carried key does not hash to it.
     let other = Keypair::generate_ed25519().public().to_peer_id();
     let claimed = Envelope::build(
@@ -115,7 +115,7 @@ fn an_rsa_origin_carries_its_key_and_the_verifier_hands_it_out_once() {
     .unwrap();
     let decoded = Envelope::decode(body(&claimed)).unwrap();
     assert_eq!(
-        Verifier::default().verify(&decoded),
+        decoded.verify(&mut Verifier::default()),
         Err(SignatureError::WrongKey)
     );
 }
@@ -135,7 +135,7 @@ fn an_unsigned_envelope_has_no_signature_to_verify() {
     let decoded = Envelope::decode(body(&built)).unwrap();
     assert!(!decoded.signed);
     assert_eq!(
-        Verifier::default().verify(&decoded),
+        decoded.verify(&mut Verifier::default()),
         Err(SignatureError::Unsigned)
     );
 }

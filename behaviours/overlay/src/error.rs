@@ -142,9 +142,10 @@ pub enum ReplyError {
     Application(String),
 }
 
-impl From<ReplyError> for ErrorCode {
-    fn from(error: ReplyError) -> Self {
-        match error {
+impl ReplyError {
+    /// The error code that carries this refusal back to the requester.
+    pub(crate) fn code(self) -> ErrorCode {
+        match self {
             ReplyError::UnknownModule(module) => ErrorCode::UnknownModule(module),
             ReplyError::Busy(message) => ErrorCode::Busy(message),
             ReplyError::Application(message) => ErrorCode::Application(message),

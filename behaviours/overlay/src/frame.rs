@@ -12,11 +12,20 @@ use libp2p::{identity::PublicKey, PeerId};
 
 use crate::{
     compress,
-    core::Received,
     envelope::{Envelope, Kind, Target},
     seal::{SignatureError, Verifier},
     Refusal,
 };
+
+/// An envelope that arrived from a link, decoded, with its signature (or, unsigned, its origin
+/// being the sending neighbour) checked wherever this node is a destination.
+#[derive(Debug)]
+pub(crate) struct Received {
+    pub(crate) hops: u8,
+    pub(crate) ttl_ms: u32,
+    pub(crate) dests: Vec<PeerId>,
+    pub(crate) envelope: Envelope,
+}
 
 /// Most followers one multicast copy may list (about 40 KiB of PeerIds, within
 /// [`ENVELOPE_OVERHEAD`](crate::ENVELOPE_OVERHEAD)); more go in several copies.
@@ -253,8 +262,8 @@ pub(crate) fn check(
             Target::All => envelope.header.kind == Kind::Broadcast,
         };
         if for_me {
-            learned = verifier
-                .verify(envelope)
+            learned = envelope
+                .verify(verifier)
                 .map_err(|error| (Some(origin), Refusal::Signature(error)))?;
         }
     }

@@ -18,8 +18,6 @@ use libp2p::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::envelope::Envelope;
-
 /// Prefix of every signed byte string, so an envelope signature cannot be replayed as a
 /// signature of any other protocol that signs with the node key (TLS, sync records).
 const DOMAIN: &[u8] = b"/fisco/overlay/1.0.0 envelope\0";
@@ -121,20 +119,19 @@ pub(crate) struct Verifier {
 }
 
 impl Verifier {
-    /// Checks that `envelope` is signed by its origin. Returns the origin's key when the
-    /// envelope carried it (its PeerId does not inline it) and this verifier had not seen it yet,
-    /// so that the node can map the origin's PeerId back to its key.
+    /// Checks that `signature` over `head` and `payload` is `origin`'s (`key_field`: the key
+    /// the envelope carried, empty when the PeerId inlines it). Returns the origin's key when
+    /// the envelope carried it and this verifier had not seen it yet, so that the node can map
+    /// the origin's PeerId back to its key.
     pub(crate) fn verify(
         &mut self,
-        envelope: &Envelope,
+        origin: PeerId,
+        (key_field, signature): (&[u8], &[u8]),
+        (head, payload): (&[u8], &[u8]),
     ) -> Result<Option<PublicKey>, SignatureError> {
-        let (key_field, signature) = envelope
-            .key_and_signature()
-            .ok_or(SignatureError::Unsigned)?;
-        let origin = envelope.header.origin;
         let mut learned = None;
         if !self.keys.contains_key(&origin) {
-            let key = parse_key(&origin, &key_field)?;
+            let key = parse_key(&origin, key_field)?;
             if let (false, Key::Other(public)) = (key_field.is_empty(), &key) {
                 learned = Some(public.clone());
             }
@@ -144,18 +141,14 @@ impl Verifier {
             self.keys.insert(origin, key);
         }
         let valid = match self.keys.get(&origin) {
-            Some(Key::Fast(key)) => secp256k1::ecdsa::Signature::from_compact(&signature)
+            Some(Key::Fast(key)) => secp256k1::ecdsa::Signature::from_compact(signature)
                 .map(|mut sig| {
                     sig.normalize_s();
-                    let message =
-                        secp256k1::Message::from_digest(digest(&envelope.head, &envelope.payload));
+                    let message = secp256k1::Message::from_digest(digest(head, payload));
                     secp256k1::ecdsa::verify(&sig, message, key).is_ok()
                 })
                 .unwrap_or(false),
-            Some(Key::Other(key)) => key.verify(
-                &[DOMAIN, &envelope.head, &envelope.payload].concat(),
-                &signature,
-            ),
+            Some(Key::Other(key)) => key.verify(&[DOMAIN, head, payload].concat(), signature),
             None => false,
         };
         if valid {

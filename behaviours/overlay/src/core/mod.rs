@@ -32,7 +32,7 @@ use libp2p::PeerId;
 
 use crate::{
     envelope::{Envelope, Header, Kind, Target},
-    frame::Frame,
+    frame::{Frame, Received},
     id::MessageId,
     seal::Seal,
     Config, Event, Route, SendError, Stats,
@@ -48,16 +48,6 @@ pub(crate) enum Output {
     Send { to: PeerId, frame: Frame },
     /// Report this event.
     Event(Event),
-}
-
-/// An envelope that arrived from a link, decoded, with its signature (or, unsigned, its origin
-/// being the sending neighbour) checked wherever this node is a destination.
-#[derive(Debug)]
-pub(crate) struct Received {
-    pub(crate) hops: u8,
-    pub(crate) ttl_ms: u32,
-    pub(crate) dests: Vec<PeerId>,
-    pub(crate) envelope: Envelope,
 }
 
 /// Key of a message among all nodes' messages.

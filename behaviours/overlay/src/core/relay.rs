@@ -294,7 +294,7 @@ impl Core {
                     (Kind::Error, code.encode(), Err(error))
                 }
             },
-            Err(error) => (Kind::Error, ErrorCode::from(error).encode(), Ok(())),
+            Err(error) => (Kind::Error, error.code().encode(), Ok(())),
         };
         let cacheable = payload.len() <= MAX_CACHED_REPLY
             && self.relay.cached_bytes + payload.len() <= self.config.reply_cache();

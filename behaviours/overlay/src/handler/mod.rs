@@ -28,7 +28,7 @@ use libp2p::{
 };
 
 use crate::{
-    frame::{self, Codec, Frame},
+    frame::{self, Codec, Frame, Received},
     seal::Verifier,
     upgrade::{Negotiated, Protocols},
     Refusal, PROTOCOL_NAME,
@@ -58,7 +58,7 @@ pub(crate) enum FromHandler {
     /// A frame arrived, decoded and checked; with its origin's key when the envelope carried it
     /// and this link met it for the first time.
     Received(
-        Box<crate::core::Received>,
+        Box<Received>,
         Option<Box<libp2p::identity::PublicKey>>,
     ),
     /// A frame was refused (and, for a broken frame, the inbound substream reset).
