@@ -19,10 +19,10 @@
 use std::path::Path;
 
 use super::error::{ConfigError, Location};
-use super::file::{Credentials, NodeFile};
 use super::fisco_ini3;
 use super::ini::{entries, Common, Entry, SM_REFUSED};
 use super::value::Address;
+use super::{credentials::Credentials, file::NodeFile};
 use crate::identity::{CA_CERT_FILE, NODE_CERT_FILE, NODE_KEY_FILE};
 
 /// FISCO 2.x's default `[network_security] data_path`, relative to the node's folder.

@@ -11,9 +11,9 @@
 use std::path::Path;
 
 use super::error::{ConfigError, Location};
-use super::file::{Credentials, NodeFile};
 use super::ini::{resolve, Common, Entry, SM_REFUSED};
 use super::nodes_json;
+use super::{credentials::Credentials, file::NodeFile};
 use crate::identity::{CA_CERT_FILE, SSL_CERT_FILE, SSL_KEY_FILE};
 
 /// FISCO 3.x's defaults.

@@ -30,6 +30,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod credentials;
 mod error;
 mod file;
 mod fisco_ini;
@@ -46,8 +47,9 @@ mod proptests;
 
 use std::path::Path;
 
+pub use credentials::Credentials;
 pub use error::{ConfigError, Location};
-pub use file::{Credentials, NodeFile};
+pub use file::NodeFile;
 pub use network::{
     write_network, NetworkError, NetworkNode, NetworkSpec, ADMIN_PORT_OFFSET, MAX_NETWORK_NODES,
     NODE_TOML_FILE,

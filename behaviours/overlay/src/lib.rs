@@ -92,7 +92,8 @@
 //! - `envelope.rs`: the body format; `seal.rs`: signing and verification; `frame.rs`: framing
 //!   on the stream; `compress.rs`: zstd for payloads over 1 KiB;
 //! - `handler.rs`: one link's streams, its bounded send queue, and the signature checks;
-//! - `behaviour.rs`: the [`Behaviour`] the swarm drives.
+//! - `behaviour.rs`: the [`Behaviour`] and its methods; `behaviour_swarm.rs`: its side facing the
+//!   swarm (the `NetworkBehaviour` implementation, frames to the links, the timer).
 
 #![deny(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]

@@ -4,7 +4,7 @@
 //! protocol), not in the node's event loop around them.
 //!
 //! With sync and the overlay both on, the task feeds every record's neighbour list to the overlay
-//! as the node's event loop does (`src/node/inbound.rs`), so the overlay has routes to every node
+//! as the node's driver does (`src/node/driver/inbound.rs`), so the overlay has routes to every node
 //! and multicasts reach the followers sync knows of.
 
 use std::time::Instant;

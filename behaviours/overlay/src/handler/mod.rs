@@ -57,10 +57,7 @@ pub struct HandlerEvent(pub(crate) FromHandler);
 pub(crate) enum FromHandler {
     /// A frame arrived, decoded and checked; with its origin's key when the envelope carried it
     /// and this link met it for the first time.
-    Received(
-        Box<Received>,
-        Option<Box<libp2p::identity::PublicKey>>,
-    ),
+    Received(Box<Received>, Option<Box<libp2p::identity::PublicKey>>),
     /// A frame was refused (and, for a broken frame, the inbound substream reset).
     Refused {
         origin: Option<PeerId>,
