@@ -1,30 +1,23 @@
-//! The peers behaviour on real swarms (in-memory transport, plaintext, yamux).
+//! The peers behaviour on real swarms (in-memory transport and TCP, plaintext, yamux), each
+//! run by the testkit in its own task.
 
 use std::time::{Duration, Instant};
 
 use fisco_p2p_peers::{Behaviour, Config, Event, StaticPeerStatus};
-use futures::StreamExt;
-use libp2p::{
-    core::{transport::MemoryTransport, upgrade::Version, Transport},
-    identity::Keypair,
-    multiaddr::Protocol,
-    plaintext,
-    swarm::{self, SwarmEvent},
-    tcp, yamux, Multiaddr, PeerId, Swarm,
-};
-use tokio::{sync::mpsc, task::JoinHandle, time::timeout};
+use fisco_p2p_testkit::{memory_tcp_swarm, within, Running};
+use libp2p::{identity::Keypair, multiaddr::Protocol, swarm::SwarmEvent, Multiaddr, PeerId, Swarm};
+use tokio::task::JoinHandle;
 
-const WAIT: Duration = Duration::from_secs(10);
+const WAIT: Duration = fisco_p2p_testkit::STEP;
 
 type Command = Box<dyn FnOnce(&mut Swarm<Behaviour>) + Send>;
 
-/// A swarm running in its own task; the test talks to it through closures and reads its events.
+/// A swarm running in its own task; the test talks to it through closures and reads every
+/// swarm event.
 struct Node {
     peer_id: PeerId,
     keypair: Keypair,
-    commands: mpsc::Sender<Command>,
-    events: mpsc::Receiver<SwarmEvent<Event>>,
-    task: JoinHandle<()>,
+    running: Running<Command, SwarmEvent<Event>>,
 }
 
 impl Node {
@@ -38,50 +31,22 @@ impl Node {
         configure: impl FnOnce(Config) -> Config,
     ) -> Node {
         let peer_id = keypair.public().to_peer_id();
-        let transport = MemoryTransport::default()
-            .or_transport(tcp::tokio::Transport::new(tcp::Config::default()))
-            .upgrade(Version::V1)
-            .authenticate(plaintext::Config::new(&keypair))
-            .multiplex(yamux::Config::default())
-            .boxed();
         let config = configure(
             Config::default()
                 .with_initial_backoff(Duration::from_millis(50))
                 .with_heartbeat_interval(Duration::from_millis(100))
                 .with_heartbeat_timeout(Duration::from_secs(2)),
         );
-        let mut swarm = Swarm::new(
-            transport,
-            Behaviour::new(peer_id, config),
-            peer_id,
-            swarm::Config::with_tokio_executor(),
-        );
+        let mut swarm = memory_tcp_swarm(keypair.clone(), Behaviour::new(peer_id, config));
         if let Some(address) = listen {
-            swarm
-                .listen_on(address)
-                .expect("listen on a memory address");
+            swarm.listen_on(address).expect("listen on the address");
         }
-        let (commands, mut command_rx) = mpsc::channel::<Command>(16);
-        let (event_tx, events) = mpsc::channel(1024);
-        let task = tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    event = swarm.select_next_some() => {
-                        if event_tx.send(event).await.is_err() { return; }
-                    }
-                    command = command_rx.recv() => match command {
-                        Some(command) => command(&mut swarm),
-                        None => return,
-                    },
-                }
-            }
-        });
+        let running =
+            Running::spawn_with(swarm, 1024, |swarm, command: Command| command(swarm), Some);
         Node {
             peer_id,
             keypair,
-            commands,
-            events,
-            task,
+            running,
         }
     }
 
@@ -89,18 +54,13 @@ impl Node {
         &self,
         f: impl FnOnce(&mut Swarm<Behaviour>) -> R + Send + 'static,
     ) -> R {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let command: Command = Box::new(move |swarm| {
-            let _ = tx.send(f(swarm));
-        });
-        timeout(WAIT, self.commands.send(command))
+        self.running
+            .ask(|reply| -> Command {
+                Box::new(move |swarm| {
+                    let _ = reply.send(f(swarm));
+                })
+            })
             .await
-            .expect("command sent in time")
-            .expect("node task alive");
-        timeout(WAIT, rx)
-            .await
-            .expect("reply in time")
-            .expect("reply")
     }
 
     /// Established connections of this node (the tests connect it to one peer at most).
@@ -110,22 +70,24 @@ impl Node {
     }
 
     async fn wait_for<T>(&mut self, mut f: impl FnMut(&SwarmEvent<Event>) -> Option<T>) -> T {
-        timeout(WAIT, async {
+        within("the expected event", async {
             loop {
-                let event = self.events.recv().await.expect("node task alive");
-                if let Some(found) = f(&event) {
+                if let Some(found) = f(&self.running.next_event().await) {
                     return found;
                 }
             }
         })
         .await
-        .expect("expected event in time")
+    }
+
+    /// Every event during `window`.
+    async fn events_during(&mut self, window: Duration) -> Vec<SwarmEvent<Event>> {
+        self.running.events_during(window).await
     }
 
     /// Stops the node and waits until its swarm, and with it its listener, is gone.
     async fn stop(self) {
-        self.task.abort();
-        let _ = timeout(WAIT, self.task).await;
+        self.running.stop().await;
     }
 }
 
@@ -276,13 +238,11 @@ async fn dialling_our_own_address_is_detected_and_not_repeated() {
         })
         .await;
     assert_eq!(reported, address);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut dials = 0;
-    while let Ok(event) = a.events.try_recv() {
-        if matches!(event, SwarmEvent::Dialing { .. }) {
-            dials += 1;
-        }
-    }
+    let events = a.events_during(Duration::from_millis(500)).await;
+    let dials = events
+        .iter()
+        .filter(|e| matches!(e, SwarmEvent::Dialing { .. }))
+        .count();
     assert_eq!(dials, 0, "the own address was dialled again");
     let statuses: Vec<_> = a
         .with(|s| s.behaviour().static_peers().map(|(_, st)| st).collect())
@@ -334,13 +294,11 @@ async fn the_heartbeat_measures_the_round_trip_time_of_a_live_link() {
     let rtt = a.with(move |s| s.behaviour().rtt(&b_id)).await.unwrap();
     assert!(rtt < Duration::from_secs(1), "in-memory RTT was {rtt:?}");
     // A live link is never reported as failed.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut failures = 0;
-    while let Ok(event) = a.events.try_recv() {
-        if matches!(event, SwarmEvent::Behaviour(Event::HeartbeatFailed { .. })) {
-            failures += 1;
-        }
-    }
+    let events = a.events_during(Duration::from_millis(500)).await;
+    let failures = events
+        .iter()
+        .filter(|e| matches!(e, SwarmEvent::Behaviour(Event::HeartbeatFailed { .. })))
+        .count();
     assert_eq!(failures, 0);
     a.stop().await;
     b.stop().await;

@@ -4,7 +4,7 @@
 //! plaintext and yamux: no sockets, no certificates, and every step bounded by [`STEP`].
 //!
 //! # Layout
-//! - this file: [`within`], [`memory_swarm`], [`listen`], [`connect`];
+//! - this file: [`within`], [`memory_swarm`], [`memory_tcp_swarm`], [`listen`], [`connect`];
 //! - `running.rs`: [`Running`], a swarm driven by its own task, commands in and events out;
 //! - `raw.rs`: [`RawWriter`], a codec that puts arbitrary bytes on a protocol's substream.
 
@@ -48,6 +48,22 @@ pub fn memory_swarm<B: NetworkBehaviour>(keypair: Keypair, behaviour: B) -> Swar
         .boxed();
     let config = libp2p::swarm::Config::with_tokio_executor()
         .with_idle_connection_timeout(Duration::from_secs(60));
+    Swarm::new(transport, behaviour, keypair.public().to_peer_id(), config)
+}
+
+/// A swarm like [`memory_swarm`]'s that can also dial and listen on TCP (for addresses that
+/// refuse or never answer), with the swarm's default idle timeout: a connection closes as soon
+/// as no behaviour keeps it alive.
+pub fn memory_tcp_swarm<B: NetworkBehaviour>(keypair: Keypair, behaviour: B) -> Swarm<B> {
+    let transport = MemoryTransport::default()
+        .or_transport(libp2p::tcp::tokio::Transport::new(
+            libp2p::tcp::Config::default(),
+        ))
+        .upgrade(Version::V1)
+        .authenticate(libp2p::plaintext::Config::new(&keypair))
+        .multiplex(libp2p::yamux::Config::default())
+        .boxed();
+    let config = libp2p::swarm::Config::with_tokio_executor();
     Swarm::new(transport, behaviour, keypair.public().to_peer_id(), config)
 }
 

@@ -25,12 +25,15 @@ pub struct Running<C, E> {
     pub peer_id: PeerId,
     commands: mpsc::Sender<C>,
     events: mpsc::Receiver<E>,
-    task: JoinHandle<()>,
+    /// `None` once stopped.
+    task: Option<JoinHandle<()>>,
 }
 
 impl<C, E> Drop for Running<C, E> {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(task) = &self.task {
+            task.abort();
+        }
     }
 }
 
@@ -38,12 +41,29 @@ impl<C: Send + 'static, E: Send + 'static> Running<C, E> {
     /// Runs `swarm`, handing each command to `execute` and queuing up to `events` behaviour
     /// events for the test; when the queue is full the swarm waits for the test to read.
     pub fn spawn<B>(
-        mut swarm: Swarm<B>,
+        swarm: Swarm<B>,
         events: usize,
-        mut execute: impl FnMut(&mut Swarm<B>, C) + Send + 'static,
+        execute: impl FnMut(&mut Swarm<B>, C) + Send + 'static,
     ) -> Self
     where
         B: NetworkBehaviour<ToSwarm = E> + Send + 'static,
+    {
+        Self::spawn_with(swarm, events, execute, |event| match event {
+            SwarmEvent::Behaviour(event) => Some(event),
+            _ => None,
+        })
+    }
+
+    /// Like [`spawn`](Self::spawn), queuing for the test what `keep` makes of each swarm event
+    /// (`Some` to keep every one: connections, dials and listeners too).
+    pub fn spawn_with<B>(
+        mut swarm: Swarm<B>,
+        events: usize,
+        mut execute: impl FnMut(&mut Swarm<B>, C) + Send + 'static,
+        mut keep: impl FnMut(SwarmEvent<B::ToSwarm>) -> Option<E> + Send + 'static,
+    ) -> Self
+    where
+        B: NetworkBehaviour + Send + 'static,
     {
         let (command_tx, mut commands) = mpsc::channel(COMMANDS);
         let (events_tx, events) = mpsc::channel(events);
@@ -56,7 +76,7 @@ impl<C: Send + 'static, E: Send + 'static> Running<C, E> {
                         Some(command) => execute(&mut swarm, command),
                     },
                     event = swarm.select_next_some() => {
-                        if let SwarmEvent::Behaviour(event) = event {
+                        if let Some(event) = keep(event) {
                             if events_tx.send(event).await.is_err() {
                                 break;
                             }
@@ -69,7 +89,16 @@ impl<C: Send + 'static, E: Send + 'static> Running<C, E> {
             peer_id,
             commands: command_tx,
             events,
-            task,
+            task: Some(task),
+        }
+    }
+
+    /// Stops the swarm and waits (up to [`STEP`](crate::STEP)) until it is gone, and with it
+    /// its listeners and connections.
+    pub async fn stop(mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = tokio::time::timeout(crate::STEP, task).await;
         }
     }
 
