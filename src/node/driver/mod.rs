@@ -4,8 +4,9 @@
 //! theirs, and the call core says when it next needs the clock.
 //!
 //! # Layout
-//! Each file handles one source of input and acts through [`Io`] (`io.rs`), the driver's
-//! resources; none calls into another's file:
+//! Each file handles one source of input with functions over [`Io`] (`io.rs`), the driver's
+//! resources; they call into `io.rs`, and `commands.rs` into `connections.rs` to disconnect
+//! peers the access lists now bar:
 //! - `calls.rs`: carries out the call core's decisions (requests, sends to a topic, multicasts);
 //! - `commands.rs`: the handles' other commands, answered at once;
 //! - `connections.rs`: connections established, closed and refused;
@@ -64,14 +65,18 @@ impl EventLoop {
 
     /// Runs until a handle asks for shutdown or every handle is gone.
     pub(crate) async fn run(mut self) {
+        // One timer, moved only when the call core's next deadline changes.
+        let timer = tokio::time::sleep_until(tokio::time::Instant::now());
+        tokio::pin!(timer);
+        let mut armed = None;
         let done = loop {
             let deadline = self.calls.poll_timeout();
-            let wake = async {
-                match deadline {
-                    Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
-                    None => std::future::pending().await,
+            if deadline != armed {
+                if let Some(deadline) = deadline {
+                    timer.as_mut().reset(deadline.into());
                 }
-            };
+                armed = deadline;
+            }
             tokio::select! {
                 event = self.io.swarm.select_next_some() => self.on_swarm_event(event),
                 command = self.commands.recv() => match command {
@@ -82,7 +87,8 @@ impl EventLoop {
                     None => break None,
                 },
                 Some(answer) = self.answers.recv() => inbound::on_answer(&mut self.io, answer),
-                () = wake => {
+                () = &mut timer, if armed.is_some() => {
+                    armed = None;
                     let outputs = self.calls.handle_timeout(Instant::now(), &mut self.io);
                     self.carry_out(outputs);
                 }
