@@ -151,11 +151,20 @@ fn the_node_config_gets_every_value_it_supports() {
     );
     assert_eq!(config.blacklist, file.blacklist());
     assert!(config.whitelist.is_empty());
-    assert_eq!(config.heartbeat_interval, Duration::from_secs(2));
-    assert_eq!(config.heartbeat_timeout, Duration::from_secs(6));
+    assert_eq!(
+        config.peers_config().heartbeat_interval(),
+        Duration::from_secs(2)
+    );
+    assert_eq!(
+        config.peers_config().heartbeat_timeout(),
+        Duration::from_secs(6)
+    );
     assert_eq!(config.handshake_timeout, Duration::from_secs(3));
-    assert_eq!(config.redial_initial, Duration::from_millis(200));
-    assert_eq!(config.redial_max, Duration::from_secs(30));
+    assert_eq!(
+        config.peers_config().initial_backoff(),
+        Duration::from_millis(200)
+    );
+    assert_eq!(config.peers_config().max_backoff(), Duration::from_secs(30));
     assert_eq!(config.max_connections, 50);
     assert_eq!(config.max_pending_incoming, 8);
     assert_eq!(config.max_pending_per_ip, 2);

@@ -7,8 +7,8 @@ use serde::{Deserialize, Deserializer};
 use super::value::{de, DurationRange};
 use crate::node;
 
-/// Default largest message, in bytes: 32 MiB, FISCO 3.x's default.
-pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 32 * 1024 * 1024;
+/// Default largest message, in bytes: 32 MiB, FISCO 3.x's default ([`node::MAX_MESSAGE_SIZE`]).
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = node::MAX_MESSAGE_SIZE;
 /// Smallest `limits.max_message_size` accepted: 1 KiB.
 pub const MIN_MESSAGE_SIZE: usize = 1024;
 /// Largest `limits.max_message_size` accepted: 1 GiB (FISCO 2.x used 100 MiB).
@@ -196,10 +196,10 @@ impl Default for Intervals {
     fn default() -> Self {
         let node = node::Config::default();
         Self {
-            heartbeat: node.heartbeat_interval,
-            heartbeat_timeout: node.heartbeat_timeout,
-            redial_initial: node.redial_initial,
-            redial_max: node.redial_max,
+            heartbeat: node.peers_config().heartbeat_interval(),
+            heartbeat_timeout: node.peers_config().heartbeat_timeout(),
+            redial_initial: node.peers_config().initial_backoff(),
+            redial_max: node.peers_config().max_backoff(),
             announce: DEFAULT_ANNOUNCE,
             handshake_timeout: node.handshake_timeout,
             first_bytes_timeout: node.first_bytes_timeout,

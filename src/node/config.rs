@@ -15,11 +15,7 @@ pub struct Config {
     pub(crate) peers: Vec<Multiaddr>,
     pub(crate) blacklist: Vec<NodeId>,
     pub(crate) whitelist: Vec<NodeId>,
-    pub(crate) heartbeat_interval: Duration,
-    pub(crate) heartbeat_timeout: Duration,
     pub(crate) handshake_timeout: Duration,
-    pub(crate) redial_initial: Duration,
-    pub(crate) redial_max: Duration,
     pub(crate) max_connections: u32,
     pub(crate) max_pending_incoming: u32,
     pub(crate) max_pending_per_ip: u32,
@@ -28,19 +24,16 @@ pub struct Config {
     pub(crate) command_capacity: usize,
     pub(crate) event_capacity: usize,
     pub(crate) max_message_size: usize,
-    pub(crate) request_timeout: Duration,
-    pub(crate) announce_interval: Duration,
-    pub(crate) offline_after: Option<Duration>,
-    pub(crate) forget_after: Option<Duration>,
     pub(crate) inbox_capacity: usize,
     pub(crate) inbox_bytes: usize,
     pub(crate) max_topics: usize,
-    pub(crate) route_wait: Duration,
-    pub(crate) hop_limit: u8,
-    pub(crate) direct_connections: bool,
-    pub(crate) compression: bool,
     pub(crate) topics: Vec<String>,
     pub(crate) recorder: Option<Arc<dyn Recorder>>,
+    /// Each protocol's own configuration: the setters below that concern one protocol change
+    /// it here, and `with_*_config` replaces it whole.
+    pub(crate) peering: fisco_p2p_peers::Config,
+    pub(crate) sync: fisco_p2p_sync::Config,
+    pub(crate) overlay: fisco_p2p_overlay::Config,
 }
 
 impl Default for Config {
@@ -78,11 +71,7 @@ impl Default for Config {
             peers: Vec::new(),
             blacklist: Vec::new(),
             whitelist: Vec::new(),
-            heartbeat_interval: Duration::from_secs(1),
-            heartbeat_timeout: Duration::from_secs(2),
             handshake_timeout: Duration::from_secs(10),
-            redial_initial: Duration::from_millis(100),
-            redial_max: Duration::from_secs(10),
             max_connections: 256,
             max_pending_incoming: 64,
             max_pending_per_ip: 4,
@@ -90,20 +79,19 @@ impl Default for Config {
             max_concurrent_dials: 32,
             command_capacity: 64,
             event_capacity: 1024,
-            max_message_size: 32 * 1024 * 1024,
-            request_timeout: Duration::from_secs(10),
-            announce_interval: Duration::from_secs(2),
-            offline_after: None,
-            forget_after: None,
+            max_message_size: super::MAX_MESSAGE_SIZE,
             inbox_capacity: 1024,
-            inbox_bytes: 32 * 1024 * 1024,
+            inbox_bytes: super::MAX_MESSAGE_SIZE,
             max_topics: 1024,
-            route_wait: Duration::from_secs(2),
-            hop_limit: 16,
-            direct_connections: false,
-            compression: true,
             topics: Vec::new(),
             recorder: None,
+            // The protocols' own defaults, but for the heartbeat: FISCO's (every 5 s, 10 s to
+            // answer) is too slow for routing around a cut link.
+            peering: fisco_p2p_peers::Config::default()
+                .with_heartbeat_interval(Duration::from_secs(1))
+                .with_heartbeat_timeout(Duration::from_secs(2)),
+            sync: fisco_p2p_sync::Config::default(),
+            overlay: fisco_p2p_overlay::Config::default(),
         }
     }
 }
@@ -136,13 +124,13 @@ impl Config {
 
     /// How often each connection is probed by a heartbeat.
     pub fn with_heartbeat_interval(mut self, interval: Duration) -> Self {
-        self.heartbeat_interval = interval;
+        self.peering = self.peering.with_heartbeat_interval(interval);
         self
     }
 
     /// How long a heartbeat may go unanswered before the connection is dropped.
     pub fn with_heartbeat_timeout(mut self, timeout: Duration) -> Self {
-        self.heartbeat_timeout = timeout;
+        self.peering = self.peering.with_heartbeat_timeout(timeout);
         self
     }
 
@@ -154,8 +142,10 @@ impl Config {
 
     /// First and largest delay between redials of an unreachable static peer.
     pub fn with_redial_backoff(mut self, initial: Duration, max: Duration) -> Self {
-        self.redial_initial = initial;
-        self.redial_max = max;
+        self.peering = self
+            .peering
+            .with_initial_backoff(initial)
+            .with_max_backoff(max);
         self
     }
 
@@ -209,8 +199,9 @@ impl Config {
         self
     }
 
-    /// Largest message payload any protocol sends or accepts; a peer announcing a larger frame
-    /// is refused before anything is allocated. Use the same value on every node.
+    /// Largest message payload the application sends or accepts (the overlay's frames get room
+    /// for their envelope on top); a peer announcing a larger frame is refused before anything
+    /// is allocated. Use the same value on every node.
     pub fn with_max_message_size(mut self, bytes: usize) -> Self {
         self.max_message_size = bytes.max(1024);
         self
@@ -218,20 +209,23 @@ impl Config {
 
     /// Default timeout of a request ([`Handle::request`](super::Handle::request)).
     pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = timeout;
+        self.overlay = self.overlay.with_request_timeout(timeout);
         self
     }
 
     /// How often state sync announces the records this node holds to its neighbours.
     pub fn with_announce_interval(mut self, interval: Duration) -> Self {
-        self.announce_interval = interval;
+        self.sync = self.sync.with_announce_interval(interval);
         self
     }
 
     /// After how long without news a node is marked offline, and after how long it is forgotten.
     pub fn with_liveness(mut self, offline_after: Duration, forget_after: Duration) -> Self {
-        self.offline_after = Some(offline_after);
-        self.forget_after = Some(forget_after.max(offline_after));
+        let forget_after = forget_after.max(offline_after);
+        self.sync = self
+            .sync
+            .with_offline_after(offline_after)
+            .with_forget_after(forget_after);
         self
     }
 
@@ -259,14 +253,14 @@ impl Config {
     /// How long a request or multicast waits for a route to a node that has none yet (state
     /// sync has not brought its links, or the network is split) before it fails with "no route".
     pub fn with_route_wait(mut self, wait: Duration) -> Self {
-        self.route_wait = wait;
+        self.overlay = self.overlay.with_route_wait(wait);
         self
     }
 
     /// Most links any message crosses (at least 1); ends transient loops while routes converge.
     /// Make it at least the diameter of the network.
     pub fn with_hop_limit(mut self, hops: u8) -> Self {
-        self.hop_limit = hops.max(1);
+        self.overlay = self.overlay.with_hop_limit(hops.max(1));
         self
     }
 
@@ -275,7 +269,7 @@ impl Config {
     /// default: like FISCO, a node then has only the links its operator configured, plus the
     /// inbound ones, and reaches every other node through relays.
     pub fn with_direct_connections(mut self, enabled: bool) -> Self {
-        self.direct_connections = enabled;
+        self.overlay = self.overlay.with_direct_connections(enabled);
         self
     }
 
@@ -283,7 +277,7 @@ impl Config {
     /// compresses too (FISCO's `enable_compression`, on by default). A node with compression
     /// off still talks to one with it on: each link negotiates it in each direction.
     pub fn with_compression(mut self, enabled: bool) -> Self {
-        self.compression = enabled;
+        self.overlay = self.overlay.with_compression(enabled);
         self
     }
 
@@ -306,5 +300,89 @@ impl Config {
     pub fn with_recorder(mut self, recorder: Arc<dyn Recorder>) -> Self {
         self.recorder = Some(recorder);
         self
+    }
+
+    /// Replaces the peers protocol's configuration (static peers' redial backoff, heartbeat,
+    /// dial queue). The node still sets at start what it owns: the dial cap (fitted to the file
+    /// descriptors, see [`with_max_concurrent_dials`](Self::with_max_concurrent_dials)), the
+    /// static peers' IPs and how dial errors are described.
+    pub fn with_peers_config(mut self, config: fisco_p2p_peers::Config) -> Self {
+        self.peering = config;
+        self
+    }
+
+    /// Replaces the state-sync protocol's configuration (announce interval, liveness, record
+    /// limits).
+    pub fn with_sync_config(mut self, config: fisco_p2p_sync::Config) -> Self {
+        self.sync = config;
+        self
+    }
+
+    /// Replaces the overlay's configuration (timeouts, retries, caches, queues, budgets). The
+    /// node still sets its message size at start from
+    /// [`with_max_message_size`](Self::with_max_message_size), with room for the envelope.
+    pub fn with_overlay_config(mut self, config: fisco_p2p_overlay::Config) -> Self {
+        self.overlay = config;
+        self
+    }
+
+    /// The peers protocol's configuration, as the node will hand it over.
+    pub fn peers_config(&self) -> &fisco_p2p_peers::Config {
+        &self.peering
+    }
+
+    /// The state-sync protocol's configuration.
+    pub fn sync_config(&self) -> &fisco_p2p_sync::Config {
+        &self.sync
+    }
+
+    /// The overlay's configuration (its message size is set from the node's at start).
+    pub fn overlay_config(&self) -> &fisco_p2p_overlay::Config {
+        &self.overlay
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::Config;
+    use crate::protocols::overlay;
+
+    #[test]
+    fn protocol_settings_live_in_each_protocols_own_config() {
+        let second = Duration::from_secs(1);
+        let config = Config::default()
+            .with_heartbeat_interval(second / 2)
+            .with_redial_backoff(second / 10, 5 * second)
+            .with_announce_interval(3 * second)
+            .with_liveness(20 * second, 10 * second)
+            .with_request_timeout(4 * second)
+            .with_hop_limit(0);
+        assert_eq!(config.peers_config().heartbeat_interval(), second / 2);
+        assert_eq!(config.peers_config().max_backoff(), 5 * second);
+        assert_eq!(config.sync_config().announce_interval(), 3 * second);
+        assert_eq!(
+            config.sync_config().forget_after(),
+            20 * second,
+            "never before offline"
+        );
+        assert_eq!(config.overlay_config().request_timeout(), 4 * second);
+        assert_eq!(config.overlay_config().hop_limit(), 1);
+        // A whole protocol configuration replaces what the setters had set.
+        let config = config.with_overlay_config(overlay::Config::default().with_hop_limit(3));
+        assert_eq!(config.overlay_config().hop_limit(), 3);
+        assert_eq!(config.overlay_config().request_timeout(), 10 * second);
+    }
+
+    #[test]
+    fn one_message_size_is_the_default_of_every_protocol() {
+        let config = Config::default();
+        assert_eq!(config.max_message_size, crate::node::MAX_MESSAGE_SIZE);
+        assert_eq!(config.inbox_bytes, crate::node::MAX_MESSAGE_SIZE);
+        assert_eq!(
+            config.overlay_config().max_message_size(),
+            crate::node::MAX_MESSAGE_SIZE + overlay::ENVELOPE_OVERHEAD
+        );
     }
 }

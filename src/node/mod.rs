@@ -49,6 +49,7 @@ pub use error::{
 };
 pub use event::{Direction, DisconnectReason, Event, Refusal};
 pub use events::{Events, Lagged};
+pub use fisco_p2p_framing::MAX_MESSAGE_SIZE;
 pub use fisco_p2p_overlay::Stats as OverlayStats;
 pub use handle::Handle;
 pub use inbox::{Inbox, IncomingRequest, Message, Responder};
@@ -135,13 +136,13 @@ impl Node {
             max_message_size: config.max_message_size,
             max_topics: config.max_topics,
             recorder: config.recorder.clone(),
-            direct_connections: config.direct_connections,
+            direct_connections: config.overlay.direct_connections(),
             inbox_capacity: (config.inbox_capacity, config.inbox_bytes),
         };
         let limits = core::calls::Limits {
             max_message_size: config.max_message_size,
-            request_timeout: config.request_timeout,
-            route_wait: config.route_wait,
+            request_timeout: config.overlay.request_timeout(),
+            route_wait: config.overlay.route_wait(),
         };
         let io = driver::Io::new(
             swarm,

@@ -92,11 +92,9 @@ impl Connections {
 
     /// The peers behaviour's settings.
     fn peers(&self, config: &Config) -> fisco_p2p_peers::Config {
-        fisco_p2p_peers::Config::default()
-            .with_initial_backoff(config.redial_initial)
-            .with_max_backoff(config.redial_max)
-            .with_heartbeat_interval(config.heartbeat_interval)
-            .with_heartbeat_timeout(config.heartbeat_timeout)
+        config
+            .peering
+            .clone()
             .with_max_concurrent_dials(self.budget.dials as usize)
             .with_static_ips(self.static_ips.clone())
             .with_dial_error_describer(classify::describe_dial_error)
@@ -113,18 +111,11 @@ fn behaviour(
     let local = key.public().to_peer_id();
     // Sync keeps its own message limit: its records are bounded by their own size limit, not by
     // the application's payload size.
-    let mut sync =
-        fisco_p2p_sync::Config::default().with_announce_interval(config.announce_interval);
-    if let (Some(offline), Some(forget)) = (config.offline_after, config.forget_after) {
-        sync = sync.with_offline_after(offline).with_forget_after(forget);
-    }
-    let overlay_config = fisco_p2p_overlay::Config::default()
-        .with_max_message_size(config.max_message_size + fisco_p2p_overlay::ENVELOPE_OVERHEAD)
-        .with_request_timeout(config.request_timeout)
-        .with_hop_limit(config.hop_limit)
-        .with_route_wait(config.route_wait)
-        .with_direct_connections(config.direct_connections)
-        .with_compression(config.compression);
+    let sync = config.sync.clone();
+    let overlay_config = config
+        .overlay
+        .clone()
+        .with_max_message_size(config.max_message_size + fisco_p2p_overlay::ENVELOPE_OVERHEAD);
     let mut overlay = fisco_p2p_overlay::Behaviour::new(key.clone(), overlay_config);
     // The access lists apply to the origin of every message, not only to the neighbour that
     // passed it on: a barred node cannot reach this one through a relay either.

@@ -33,6 +33,11 @@
 
 #![deny(missing_docs)]
 
+/// The largest application message a node sends or accepts by default: 32 MiB, FISCO 3.x's.
+/// Every protocol's default derives from this one value (the overlay adds room for its
+/// envelope); a node's configuration changes it for all of them at once.
+pub const MAX_MESSAGE_SIZE: usize = 32 * 1024 * 1024;
+
 use std::io;
 
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};

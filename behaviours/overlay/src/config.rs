@@ -60,7 +60,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            max_message_size: 32 * 1024 * 1024 + 64 * 1024,
+            max_message_size: fisco_p2p_framing::MAX_MESSAGE_SIZE + crate::ENVELOPE_OVERHEAD,
             hop_limit: 16,
             request_timeout: Duration::from_secs(10),
             max_request_timeout: Duration::from_secs(600),

@@ -106,6 +106,26 @@ impl Default for Config {
 }
 
 impl Config {
+    /// See [`with_initial_backoff`](Self::with_initial_backoff).
+    pub fn initial_backoff(&self) -> Duration {
+        self.initial_backoff
+    }
+
+    /// See [`with_max_backoff`](Self::with_max_backoff).
+    pub fn max_backoff(&self) -> Duration {
+        self.max_backoff
+    }
+
+    /// See [`with_heartbeat_interval`](Self::with_heartbeat_interval).
+    pub fn heartbeat_interval(&self) -> Duration {
+        self.heartbeat_interval
+    }
+
+    /// See [`with_heartbeat_timeout`](Self::with_heartbeat_timeout).
+    pub fn heartbeat_timeout(&self) -> Duration {
+        self.heartbeat_timeout
+    }
+
     /// Delay before the first redial after a failed dial.
     pub fn with_initial_backoff(mut self, delay: Duration) -> Self {
         self.initial_backoff = delay;

@@ -51,7 +51,7 @@ impl Default for Config {
             forget_after: Duration::from_secs(300),
             max_records: 4096,
             max_record_size: 64 * 1024,
-            max_message_size: 32 * 1024 * 1024,
+            max_message_size: fisco_p2p_framing::MAX_MESSAGE_SIZE,
             fetch_timeout: Duration::from_secs(10),
             max_neighbours: 256,
             request_budget: (100, 200),
@@ -139,7 +139,8 @@ impl Config {
         self.max_neighbours
     }
 
-    pub(crate) fn announce_interval(&self) -> Duration {
+    /// See [`with_announce_interval`](Self::with_announce_interval).
+    pub fn announce_interval(&self) -> Duration {
         self.announce_interval
             .clamp(Duration::from_millis(1), MAX_DURATION)
     }
@@ -154,11 +155,13 @@ impl Config {
         self.announce_interval() / 10
     }
 
-    pub(crate) fn offline_after(&self) -> Duration {
+    /// See [`with_offline_after`](Self::with_offline_after) (capped, like every duration here).
+    pub fn offline_after(&self) -> Duration {
         self.offline_after.min(MAX_DURATION)
     }
 
-    pub(crate) fn forget_after(&self) -> Duration {
+    /// See [`with_forget_after`](Self::with_forget_after); never before `offline_after`.
+    pub fn forget_after(&self) -> Duration {
         self.forget_after.max(self.offline_after).min(MAX_DURATION)
     }
 

@@ -100,7 +100,7 @@ impl Default for Config {
     ///   events by size only.
     fn default() -> Self {
         Self {
-            max_body: body_limit(32 * 1024 * 1024),
+            max_body: body_limit(fisco_p2p::node::MAX_MESSAGE_SIZE),
             echo: true,
             metrics: None,
             token: None,
