@@ -60,12 +60,13 @@
 //! ```
 //!
 //! # Layout
-//! - [`identity`]: node IDs, node keys, loading and checking a node's certificate files;
-//! - [`certs`]: generating FISCO-style CA, agency and node certificates (also `fisco-p2p certs`);
+//! - [`identity`] (the `fisco-p2p-identity` crate): node IDs, node keys, loading and checking a
+//!   node's certificate files; with [`certs`], generating FISCO-style CA, agency and node
+//!   certificates (also `fisco-p2p certs`), and [`files`], reading the small files an operator
+//!   names, regular files only and size-capped;
+//! - [`tls`] (the `fisco-p2p-tls` crate): the CA-verified TLS 1.3 security upgrade (secp256k1
+//!   and RSA node keys), with access lists;
 //! - [`config`]: the operator's `node.toml`, FISCO `config.ini` and `nodes.json`; whole local networks;
-//! - [`files`]: reading the small files an operator names, regular files only and size-capped;
-//! - [`tls`]: the CA-verified TLS 1.3 security upgrade (secp256k1 and RSA node keys), with access
-//!   lists;
 //! - [`node`]: a running node: the task that owns the Swarm, its [`node::Handle`], events and
 //!   module inboxes;
 //! - `behaviour`: the composed libp2p behaviour, one field per protocol crate:
@@ -79,14 +80,13 @@
 //! `fisco-p2p` binary: `run`, `ctl`, `demo`, `certs`, `id`).
 #![deny(missing_docs)]
 
-pub mod certs;
 pub mod config;
-pub mod identity;
 pub mod node;
-pub mod tls;
 
 mod behaviour;
-pub mod files;
+
+pub use fisco_p2p_identity::{self as identity, certs, files};
+pub use fisco_p2p_tls as tls;
 
 /// The protocol crates, for applications that compose their own behaviour.
 pub mod protocols {

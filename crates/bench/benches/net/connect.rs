@@ -3,7 +3,7 @@
 //!
 //! - raw TCP: `connect`, then one byte from the listener;
 //! - rustls: `connect`, TLS 1.3 mutual handshake, then one byte from the listener (the byte our
-//!   upgrade also waits for, see `src/tls/upgrade.rs`);
+//!   upgrade also waits for, see `crates/tls/src/upgrade.rs`);
 //! - libp2p noise and ours: `Swarm::dial` until `ConnectionEstablished` (multistream-select,
 //!   security handshake, yamux);
 //! - ours (node API): `Operator::add_peer` until `Event::PeerConnected`.

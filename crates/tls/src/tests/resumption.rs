@@ -12,7 +12,7 @@ use rustls::{
 };
 
 use super::fixture_config as config;
-use crate::tls::{config::unused_server_name, verifier::Verdict, Config};
+use crate::{config::unused_server_name, verifier::Verdict, Config};
 
 /// Our client configuration with rustls's default session cache put back.
 fn resuming_client(config: &Config) -> ClientConfig {

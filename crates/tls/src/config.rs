@@ -18,7 +18,7 @@ use super::{
     verifier::{PeerVerifier, Verdict},
     AccessList, TlsError,
 };
-use crate::identity::{inspect_certificate, Directory, NodeIdentity, PrivateKey};
+use fisco_p2p_identity::{inspect_certificate, Directory, NodeIdentity, PrivateKey};
 
 /// The protocol name negotiated by multistream-select before the TLS handshake.
 pub const PROTOCOL_NAME: &str = "/fisco-tls/1.0.0";

@@ -9,11 +9,11 @@ use x509_cert::der::Decode;
 use x509_cert::Certificate;
 
 use super::*;
-use crate::identity::{inspect_certificate, LeafKey, NodeIdentity, NodeKey};
+use crate::{inspect_certificate, LeafKey, NodeIdentity, NodeKey};
 
 fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("certs")
+        .join("../../certs")
         .join(rel)
 }
 

@@ -21,7 +21,7 @@ use rustls::{
 use secp256k1::{ecdsa, SecretKey};
 
 // The signature algorithm lives with the identity, which checks its own chain at load time.
-pub(crate) use crate::identity::signature::{digest, Secp256k1Sha256, CHAIN_ALGORITHMS};
+pub(crate) use fisco_p2p_identity::signature::{digest, Secp256k1Sha256, CHAIN_ALGORITHMS};
 
 /// TLS signature scheme for ECDSA on secp256k1 with SHA-256, from the private-use range.
 ///

@@ -20,9 +20,9 @@
 //! [`Directory`] fed by handshakes and signed records maps it back.
 //!
 //! ```
-//! use fisco_p2p::identity::{NodeId, NodeIdentity};
+//! use fisco_p2p_identity::{NodeId, NodeIdentity};
 //!
-//! let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/certs/fisco-2.5/node0");
+//! let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../certs/fisco-2.5/node0");
 //! let identity = NodeIdentity::load_dir(dir)?;
 //! // The ID FISCO's tooling wrote beside the key.
 //! let written: NodeId = std::fs::read_to_string(format!("{dir}/node.nodeid"))?.trim().parse()?;
@@ -32,6 +32,9 @@
 //! assert_eq!(NodeId::from_peer_id(&peer)?, written);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+
+pub mod certs;
+pub mod files;
 
 mod algorithm;
 mod certificate;
@@ -44,7 +47,7 @@ mod node_id;
 mod own_chain;
 mod private_key;
 mod rsa_der;
-pub(crate) mod signature;
+pub mod signature;
 
 pub use certificate::{inspect_certificate, CertificateInfo, LeafKey};
 pub use credentials::{
@@ -70,7 +73,7 @@ pub const MAX_PEM_FILE: u64 = 1024 * 1024;
 /// telling a missing file (FISCO layout hint) from other errors.
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, IdentityError> {
     use crate::files::FileError;
-    crate::files::read(path, MAX_PEM_FILE).map_err(|error| match error {
+    files::read(path, MAX_PEM_FILE).map_err(|error| match error {
         FileError::NotFound => IdentityError::MissingFile {
             path: path.to_owned(),
         },

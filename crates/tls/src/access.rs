@@ -13,7 +13,7 @@ use std::{
 use tokio::sync::watch;
 
 use super::RefusalReason;
-use crate::identity::NodeId;
+use fisco_p2p_identity::NodeId;
 
 /// Which node IDs may connect. Cheap to clone: clones share the same lists.
 #[derive(Clone, Debug)]
@@ -159,7 +159,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::identity::NodeKey;
+    use fisco_p2p_identity::NodeKey;
 
     fn nodes(count: usize) -> Vec<NodeId> {
         (0..count).map(|_| NodeKey::generate().node_id()).collect()

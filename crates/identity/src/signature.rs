@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 /// secp256k1 for FISCO >= 2.5 chains; RSA PKCS#1 for the RSA-2048 chain and agency keys of FISCO
 /// 2.0-2.4; the common NIST curves and RSA-PSS so a third-party CA does not fail for want of an
 /// algorithm (the leaf key itself must still be secp256k1).
-pub(crate) static CHAIN_ALGORITHMS: &[&dyn SignatureVerificationAlgorithm] = &[
+pub static CHAIN_ALGORITHMS: &[&dyn SignatureVerificationAlgorithm] = &[
     &Secp256k1Sha256,
     webpki::ring::RSA_PKCS1_2048_8192_SHA256,
     webpki::ring::RSA_PKCS1_2048_8192_SHA384,
@@ -33,7 +33,7 @@ pub(crate) static CHAIN_ALGORITHMS: &[&dyn SignatureVerificationAlgorithm] = &[
 
 /// ECDSA over secp256k1 with SHA-256, verified by libsecp256k1.
 #[derive(Debug)]
-pub(crate) struct Secp256k1Sha256;
+pub struct Secp256k1Sha256;
 
 impl SignatureVerificationAlgorithm for Secp256k1Sha256 {
     fn verify_signature(
@@ -60,6 +60,6 @@ impl SignatureVerificationAlgorithm for Secp256k1Sha256 {
 }
 
 /// SHA-256 of `message` as a secp256k1 message digest.
-pub(crate) fn digest(message: &[u8]) -> Message {
+pub fn digest(message: &[u8]) -> Message {
     Message::from_digest(Sha256::digest(message).into())
 }

@@ -25,11 +25,12 @@
 //! # Example
 //!
 //! ```
-//! use fisco_p2p::{identity::NodeIdentity, tls};
+//! use fisco_p2p_identity::NodeIdentity;
+//! use fisco_p2p_tls as tls;
 //! use libp2p::{swarm::dummy, tcp, yamux, SwarmBuilder};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/certs/fisco-2.5/node0");
+//! # let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../certs/fisco-2.5/node0");
 //! let identity = NodeIdentity::load_dir(dir)?;
 //! let access = tls::AccessList::new(); // keep a clone to change the lists at runtime
 //! let config = tls::Config::new(&identity, access.clone())?;

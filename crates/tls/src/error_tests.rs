@@ -100,3 +100,27 @@ fn a_failed_protocol_negotiation_means_not_tls() {
         NegotiationError::ProtocolError(ProtocolError::IoError(io::ErrorKind::BrokenPipe.into()));
     assert_eq!(refusal_reason(&io::Error::other(closed)), None);
 }
+
+#[test]
+fn every_reason_is_listed_once_with_its_own_code() {
+    // A new reason makes this match fail to compile: add it to `RefusalReason::ALL`.
+    for reason in RefusalReason::ALL {
+        match reason {
+            RefusalReason::UnknownCa
+            | RefusalReason::Expired
+            | RefusalReason::NotYetValid
+            | RefusalReason::BadSignature
+            | RefusalReason::KeyMismatch
+            | RefusalReason::LeafIsCa
+            | RefusalReason::LeafKeyUnsupported
+            | RefusalReason::Blacklisted
+            | RefusalReason::NotWhitelisted
+            | RefusalReason::NoCertificate
+            | RefusalReason::BadCertificate
+            | RefusalReason::NotTls => {}
+        }
+    }
+    let codes: std::collections::HashSet<&str> =
+        RefusalReason::ALL.iter().map(|r| r.code()).collect();
+    assert_eq!(codes.len(), RefusalReason::ALL.len(), "codes are distinct");
+}

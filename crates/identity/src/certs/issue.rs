@@ -15,7 +15,7 @@ use x509_cert::Certificate;
 
 use super::profile::FiscoProfile;
 use super::CertsError;
-use crate::identity::{inspect_certificate, LeafKey, NodeKey, Origin};
+use crate::{inspect_certificate, LeafKey, NodeKey, Origin};
 
 /// FISCO's default validity: 36500 days (about a hundred years).
 pub const DEFAULT_DAYS: u32 = 36500;
@@ -182,8 +182,8 @@ impl Issuer {
     pub fn load(key: impl AsRef<Path>, certificate: impl AsRef<Path>) -> Result<Self, CertsError> {
         let cert_path = certificate.as_ref();
         let origin = Origin::File(cert_path.to_owned());
-        let pem = crate::identity::read_file(cert_path)?;
-        let first = crate::identity::parse_pem_certificates(&pem, &origin)?
+        let pem = crate::read_file(cert_path)?;
+        let first = crate::parse_pem_certificates(&pem, &origin)?
             .into_iter()
             .next();
         let certificate = first.ok_or_else(|| CertsError::NotAnIssuer {

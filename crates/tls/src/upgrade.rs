@@ -34,7 +34,7 @@ use super::{
     verifier::Verdict,
     RefusalReason, UpgradeError,
 };
-use crate::identity::NodeId;
+use fisco_p2p_identity::NodeId;
 
 /// The byte a listener sends after accepting a dialer.
 const ACCEPTED: u8 = 0x01;

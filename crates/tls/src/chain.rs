@@ -11,7 +11,7 @@ use rustls::pki_types::{CertificateDer, TrustAnchor, UnixTime};
 use webpki::{EndEntityCert, ExtendedKeyUsageValidator, KeyPurposeIdIter};
 
 use super::{provider::CHAIN_ALGORITHMS, AccessList, RefusalReason, TlsError};
-use crate::identity::{inspect_certificate, Directory, LeafKey, NodeId};
+use fisco_p2p_identity::{inspect_certificate, Directory, LeafKey, NodeId};
 
 /// What every connection trusts: the CAs of `ca.crt` (parsed once) and the access lists; and
 /// where verified peers are filed.

@@ -181,7 +181,7 @@ impl RsaKey {
     }
 
     /// The key as rustls takes it, for signing TLS handshakes.
-    pub(crate) fn to_der(&self) -> PrivateKeyDer<'static> {
+    pub fn to_der(&self) -> PrivateKeyDer<'static> {
         if self.pkcs8 {
             PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.der.to_vec()))
         } else {
@@ -215,7 +215,7 @@ fn pkcs8_algorithm(der: &[u8]) -> Result<(String, Option<String>), String> {
 mod tests {
     use super::*;
 
-    const RSA_PKCS8: &str = include_str!("../../certs/fisco-3.x/node0/conf/ssl.key");
+    const RSA_PKCS8: &str = include_str!("../../../certs/fisco-3.x/node0/conf/ssl.key");
 
     #[test]
     fn an_rsa_key_is_read_and_named_by_its_public_key() {

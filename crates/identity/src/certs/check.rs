@@ -8,7 +8,7 @@ use x509_cert::der::{Decode, Encode};
 use x509_cert::Certificate;
 
 use super::CertsError;
-use crate::identity::{inspect_certificate, LeafKey, Origin};
+use crate::{inspect_certificate, LeafKey, Origin};
 
 /// `ecdsa-with-SHA256`.
 const ECDSA_WITH_SHA256: &str = "1.2.840.10045.4.3.2";

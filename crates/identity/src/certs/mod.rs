@@ -11,8 +11,8 @@
 //!   `fisco-p2p certs ca|agency|node`, in FISCO's layout.
 //!
 //! ```
-//! use fisco_p2p::certs::{new_agency, new_ca, new_node, CertSpec, Role};
-//! use fisco_p2p::identity::NodeIdentity;
+//! use fisco_p2p_identity::certs::{new_agency, new_ca, new_node, CertSpec, Role};
+//! use fisco_p2p_identity::NodeIdentity;
 //!
 //! let ca = new_ca(&CertSpec::new(Role::Chain, "chain0"))?;
 //! let agency = new_agency(&CertSpec::new(Role::Agency, "agency0"), &ca)?;
@@ -39,7 +39,7 @@ pub use issue::{
     DEFAULT_DAYS,
 };
 
-use crate::identity::{IdentityError, Origin};
+use crate::{IdentityError, Origin};
 
 /// Why a certificate or certificate directory could not be made.
 #[derive(Debug, thiserror::Error)]

@@ -24,7 +24,7 @@ use super::{
     provider::{Secp256k1Sha256, SECP256K1_SHA256},
     RefusalReason,
 };
-use crate::identity::NodeId;
+use fisco_p2p_identity::NodeId;
 
 /// Where one connection's verifier leaves its findings.
 #[derive(Debug, Clone, Default)]

@@ -19,12 +19,10 @@ use x509_cert::{
 
 use super::certificates;
 use crate::{
-    identity::{NodeId, NodeKey},
-    tls::{
-        chain::{Refusal, Trust},
-        AccessList, RefusalReason, TlsError,
-    },
+    chain::{Refusal, Trust},
+    AccessList, RefusalReason, TlsError,
 };
+use fisco_p2p_identity::{NodeId, NodeKey};
 
 fn trust(ca_file: &str) -> Trust {
     Trust::new(&certificates(ca_file), AccessList::new()).expect("trust anchors")

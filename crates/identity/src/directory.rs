@@ -153,11 +153,9 @@ mod tests {
     use super::*;
 
     fn rsa_id() -> NodeId {
-        crate::identity::PrivateKey::from_pem(include_str!(
-            "../../certs/fisco-3.x/node1/conf/ssl.key"
-        ))
-        .unwrap()
-        .node_id()
+        crate::PrivateKey::from_pem(include_str!("../../../certs/fisco-3.x/node1/conf/ssl.key"))
+            .unwrap()
+            .node_id()
     }
 
     #[test]
@@ -167,7 +165,7 @@ mod tests {
         assert_eq!(directory.node_id(&rsa.to_peer_id()), None);
         directory.learn(&rsa);
         assert_eq!(directory.node_id(&rsa.to_peer_id()), Some(rsa));
-        let secp = crate::identity::NodeKey::generate().node_id();
+        let secp = crate::NodeKey::generate().node_id();
         directory.learn(&secp);
         assert_eq!(directory.len(), 1, "an inlined key needs no entry");
         assert_eq!(directory.node_id(&secp.to_peer_id()), Some(secp));
@@ -176,16 +174,12 @@ mod tests {
     #[test]
     fn a_full_directory_forgets_the_least_recently_used() {
         let keys: Vec<NodeId> = [
-            include_str!("../../certs/fisco-3.x/node0/conf/ssl.key"),
-            include_str!("../../certs/fisco-3.x/node1/conf/ssl.key"),
-            include_str!("../../certs/fisco-3.x/node2/conf/ssl.key"),
+            include_str!("../../../certs/fisco-3.x/node0/conf/ssl.key"),
+            include_str!("../../../certs/fisco-3.x/node1/conf/ssl.key"),
+            include_str!("../../../certs/fisco-3.x/node2/conf/ssl.key"),
         ]
         .iter()
-        .map(|pem| {
-            crate::identity::PrivateKey::from_pem(pem)
-                .unwrap()
-                .node_id()
-        })
+        .map(|pem| crate::PrivateKey::from_pem(pem).unwrap().node_id())
         .collect();
         let directory = Directory::with_capacity(2);
         directory.learn(&keys[0]);

@@ -114,7 +114,7 @@ impl NodeKey {
     }
 
     /// The same key as a RustCrypto `k256` signing key (certificate generation signs with it).
-    pub(crate) fn to_k256(&self) -> k256::SecretKey {
+    pub fn to_k256(&self) -> k256::SecretKey {
         let bytes = Zeroizing::new(self.secret.to_secret_bytes());
         k256::SecretKey::from_slice(bytes.as_slice())
             // Infallible: both libraries accept exactly the scalars in [1, n).

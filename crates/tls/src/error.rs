@@ -12,7 +12,7 @@ use libp2p::{
 };
 use rustls::{AlertDescription, CertificateError, OtherError};
 
-use crate::identity::NodeId;
+use fisco_p2p_identity::NodeId;
 
 /// Why a TLS handshake between two nodes was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -68,6 +68,42 @@ impl std::fmt::Display for RefusalReason {
 }
 
 impl RefusalReason {
+    /// Every reason, in declaration order (for label series declared up front).
+    pub const ALL: [RefusalReason; 12] = [
+        RefusalReason::UnknownCa,
+        RefusalReason::Expired,
+        RefusalReason::NotYetValid,
+        RefusalReason::BadSignature,
+        RefusalReason::KeyMismatch,
+        RefusalReason::LeafIsCa,
+        RefusalReason::LeafKeyUnsupported,
+        RefusalReason::Blacklisted,
+        RefusalReason::NotWhitelisted,
+        RefusalReason::NoCertificate,
+        RefusalReason::BadCertificate,
+        RefusalReason::NotTls,
+    ];
+
+    /// The reason as one short, stable snake_case word (`unknown_ca`, `expired`,
+    /// `blacklisted`...), for metric labels and machine-readable reports. Beside the enum, so a
+    /// new reason cannot compile without its code.
+    pub fn code(self) -> &'static str {
+        match self {
+            RefusalReason::UnknownCa => "unknown_ca",
+            RefusalReason::Expired => "expired",
+            RefusalReason::NotYetValid => "not_yet_valid",
+            RefusalReason::BadSignature => "bad_signature",
+            RefusalReason::KeyMismatch => "key_mismatch",
+            RefusalReason::LeafIsCa => "leaf_is_ca",
+            RefusalReason::LeafKeyUnsupported => "leaf_key_unsupported",
+            RefusalReason::Blacklisted => "blacklisted",
+            RefusalReason::NotWhitelisted => "not_whitelisted",
+            RefusalReason::NoCertificate => "no_certificate",
+            RefusalReason::BadCertificate => "bad_certificate",
+            RefusalReason::NotTls => "not_tls",
+        }
+    }
+
     /// The rustls error our verifier returns for this reason; rustls turns it into the alert
     /// the peer receives. Distinct reasons get distinct alerts where rustls offers one.
     pub(crate) fn to_rustls_error(self) -> rustls::Error {

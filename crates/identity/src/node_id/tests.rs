@@ -118,11 +118,11 @@ fn serde_reads_the_hex_string_and_reports_bad_ones() {
 
 /// The node of certs/fisco-3.x/node0: its key, and the modulus FISCO wrote to ssl.nodeid.
 fn rsa_node() -> (NodeId, String, libp2p::identity::Keypair) {
-    let key = crate::identity::PrivateKey::from_pem(include_str!(
-        "../../../certs/fisco-3.x/node0/conf/ssl.key"
+    let key = crate::PrivateKey::from_pem(include_str!(
+        "../../../../certs/fisco-3.x/node0/conf/ssl.key"
     ))
     .unwrap();
-    let modulus = include_str!("../../../certs/fisco-3.x/node0/conf/ssl.nodeid");
+    let modulus = include_str!("../../../../certs/fisco-3.x/node0/conf/ssl.nodeid");
     (key.node_id(), modulus.trim().to_owned(), key.to_keypair())
 }
 

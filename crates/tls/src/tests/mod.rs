@@ -6,11 +6,11 @@ mod verify;
 use rustls::pki_types::{pem::PemObject, CertificateDer};
 
 use super::{AccessList, Config};
-use crate::identity::NodeIdentity;
+use fisco_p2p_identity::NodeIdentity;
 
 /// The path of a fixture under `certs/`.
 fn fixture(path: &str) -> String {
-    format!("{}/certs/{path}", env!("CARGO_MANIFEST_DIR"))
+    format!("{}/../../certs/{path}", env!("CARGO_MANIFEST_DIR"))
 }
 
 /// The TLS configuration of a fixture node directory.

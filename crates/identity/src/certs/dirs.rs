@@ -13,7 +13,7 @@ use x509_cert::der::pem::{self, LineEnding};
 use super::check::check_issued_by;
 use super::issue::{issue, new_agency, new_ca, CertSpec, Issuer};
 use super::CertsError;
-use crate::identity::{
+use crate::{
     parse_pem_certificates, read_file, NodeId, NodeKey, Origin, CA_CERT_FILE, NODE_CERT_FILE,
     NODE_KEY_FILE,
 };
