@@ -1,6 +1,7 @@
 //! [`Events`]: the stream of a node's events, and [`Lagged`], how many a slow reader skipped.
 
 use tokio::sync::broadcast;
+use tokio_util::sync::ReusableBoxFuture;
 
 use super::Event;
 
@@ -13,26 +14,20 @@ use super::Event;
 /// [`Events::next`] skips lags with a warning in the log. Both are cancel-safe: an event that
 /// arrives while a `next` call is dropped is kept for the next call.
 pub struct Events {
-    pending: PendingEvent,
+    /// The next receive, owning the receiver until it completes; its one allocation is reused
+    /// for every receive.
+    pending: ReusableBoxFuture<'static, Received>,
 }
 
-/// The next receive of an [`Events`] stream, owning the receiver until it completes.
-type PendingEvent = std::pin::Pin<
-    Box<
-        dyn std::future::Future<
-                Output = (
-                    Result<Event, broadcast::error::RecvError>,
-                    broadcast::Receiver<Event>,
-                ),
-            > + Send,
-    >,
->;
+/// What a receive gives back: its result and the receiver.
+type Received = (
+    Result<Event, broadcast::error::RecvError>,
+    broadcast::Receiver<Event>,
+);
 
-fn receive(mut receiver: broadcast::Receiver<Event>) -> PendingEvent {
-    Box::pin(async move {
-        let result = receiver.recv().await;
-        (result, receiver)
-    })
+async fn receive(mut receiver: broadcast::Receiver<Event>) -> Received {
+    let result = receiver.recv().await;
+    (result, receiver)
 }
 
 /// An [`Events`] stream fell behind and skipped this many events.
@@ -64,9 +59,8 @@ impl futures::Stream for Events {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Self::Item>> {
-        let (result, receiver) =
-            std::task::ready!(std::future::Future::poll(self.pending.as_mut(), cx));
-        self.pending = receive(receiver);
+        let (result, receiver) = std::task::ready!(self.pending.poll(cx));
+        self.pending.set(receive(receiver));
         std::task::Poll::Ready(match result {
             Ok(event) => Some(Ok(event)),
             Err(broadcast::error::RecvError::Lagged(missed)) => Some(Err(Lagged(missed))),
@@ -78,7 +72,7 @@ impl futures::Stream for Events {
 impl Events {
     pub(crate) fn from_receiver(inner: broadcast::Receiver<Event>) -> Self {
         Self {
-            pending: receive(inner),
+            pending: ReusableBoxFuture::new(receive(inner)),
         }
     }
 
