@@ -7,7 +7,7 @@ use libp2p::Multiaddr;
 use crate::{identity::NodeId, tls::RefusalReason};
 
 /// Which side opened a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// This node dialled.

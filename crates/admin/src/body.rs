@@ -1,9 +1,9 @@
 //! Reading request bodies: strict JSON (unknown fields refused), payloads given as UTF-8 `data`
-//! or binary `data_base64`, node IDs, and the payload fields of answers and events.
+//! or binary `data_base64`, node IDs and topics, each refused with a 400 naming the problem.
 
 use axum::{body::Bytes, extract::rejection::BytesRejection};
 use base64::{engine::general_purpose::STANDARD as BASE64, Engine as _};
-use serde::{de::DeserializeOwned, Serialize};
+use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 use fisco_p2p::identity::NodeId;
@@ -65,52 +65,6 @@ fn shorten(text: &str) -> String {
     short
 }
 
-/// A payload in an answer or event: `data` when it is UTF-8 text, `data_base64` otherwise; in an
-/// event, a payload over the feed's limit is left out and only its `size` given.
-#[derive(Debug, Clone, Serialize)]
-pub(super) struct Data {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    data: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    data_base64: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    size: Option<usize>,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    data_omitted: bool,
-}
-
-impl Data {
-    pub(super) fn new(bytes: &[u8]) -> Self {
-        match std::str::from_utf8(bytes) {
-            Ok(text) => Self {
-                data: Some(text.to_owned()),
-                data_base64: None,
-                size: None,
-                data_omitted: false,
-            },
-            Err(_) => Self {
-                data: None,
-                data_base64: Some(BASE64.encode(bytes)),
-                size: None,
-                data_omitted: false,
-            },
-        }
-    }
-
-    /// The payload if it is at most `max` bytes; otherwise only its size, marked omitted.
-    pub(super) fn at_most(bytes: &[u8], max: usize) -> Self {
-        if bytes.len() <= max {
-            return Self::new(bytes);
-        }
-        Self {
-            data: None,
-            data_base64: None,
-            size: Some(bytes.len()),
-            data_omitted: true,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,15 +79,5 @@ mod tests {
         assert!(payload(None, Some("not base64!".into())).is_err());
         assert!(payload(Some("a".into()), Some("YQ==".into())).is_err());
         assert!(payload(None, None).is_err());
-    }
-
-    #[test]
-    fn data_is_text_when_utf8_and_base64_otherwise() {
-        let text = serde_json::to_value(Data::new(b"hello")).unwrap();
-        assert_eq!(text, serde_json::json!({ "data": "hello" }));
-        let binary = serde_json::to_value(Data::new(&[0xff, 0])).unwrap();
-        assert_eq!(binary, serde_json::json!({ "data_base64": "/wA=" }));
-        let big = serde_json::to_value(Data::at_most(b"hello", 4)).unwrap();
-        assert_eq!(big, serde_json::json!({ "size": 5, "data_omitted": true }));
     }
 }

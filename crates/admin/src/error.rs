@@ -8,6 +8,7 @@ use axum::{
     Json,
 };
 
+use super::api::ErrorAnswer;
 use fisco_p2p::node::{CallError, MulticastError, RequestError, SendError, Stopped, TopicError};
 
 /// Why the admin API could not start or stopped serving.
@@ -67,7 +68,9 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": self.message });
+        let body = ErrorAnswer {
+            error: self.message,
+        };
         (self.status, Json(body)).into_response()
     }
 }

@@ -26,7 +26,8 @@
 //! the time to send a request, idle connections, and what each event stream may hold
 //! ([`Config::default`]).
 //!
-//! [`client::Client`] is the small HTTP client `fisco-p2p ctl` uses.
+//! [`api`] holds every request body, answer and event of the API as a type the server and the
+//! client share; [`client::Client`] is the small HTTP client `fisco-p2p ctl` uses.
 //!
 //! A [`Service`] also answers requests for [`DEFAULT_MODULE`] by echoing the data back, so two
 //! daemons can try requests; an application that wants its own answers turns that off
@@ -41,6 +42,7 @@
 //! # }
 //! ```
 
+pub mod api;
 mod body;
 pub mod client;
 mod error;
@@ -57,8 +59,8 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 
+pub use api::EVENT_TYPES;
 pub use error::AdminError;
-pub use feed::EVENT_TYPES;
 pub use token::{Token, TokenError, MAX_TOKEN_FILE, MIN_TOKEN_LEN};
 
 use fisco_p2p::node::Handle;

@@ -3,44 +3,27 @@
 use std::time::Duration;
 
 use axum::{body::Bytes, extract::rejection::BytesRejection, extract::State as Extract, Json};
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
 use super::{
-    body::{self, Data},
+    api::{
+        self, BroadcastBody, Data, Multicast, Reply, RequestBody, SubscribeBody, Subscription,
+        TopicBody,
+    },
+    body,
     error::ApiError,
     state::State,
     DEFAULT_MODULE,
 };
-use fisco_p2p::identity::NodeId;
 
 /// Longest per-request timeout a body may ask for.
 const MAX_TIMEOUT_MS: u64 = 10 * 60 * 1000;
 
 type Body = Result<Bytes, BytesRejection>;
 
-/// The answer of a request: who replied, and the reply.
-#[derive(Serialize)]
-pub(super) struct ReplyJson {
-    from: NodeId,
-    #[serde(flatten)]
-    data: Data,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RequestBody {
-    to: String,
-    module: Option<u16>,
-    data: Option<String>,
-    data_base64: Option<String>,
-    timeout_ms: Option<u64>,
-}
-
 pub(super) async fn request(
     Extract(state): Extract<State>,
     body: Body,
-) -> Result<Json<ReplyJson>, ApiError> {
+) -> Result<Json<Reply>, ApiError> {
     let request: RequestBody = body::json(body)?;
     let to = body::node_id("to", &request.to)?;
     let payload = body::payload(request.data, request.data_base64)?;
@@ -63,99 +46,75 @@ pub(super) async fn request(
         None => state.handle.request(to.clone(), module, payload).await,
     };
     let reply = result?;
-    Ok(Json(ReplyJson {
+    Ok(Json(Reply {
         from: to,
-        data: Data::new(&reply),
+        data: Data::from_bytes(&reply),
     }))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TopicBody {
-    topic: String,
-    module: Option<u16>,
-    data: Option<String>,
-    data_base64: Option<String>,
-}
-
-impl TopicBody {
-    fn parse(body: Body) -> Result<(String, u16, Bytes), ApiError> {
-        let parsed: TopicBody = body::json(body)?;
-        body::topic(&parsed.topic)?;
-        let payload = body::payload(parsed.data, parsed.data_base64)?;
-        Ok((
-            parsed.topic,
-            parsed.module.unwrap_or(DEFAULT_MODULE),
-            payload,
-        ))
-    }
+/// A topic body: its checked topic, its module and its payload.
+fn topic_body(body: Body) -> Result<(String, u16, Bytes), ApiError> {
+    let parsed: TopicBody = body::json(body)?;
+    body::topic(&parsed.topic)?;
+    let payload = body::payload(parsed.data, parsed.data_base64)?;
+    Ok((
+        parsed.topic,
+        parsed.module.unwrap_or(DEFAULT_MODULE),
+        payload,
+    ))
 }
 
 pub(super) async fn send_topic(
     Extract(state): Extract<State>,
     body: Body,
-) -> Result<Json<ReplyJson>, ApiError> {
-    let (topic, module, payload) = TopicBody::parse(body)?;
+) -> Result<Json<Reply>, ApiError> {
+    let (topic, module, payload) = topic_body(body)?;
     let result = state.handle.send_to_topic(topic, module, payload).await;
     let (from, reply) = result?;
-    Ok(Json(ReplyJson {
+    Ok(Json(Reply {
         from,
-        data: Data::new(&reply),
+        data: Data::from_bytes(&reply),
     }))
 }
 
 pub(super) async fn multicast(
     Extract(state): Extract<State>,
     body: Body,
-) -> Result<Json<Value>, ApiError> {
-    let (topic, module, payload) = TopicBody::parse(body)?;
-    let followers = state
+) -> Result<Json<Multicast>, ApiError> {
+    let (topic, module, payload) = topic_body(body)?;
+    let sent_to = state
         .handle
         .multicast(topic.clone(), module, payload)
         .await?;
-    Ok(Json(json!({ "topic": topic, "sent_to": followers })))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BroadcastBody {
-    module: Option<u16>,
-    data: Option<String>,
-    data_base64: Option<String>,
+    Ok(Json(Multicast { topic, sent_to }))
 }
 
 pub(super) async fn broadcast(
     Extract(state): Extract<State>,
     body: Body,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::Broadcast>, ApiError> {
     let parsed: BroadcastBody = body::json(body)?;
     let payload = body::payload(parsed.data, parsed.data_base64)?;
     let module = parsed.module.unwrap_or(DEFAULT_MODULE);
     state.handle.broadcast(module, payload).await?;
-    Ok(Json(json!({ "sent": true })))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SubscribeBody {
-    topic: String,
+    Ok(Json(api::Broadcast { sent: true }))
 }
 
 pub(super) async fn subscribe(
     Extract(state): Extract<State>,
     body: Body,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Subscription>, ApiError> {
     let SubscribeBody { topic } = body::json(body)?;
     body::topic(&topic)?;
     let changed = state.handle.subscribe(topic.clone()).await?;
-    Ok(Json(json!({ "topic": topic, "changed": changed })))
+    Ok(Json(Subscription { topic, changed }))
 }
 
 pub(super) async fn unsubscribe(
     Extract(state): Extract<State>,
     body: Body,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Subscription>, ApiError> {
     let SubscribeBody { topic } = body::json(body)?;
     let changed = state.handle.unsubscribe(topic.clone()).await?;
-    Ok(Json(json!({ "topic": topic, "changed": changed })))
+    Ok(Json(Subscription { topic, changed }))
 }

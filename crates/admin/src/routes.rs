@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use super::{api, body, error::ApiError, feed, messages, state::State};
 use axum::{
     body::Bytes,
     extract::{rejection::BytesRejection, DefaultBodyLimit, State as Extract},
@@ -11,13 +12,7 @@ use axum::{
     routing::{get, post},
     Json, Router,
 };
-use serde::{Deserialize, Serialize};
-
-use super::{body, error::ApiError, feed, messages, state::State};
-use fisco_p2p::{
-    identity::NodeId,
-    node::{parse_address, PeerInfo},
-};
+use fisco_p2p::node::{parse_address, PeerInfo};
 
 /// Every route of the API; bodies over `max_body` bytes are refused with 413. The server puts
 /// the guard in front of it.
@@ -51,43 +46,9 @@ pub(super) fn router(state: State, max_body: usize) -> Router {
         .with_state(state)
 }
 
-#[derive(Serialize)]
-struct StatusJson {
-    node_id: NodeId,
-    listen: Vec<String>,
-    seq: u64,
-    topics: Vec<String>,
-    connected: usize,
-    /// Nodes reachable over the links that exist, this node's neighbours included.
-    routes: usize,
-    /// Static peers are configured but none is connected: the node may be cut off.
-    no_static_peer_connected: bool,
-    /// Requests this node sent that have not ended yet.
-    requests_in_flight: usize,
-    /// Bytes waiting in the send queues of all links.
-    queued_bytes: usize,
-    /// Envelopes this node forwarded for others.
-    relayed: u64,
-    /// What was dropped so far, by reason (each also a metric).
-    dropped: DroppedJson,
-}
-
-/// Drops by reason, as `/v1/status` reports them.
-#[derive(Serialize)]
-struct DroppedJson {
-    over_budget: u64,
-    queue_full: u64,
-    inbox_full: u64,
-    bad_signature: u64,
-    barred_origin: u64,
-    malformed: u64,
-    hop_limit: u64,
-    no_route: u64,
-}
-
-async fn status(Extract(state): Extract<State>) -> Result<Json<StatusJson>, ApiError> {
+async fn status(Extract(state): Extract<State>) -> Result<Json<api::Status>, ApiError> {
     let status = state.handle.status().await?;
-    Ok(Json(StatusJson {
+    Ok(Json(api::Status {
         node_id: status.node_id,
         listen: status.listen.iter().map(ToString::to_string).collect(),
         seq: status.seq,
@@ -98,7 +59,7 @@ async fn status(Extract(state): Extract<State>) -> Result<Json<StatusJson>, ApiE
         requests_in_flight: status.requests_in_flight,
         queued_bytes: status.queued_bytes,
         relayed: status.overlay.relayed,
-        dropped: DroppedJson {
+        dropped: api::Dropped {
             over_budget: status.overlay.dropped_over_budget,
             queue_full: status.overlay.dropped_queue_full,
             inbox_full: status.inbox_dropped,
@@ -111,17 +72,7 @@ async fn status(Extract(state): Extract<State>) -> Result<Json<StatusJson>, ApiE
     }))
 }
 
-/// A route: where messages for `destination` go next, and how many links away it is.
-#[derive(Serialize)]
-struct RouteJson {
-    destination: NodeId,
-    next_hop: NodeId,
-    hops: u32,
-    /// This node, each relay, then the destination, as this node sees the network.
-    path: Vec<NodeId>,
-}
-
-async fn routes(Extract(state): Extract<State>) -> Result<Json<Vec<RouteJson>>, ApiError> {
+async fn routes(Extract(state): Extract<State>) -> Result<Json<Vec<api::Route>>, ApiError> {
     let mut out = Vec::new();
     for route in state.handle.routes().await? {
         let path = state
@@ -129,7 +80,7 @@ async fn routes(Extract(state): Extract<State>) -> Result<Json<Vec<RouteJson>>, 
             .path(route.destination.clone())
             .await?
             .unwrap_or_default();
-        out.push(RouteJson {
+        out.push(api::Route {
             destination: route.destination,
             next_hop: route.next_hop,
             hops: route.hops,
@@ -140,58 +91,37 @@ async fn routes(Extract(state): Extract<State>) -> Result<Json<Vec<RouteJson>>, 
     Ok(Json(out))
 }
 
-/// A known node. State values that are UTF-8 text are in `state`, the others, in base64, in
-/// `state_base64` (present only when there are any).
-#[derive(Serialize)]
-struct PeerJson {
-    node_id: NodeId,
-    connected: bool,
-    online: bool,
-    addrs: Vec<String>,
-    topics: Vec<String>,
-    seq: u64,
-    state: BTreeMap<String, String>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    state_base64: BTreeMap<String, String>,
-}
-
-impl From<PeerInfo> for PeerJson {
-    fn from(peer: PeerInfo) -> Self {
-        use base64::{engine::general_purpose::STANDARD, Engine as _};
-        let mut state = BTreeMap::new();
-        let mut state_base64 = BTreeMap::new();
-        for (key, value) in peer.state {
-            match String::from_utf8(value.to_vec()) {
-                Ok(text) => state.insert(key, text),
-                Err(_) => state_base64.insert(key, STANDARD.encode(&value)),
-            };
-        }
-        Self {
-            node_id: peer.node_id,
-            connected: peer.connected,
-            online: peer.online,
-            addrs: peer.addrs.iter().map(ToString::to_string).collect(),
-            topics: peer.topics,
-            seq: peer.seq,
-            state,
-            state_base64,
-        }
+/// A known node as `/v1/peers` shows it: state values that are UTF-8 text in `state`, the
+/// others, in base64, in `state_base64`.
+fn peer(peer: PeerInfo) -> api::Peer {
+    use base64::{engine::general_purpose::STANDARD, Engine as _};
+    let mut state = BTreeMap::new();
+    let mut state_base64 = BTreeMap::new();
+    for (key, value) in peer.state {
+        match String::from_utf8(value.to_vec()) {
+            Ok(text) => state.insert(key, text),
+            Err(_) => state_base64.insert(key, STANDARD.encode(&value)),
+        };
+    }
+    api::Peer {
+        node_id: peer.node_id,
+        connected: peer.connected,
+        online: peer.online,
+        addrs: peer.addrs.iter().map(ToString::to_string).collect(),
+        topics: peer.topics,
+        seq: peer.seq,
+        state,
+        state_base64,
     }
 }
 
-async fn peers(Extract(state): Extract<State>) -> Result<Json<Vec<PeerJson>>, ApiError> {
+async fn peers(Extract(state): Extract<State>) -> Result<Json<Vec<api::Peer>>, ApiError> {
     let peers = state.handle.peers().await?;
-    Ok(Json(peers.into_iter().map(PeerJson::from).collect()))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AddrBody {
-    addr: String,
+    Ok(Json(peers.into_iter().map(peer).collect()))
 }
 
 fn address(body: Result<Bytes, BytesRejection>) -> Result<(String, libp2p::Multiaddr), ApiError> {
-    let AddrBody { addr } = body::json(body)?;
+    let api::AddrBody { addr } = body::json(body)?;
     let multiaddr = parse_address(&addr).map_err(|e| ApiError::bad_request(e.to_string()))?;
     Ok((addr, multiaddr))
 }
@@ -199,38 +129,29 @@ fn address(body: Result<Bytes, BytesRejection>) -> Result<(String, libp2p::Multi
 async fn add_peer(
     Extract(state): Extract<State>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<api::PeerAdded>, ApiError> {
     let (addr, multiaddr) = address(body)?;
     let added = state.handle.operator().add_peer(multiaddr).await?;
-    Ok(Json(serde_json::json!({ "addr": addr, "added": added })))
+    Ok(Json(api::PeerAdded { addr, added }))
 }
 
 async fn remove_peer(
     Extract(state): Extract<State>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<api::PeerRemoved>, ApiError> {
     let (addr, multiaddr) = address(body)?;
     let removed = state.handle.operator().remove_peer(multiaddr).await?;
-    Ok(Json(
-        serde_json::json!({ "addr": addr, "removed": removed }),
-    ))
-}
-
-#[derive(Serialize)]
-struct StaticPeerJson {
-    addr: String,
-    connected: Option<NodeId>,
-    own_address: bool,
+    Ok(Json(api::PeerRemoved { addr, removed }))
 }
 
 async fn static_peers(
     Extract(state): Extract<State>,
-) -> Result<Json<Vec<StaticPeerJson>>, ApiError> {
+) -> Result<Json<Vec<api::StaticPeer>>, ApiError> {
     let peers = state.handle.operator().static_peers().await?;
     Ok(Json(
         peers
             .into_iter()
-            .map(|p| StaticPeerJson {
+            .map(|p| api::StaticPeer {
                 addr: p.address.to_string(),
                 connected: p.connected,
                 own_address: p.own_address,
