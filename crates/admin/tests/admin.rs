@@ -1,6 +1,7 @@
 //! The admin API against in-process nodes on 127.0.0.1: every route, the event stream, metrics,
 //! and 4xx answers naming what is wrong. `admin/harness.rs` runs the daemons; the event stream
-//! is tested in `admin/events.rs`, error answers in `admin/errors.rs`.
+//! is tested in `admin/events.rs`, error answers in `admin/errors.rs`, the typed client in
+//! `admin/typed.rs`.
 
 // The shared helpers unwrap locks.
 #![allow(clippy::unwrap_used)]
@@ -14,6 +15,8 @@ mod events;
 mod hardening;
 #[path = "admin/harness.rs"]
 mod harness;
+#[path = "admin/typed.rs"]
+mod typed;
 
 use common::network::identities;
 use harness::{pair, text, wait_event, wait_until, Daemon};

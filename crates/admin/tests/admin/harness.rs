@@ -131,7 +131,7 @@ pub async fn wait_event(
 ) -> Value {
     tokio::time::timeout(WAIT, async {
         loop {
-            match stream.next().await.expect("event stream readable") {
+            match stream.next_json().await.expect("event stream readable") {
                 Some(event) if accept(&event) => return event,
                 Some(_) => {}
                 None => panic!("event stream ended while waiting for {what}"),

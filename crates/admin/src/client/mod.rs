@@ -1,44 +1,29 @@
 //! A small HTTP/1.1 client of the admin API, as `fisco-p2p ctl` uses it: one connection per
 //! call (the API is on loopback), JSON in and out, bounded answers, and the live event stream.
+//!
+//! Each route has a typed call (`calls.rs`: [`Client::status`], [`Client::request`], ...)
+//! sending and reading the [`api`](crate::api) types; [`Client::get`], [`Client::post`],
+//! [`Client::delete`] and [`Client::send`] give the JSON as it came, for tools and tests that
+//! look at the wire. [`EventStream`] (`events.rs`) reads the live events.
+
+mod calls;
+mod error;
+mod events;
 
 use std::{net::SocketAddr, time::Duration};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::{body::Incoming, client::conn::http1, header, Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
+use serde::{Deserialize as _, Serialize};
 use serde_json::Value;
 use tokio::net::TcpStream;
 
-/// Why a call to the admin API failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ClientError {
-    /// Nothing answers at the address: the node is not running, or serves its admin API
-    /// elsewhere (`run --admin ADDR`, the `admin` key of node.toml).
-    #[error("cannot reach the admin API at {address}: {source}; is the node running with its admin API there?")]
-    Connect {
-        /// The address.
-        address: SocketAddr,
-        /// What the OS said.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The call took longer than the client's timeout.
-    #[error("no answer from the admin API at {0} in time; the node may still be working on it (a request to a slow peer): give more time with --timeout")]
-    Timeout(SocketAddr),
-    /// The HTTP exchange failed, or the answer was too large or not JSON.
-    #[error("bad exchange with the admin API: {0}")]
-    Protocol(String),
-    /// The API answered with an error status and message.
-    #[error("{message} (HTTP {status})")]
-    Api {
-        /// The HTTP status.
-        status: u16,
-        /// The API's `error` message.
-        message: String,
-    },
-}
+pub use error::ClientError;
+pub use events::EventStream;
+
+use crate::api::ErrorAnswer;
 
 /// An answer of the API: its status and its body (JSON, or a string for non-JSON bodies).
 #[derive(Debug, Clone)]
@@ -55,13 +40,10 @@ impl Answer {
         if (200..300).contains(&self.status) {
             return Ok(self.body);
         }
-        let message = match &self.body {
-            Value::Object(fields) => match fields.get("error") {
-                Some(Value::String(error)) => error.clone(),
-                _ => self.body.to_string(),
-            },
-            Value::String(text) => text.clone(),
-            other => other.to_string(),
+        let message = match (&self.body, ErrorAnswer::deserialize(&self.body)) {
+            (_, Ok(ErrorAnswer { error })) => error,
+            (Value::String(text), _) => text.clone(),
+            (other, _) => other.to_string(),
         };
         Err(ClientError::Api {
             status: self.status,
@@ -128,17 +110,15 @@ impl Client {
     }
 
     /// `POST path` with a JSON body, returning the body of a 2xx answer.
-    pub async fn post(&self, path: &str, body: &Value) -> Result<Value, ClientError> {
-        let body = Bytes::from(body.to_string());
-        self.send(Method::POST, path, Some(body))
+    pub async fn post(&self, path: &str, body: &impl Serialize) -> Result<Value, ClientError> {
+        self.send(Method::POST, path, Some(encode(body)?))
             .await?
             .into_result()
     }
 
     /// `DELETE path` with a JSON body, returning the body of a 2xx answer.
-    pub async fn delete(&self, path: &str, body: &Value) -> Result<Value, ClientError> {
-        let body = Bytes::from(body.to_string());
-        self.send(Method::DELETE, path, Some(body))
+    pub async fn delete(&self, path: &str, body: &impl Serialize) -> Result<Value, ClientError> {
+        self.send(Method::DELETE, path, Some(encode(body)?))
             .await?
             .into_result()
     }
@@ -196,11 +176,7 @@ impl Client {
             });
             return Err(error);
         }
-        Ok(EventStream {
-            body: response.into_body(),
-            buffer: BytesMut::new(),
-            max_event: self.max_answer,
-        })
+        Ok(EventStream::new(response.into_body(), self.max_answer))
     }
 
     async fn start(
@@ -241,79 +217,16 @@ impl Client {
     }
 }
 
-/// The event stream of `GET /v1/events`.
-#[derive(Debug)]
-pub struct EventStream {
-    body: Incoming,
-    buffer: BytesMut,
-    max_event: usize,
-}
-
-impl EventStream {
-    /// The next event, or `None` once the stream has ended (the node or its API stopped).
-    /// Keep-alive comments are skipped.
-    pub async fn next(&mut self) -> Result<Option<Value>, ClientError> {
-        loop {
-            while let Some(block) = self.take_block() {
-                if let Some(event) = parse_block(&block)? {
-                    return Ok(Some(event));
-                }
-            }
-            if self.buffer.len() > self.max_event {
-                return Err(ClientError::Protocol(
-                    "an event exceeds the size limit".into(),
-                ));
-            }
-            match self.body.frame().await {
-                Some(Ok(frame)) => {
-                    if let Ok(data) = frame.into_data() {
-                        self.buffer.extend_from_slice(&data);
-                    }
-                }
-                Some(Err(error)) => return Err(ClientError::Protocol(error.to_string())),
-                None => return Ok(None),
-            }
-        }
-    }
-
-    /// Splits off the first complete event block (ended by a blank line), if there is one.
-    fn take_block(&mut self) -> Option<Bytes> {
-        let end = self.buffer.windows(2).position(|w| w == b"\n\n")?;
-        let block = self.buffer.split_to(end + 2).freeze();
-        Some(block.slice(..end))
-    }
-}
-
-/// The JSON of an SSE block's `data:` lines; `None` for a block of comments only.
-fn parse_block(block: &[u8]) -> Result<Option<Value>, ClientError> {
-    let text = std::str::from_utf8(block)
-        .map_err(|_| ClientError::Protocol("an event is not UTF-8".into()))?;
-    let data: Vec<&str> = text
-        .lines()
-        .filter_map(|line| line.strip_prefix("data:"))
-        .map(|data| data.strip_prefix(' ').unwrap_or(data))
-        .collect();
-    if data.is_empty() {
-        return Ok(None);
-    }
-    serde_json::from_str(&data.join("\n"))
-        .map(Some)
-        .map_err(|e| ClientError::Protocol(format!("an event is not JSON: {e}")))
+/// A request body as JSON.
+fn encode(body: &impl Serialize) -> Result<Bytes, ClientError> {
+    serde_json::to_vec(body)
+        .map(Bytes::from)
+        .map_err(|e| ClientError::Protocol(format!("encoding the request body: {e}")))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sse_blocks_give_their_json_and_comments_nothing() {
-        assert_eq!(
-            parse_block(b"data: {\"type\":\"x\"}").unwrap(),
-            Some(serde_json::json!({ "type": "x" }))
-        );
-        assert_eq!(parse_block(b": keep-alive").unwrap(), None);
-        assert!(parse_block(b"data: not json").is_err());
-    }
 
     #[test]
     fn error_answers_carry_the_api_message() {
