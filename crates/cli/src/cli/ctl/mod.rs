@@ -3,14 +3,14 @@
 //! API's JSON with `--json`. Any failure is one line on stderr (a JSON object with `--json`) and
 //! a non-zero exit.
 
+mod event_line;
 mod show;
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::Context as _;
 use clap::{builder::PossibleValuesParser, Args, Subcommand};
-use fisco_p2p_admin::{client::Client, EVENT_TYPES};
-use serde_json::{json, Map, Value};
+use fisco_p2p_admin::{api, client::Client, EVENT_TYPES};
 
 /// A call waits this long when `--timeout` is not given.
 const DEFAULT_TIMEOUT: u64 = 30;
@@ -72,15 +72,48 @@ struct PayloadArgs {
 }
 
 impl PayloadArgs {
-    /// The body fields: `data` or `data_base64`, and `module` when given.
-    fn fields(&self) -> Map<String, Value> {
-        let mut fields = Map::new();
-        let key = if self.base64 { "data_base64" } else { "data" };
-        fields.insert(key.into(), Value::String(self.data.clone()));
-        if let Some(module) = self.module {
-            fields.insert("module".into(), json!(module));
+    /// `(data, data_base64)`: DATA in the field its form goes in.
+    fn data(self) -> (Option<String>, Option<String>) {
+        match self.base64 {
+            true => (None, Some(self.data)),
+            false => (Some(self.data), None),
         }
-        fields
+    }
+
+    /// The body of `POST /v1/request`.
+    fn request(self, to: String, timeout_ms: Option<u64>) -> api::RequestBody {
+        let module = self.module;
+        let (data, data_base64) = self.data();
+        api::RequestBody {
+            to,
+            module,
+            data,
+            data_base64,
+            timeout_ms,
+        }
+    }
+
+    /// The body of `POST /v1/send-topic` and `/v1/multicast`.
+    fn topic(self, topic: String) -> api::TopicBody {
+        let module = self.module;
+        let (data, data_base64) = self.data();
+        api::TopicBody {
+            topic,
+            module,
+            data,
+            data_base64,
+        }
+    }
+
+    /// The body of `POST /v1/broadcast`.
+    fn broadcast(self) -> api::BroadcastBody {
+        let module = self.module;
+        let (data, data_base64) = self.data();
+        api::BroadcastBody {
+            module,
+            data,
+            data_base64,
+        }
     }
 }
 
@@ -201,61 +234,44 @@ impl CtlArgs {
         let request_timeout = self.request_timeout_ms();
         let out = show::Output::new(self.json, self.wide, self.raw);
         match self.command {
-            CtlCommand::Status => out.status(&client.get("/v1/status").await?),
+            CtlCommand::Status => out.status(&client.status().await?),
             CtlCommand::Peers { static_peers: true } => {
-                out.static_peers(&client.get("/v1/static-peers").await?)
+                out.static_peers(&client.static_peers().await?)
             }
             CtlCommand::Peers {
                 static_peers: false,
-            } => out.peers(&client.get("/v1/peers").await?),
-            CtlCommand::Routes => out.routes(&client.get("/v1/routes").await?),
+            } => out.peers(&client.peers().await?),
+            CtlCommand::Routes => out.routes(&client.routes().await?),
             CtlCommand::Request { node, payload, .. } => {
-                let mut body = payload.fields();
-                body.insert("to".into(), Value::String(node));
-                if let Some(ms) = request_timeout {
-                    body.insert("timeout_ms".into(), json!(ms));
-                }
-                out.reply(&client.post("/v1/request", &Value::Object(body)).await?)?
+                let body = payload.request(node, request_timeout);
+                out.reply(&client.request(&body).await?)
             }
             CtlCommand::SendTopic { topic, payload } => {
-                let body = with_topic(payload.fields(), topic);
-                out.reply(&client.post("/v1/send-topic", &body).await?)?
+                out.reply(&client.send_topic(&payload.topic(topic)).await?)
             }
             CtlCommand::Multicast { topic, payload } => {
-                let body = with_topic(payload.fields(), topic);
-                out.multicast(&client.post("/v1/multicast", &body).await?)
+                out.multicast(&client.multicast(&payload.topic(topic)).await?)
             }
             CtlCommand::Broadcast { payload } => {
-                let body = Value::Object(payload.fields());
-                out.broadcast(&client.post("/v1/broadcast", &body).await?)
+                out.broadcast(&client.broadcast(&payload.broadcast()).await?)
             }
             CtlCommand::Subscribe { topic } => {
-                let answer = client
-                    .post("/v1/subscribe", &json!({ "topic": topic }))
-                    .await?;
+                let answer = client.subscribe(&api::SubscribeBody { topic }).await?;
                 out.subscription(&answer, true)
             }
             CtlCommand::Unsubscribe { topic } => {
-                let answer = client
-                    .post("/v1/unsubscribe", &json!({ "topic": topic }))
-                    .await?;
+                let answer = client.unsubscribe(&api::SubscribeBody { topic }).await?;
                 out.subscription(&answer, false)
             }
             CtlCommand::AddPeer { addr } => {
-                out.peer_change(&client.post("/v1/peers", &json!({ "addr": addr })).await?)
+                out.peer_added(&client.add_peer(&api::AddrBody { addr }).await?)
             }
             CtlCommand::RemovePeer { addr } => {
-                out.peer_change(&client.delete("/v1/peers", &json!({ "addr": addr })).await?)
+                out.peer_removed(&client.remove_peer(&api::AddrBody { addr }).await?)
             }
-            CtlCommand::Events { count, types } => events(&client, &out, count, &types).await?,
+            CtlCommand::Events { count, types } => events(&client, &out, count, &types).await,
         }
-        Ok(())
     }
-}
-
-fn with_topic(mut fields: Map<String, Value>, topic: String) -> Value {
-    fields.insert("topic".into(), Value::String(topic));
-    Value::Object(fields)
 }
 
 /// Prints events until `count` have been printed, the stream ends, or Ctrl-C.
@@ -275,9 +291,8 @@ async fn events(
         let Some(event) = next else {
             anyhow::bail!("the event stream ended: the node or its admin API stopped");
         };
-        let kind = event["type"].as_str().unwrap_or_default();
-        if types.is_empty() || types.iter().any(|t| t == kind) {
-            out.event(&event);
+        if types.is_empty() || types.iter().any(|t| t == event.kind()) {
+            out.event(&event)?;
             printed += 1;
         }
     }

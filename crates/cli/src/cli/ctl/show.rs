@@ -1,14 +1,18 @@
-//! How `ctl` prints answers: the JSON as the API gave it (`--json`), or readable lines and
-//! tables in which every string that came from the network is escaped (see `terminal.rs`),
-//! node IDs are shortened unless `--wide`, and payloads are shown as they are with `--raw`.
+//! How `ctl` prints answers: their JSON (`--json`, each answer written back from its `api`
+//! type), or readable lines and tables in which every string that came from the network is
+//! escaped (see `terminal.rs`), node IDs are shortened unless `--wide`, and payloads are shown
+//! as they are with `--raw`. Events are put in words in `event_line.rs`.
 
 #![allow(clippy::print_stdout)]
 
 use std::io::Write as _;
 
 use base64::{engine::general_purpose::STANDARD as BASE64, Engine as _};
-use serde_json::Value;
+use fisco_p2p::identity::NodeId;
+use fisco_p2p_admin::api::{self, Data};
+use serde::Serialize;
 
+use super::event_line;
 use crate::cli::terminal::escape;
 
 /// Hex characters of a node ID shown in tables and events without `--wide`.
@@ -50,15 +54,20 @@ fn cut(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_owned();
     }
-    let mut short: String = text.chars().take(max).collect();
+    let mut short = cut_to(text, max);
     short.push('…');
     short
 }
 
-fn yes_no(value: &Value) -> String {
+/// The first `max` characters of `text`.
+fn cut_to(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
+}
+
+fn yes_no(value: bool) -> String {
     match value {
-        Value::Bool(true) => "yes".to_owned(),
-        _ => "no".to_owned(),
+        true => "yes".to_owned(),
+        false => "no".to_owned(),
     }
 }
 
@@ -67,84 +76,85 @@ impl Output {
         Self { json, wide, raw }
     }
 
-    /// Prints the JSON and returns true in `--json` mode.
-    fn as_json(&self, value: &Value) -> bool {
+    /// Prints the JSON of `value` and returns true in `--json` mode.
+    fn as_json(&self, value: &impl Serialize) -> anyhow::Result<bool> {
         if self.json {
-            println!("{value}");
+            println!("{}", serde_json::to_string(value)?);
         }
-        self.json
+        Ok(self.json)
     }
 
-    /// A JSON value as plain, escaped text: strings without quotes, null and `[]` as `-`.
-    fn plain(&self, value: &Value) -> String {
-        match value {
-            Value::String(text) => escape(text).into_owned(),
-            Value::Null => "-".to_owned(),
-            Value::Array(items) if items.is_empty() => "-".to_owned(),
-            Value::Array(items) => items
-                .iter()
-                .map(|item| self.plain(item))
-                .collect::<Vec<_>>()
-                .join(","),
-            other => escape(&other.to_string()).into_owned(),
+    /// Text from the network, escaped.
+    pub(super) fn text(&self, text: &str) -> String {
+        escape(text).into_owned()
+    }
+
+    /// Texts from the network, escaped and joined by commas; `-` for none.
+    pub(super) fn list(&self, items: &[String]) -> String {
+        if items.is_empty() {
+            return "-".to_owned();
         }
+        let items: Vec<String> = items.iter().map(|item| self.text(item)).collect();
+        items.join(",")
     }
 
     /// A node ID, shortened unless `--wide`.
-    fn id(&self, value: &Value) -> String {
-        match value {
-            Value::String(id) if !self.wide && id.len() > SHORT_ID => {
-                format!("{}…", escape(&id[..SHORT_ID.min(id.len())]))
-            }
-            other => self.plain(other),
+    pub(super) fn id(&self, id: &NodeId) -> String {
+        let id = id.to_string();
+        match id.chars().count() > SHORT_ID && !self.wide {
+            true => format!("{}…", self.text(&cut_to(&id, SHORT_ID))),
+            false => self.text(&id),
         }
+    }
+
+    /// A node ID that may be absent: `-` when it is.
+    pub(super) fn maybe_id(&self, id: Option<&NodeId>) -> String {
+        id.map_or_else(|| "-".to_owned(), |id| self.id(id))
     }
 
     /// A payload: the text of `data` (escaped unless `--raw`), or `data_base64` marked as such,
     /// or the size of a payload the feed left out.
-    fn payload(&self, value: &Value) -> String {
-        match (&value["data"], &value["data_base64"], &value["size"]) {
-            (Value::String(text), _, _) if self.raw => text.clone(),
-            (Value::String(text), _, _) => escape(text).into_owned(),
-            (_, Value::String(encoded), _) => format!("{encoded} (base64)"),
-            (_, _, Value::Number(size)) => format!("({size} bytes, not shown)"),
-            _ => "-".to_owned(),
+    pub(super) fn payload(&self, data: &Data) -> String {
+        match data {
+            Data::Text { data } if self.raw => data.clone(),
+            Data::Text { data } => self.text(data),
+            Data::Base64 { data_base64 } => format!("{} (base64)", self.text(data_base64)),
+            Data::Omitted { size, .. } => format!("({size} bytes, not shown)"),
         }
     }
 
-    pub(super) fn status(&self, status: &Value) {
-        if self.as_json(status) {
-            return;
+    pub(super) fn status(&self, status: &api::Status) -> anyhow::Result<()> {
+        if self.as_json(status)? {
+            return Ok(());
         }
-        for (name, key) in [
-            ("node ID", "node_id"),
-            ("listen", "listen"),
-            ("seq", "seq"),
-            ("topics", "topics"),
-            ("connected", "connected"),
-            ("routes", "routes"),
+        for (name, value) in [
+            ("node ID", self.text(&status.node_id.to_string())),
+            ("listen", self.list(&status.listen)),
+            ("seq", status.seq.to_string()),
+            ("topics", self.list(&status.topics)),
+            ("connected", status.connected.to_string()),
+            ("routes", status.routes.to_string()),
         ] {
-            println!("{name:<10} {}", self.plain(&status[key]));
+            println!("{name:<10} {value}");
         }
+        Ok(())
     }
 
     /// The application state of a peer: `key=value` pairs, values cut unless `--wide`.
-    fn state(&self, peer: &Value) -> String {
+    fn state(&self, peer: &api::Peer) -> String {
         let width = if self.wide { usize::MAX } else { SHORT_VALUE };
-        let mut pairs = Vec::new();
-        for (field, binary) in [("state", false), ("state_base64", true)] {
-            if let Value::Object(state) = &peer[field] {
-                for (key, value) in state {
-                    let value = self.plain(value);
-                    let value = if binary {
-                        format!("{} (base64)", cut(&value, width))
-                    } else {
-                        cut(&value, width)
-                    };
-                    pairs.push(format!("{}={value}", escape(key)));
-                }
-            }
-        }
+        let text = peer.state.iter().map(|(key, value)| (key, value, ""));
+        let binary = peer
+            .state_base64
+            .iter()
+            .map(|(key, value)| (key, value, " (base64)"));
+        let pairs: Vec<String> = text
+            .chain(binary)
+            .map(|(key, value, mark)| {
+                let value = cut(&self.text(value), width);
+                format!("{}={value}{mark}", self.text(key))
+            })
+            .collect();
         if pairs.is_empty() {
             "-".to_owned()
         } else {
@@ -152,23 +162,21 @@ impl Output {
         }
     }
 
-    pub(super) fn peers(&self, peers: &Value) {
-        if self.as_json(peers) {
-            return;
+    pub(super) fn peers(&self, peers: &[api::Peer]) -> anyhow::Result<()> {
+        if self.as_json(&peers)? {
+            return Ok(());
         }
         let rows: Vec<Vec<String>> = peers
-            .as_array()
-            .into_iter()
-            .flatten()
+            .iter()
             .map(|p| {
                 vec![
-                    self.id(&p["node_id"]),
-                    yes_no(&p["connected"]),
-                    yes_no(&p["online"]),
-                    self.plain(&p["seq"]),
-                    self.plain(&p["topics"]),
+                    self.id(&p.node_id),
+                    yes_no(p.connected),
+                    yes_no(p.online),
+                    p.seq.to_string(),
+                    self.list(&p.topics),
                     self.state(p),
-                    self.plain(&p["addrs"]),
+                    self.list(&p.addrs),
                 ]
             })
             .collect();
@@ -184,63 +192,57 @@ impl Output {
             ],
             &rows,
         );
+        Ok(())
     }
 
-    pub(super) fn routes(&self, routes: &Value) {
-        if self.as_json(routes) {
-            return;
+    pub(super) fn routes(&self, routes: &[api::Route]) -> anyhow::Result<()> {
+        if self.as_json(&routes)? {
+            return Ok(());
         }
         let rows: Vec<Vec<String>> = routes
-            .as_array()
-            .into_iter()
-            .flatten()
+            .iter()
             .map(|r| {
-                let path: Vec<String> = r["path"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|id| self.id(id))
-                    .collect();
+                let path: Vec<String> = r.path.iter().map(|id| self.id(id)).collect();
                 vec![
-                    self.id(&r["destination"]),
-                    self.id(&r["next_hop"]),
-                    self.plain(&r["hops"]),
+                    self.id(&r.destination),
+                    self.id(&r.next_hop),
+                    r.hops.to_string(),
                     path.join(" > "),
                 ]
             })
             .collect();
         table(&["DESTINATION", "NEXT HOP", "HOPS", "PATH"], &rows);
+        Ok(())
     }
 
-    pub(super) fn static_peers(&self, peers: &Value) {
-        if self.as_json(peers) {
-            return;
+    pub(super) fn static_peers(&self, peers: &[api::StaticPeer]) -> anyhow::Result<()> {
+        if self.as_json(&peers)? {
+            return Ok(());
         }
         let rows: Vec<Vec<String>> = peers
-            .as_array()
-            .into_iter()
-            .flatten()
+            .iter()
             .map(|p| {
-                let node = match (&p["connected"], &p["own_address"]) {
-                    (_, Value::Bool(true)) => "(this node)".to_owned(),
-                    (connected, _) => self.id(connected),
+                let node = match p.own_address {
+                    true => "(this node)".to_owned(),
+                    false => self.maybe_id(p.connected.as_ref()),
                 };
-                vec![self.plain(&p["addr"]), node]
+                vec![self.text(&p.addr), node]
             })
             .collect();
         table(&["ADDRESS", "CONNECTED NODE"], &rows);
+        Ok(())
     }
 
     /// A reply: `reply from <ID>: <data>`; with `--raw`, the payload's bytes alone.
-    pub(super) fn reply(&self, reply: &Value) -> anyhow::Result<()> {
-        if self.as_json(reply) {
+    pub(super) fn reply(&self, reply: &api::Reply) -> anyhow::Result<()> {
+        if self.as_json(reply)? {
             return Ok(());
         }
         if self.raw {
-            let bytes = match (&reply["data"], &reply["data_base64"]) {
-                (Value::String(text), _) => text.as_bytes().to_vec(),
-                (_, Value::String(encoded)) => BASE64.decode(encoded)?,
-                _ => Vec::new(),
+            let bytes = match &reply.data {
+                Data::Text { data } => data.as_bytes().to_vec(),
+                Data::Base64 { data_base64 } => BASE64.decode(data_base64)?,
+                Data::Omitted { .. } => Vec::new(),
             };
             let mut stdout = std::io::stdout().lock();
             stdout.write_all(&bytes)?;
@@ -249,82 +251,80 @@ impl Output {
         }
         println!(
             "reply from {}: {}",
-            self.plain(&reply["from"]),
-            self.payload(reply)
+            self.text(&reply.from.to_string()),
+            self.payload(&reply.data)
         );
         Ok(())
     }
 
-    pub(super) fn multicast(&self, answer: &Value) {
-        if !self.as_json(answer) {
+    pub(super) fn multicast(&self, answer: &api::Multicast) -> anyhow::Result<()> {
+        if !self.as_json(answer)? {
             println!(
                 "sent to {} follower(s) of topic {}",
-                self.plain(&answer["sent_to"]),
-                self.plain(&answer["topic"])
+                answer.sent_to,
+                self.text(&answer.topic)
             );
         }
+        Ok(())
     }
 
-    pub(super) fn broadcast(&self, answer: &Value) {
-        if !self.as_json(answer) {
+    pub(super) fn broadcast(&self, answer: &api::Broadcast) -> anyhow::Result<()> {
+        if !self.as_json(answer)? {
             println!("broadcast sent");
         }
+        Ok(())
     }
 
-    pub(super) fn subscription(&self, answer: &Value, subscribe: bool) {
-        if self.as_json(answer) {
-            return;
+    pub(super) fn subscription(
+        &self,
+        answer: &api::Subscription,
+        subscribe: bool,
+    ) -> anyhow::Result<()> {
+        if self.as_json(answer)? {
+            return Ok(());
         }
-        let topic = self.plain(&answer["topic"]);
-        let changed = answer["changed"] == Value::Bool(true);
-        match (subscribe, changed) {
+        let topic = self.text(&answer.topic);
+        match (subscribe, answer.changed) {
             (true, true) => println!("now following topic {topic}"),
             (true, false) => println!("already following topic {topic}"),
             (false, true) => println!("no longer following topic {topic}"),
             (false, false) => println!("was not following topic {topic}"),
         }
+        Ok(())
     }
 
-    pub(super) fn peer_change(&self, answer: &Value) {
-        if self.as_json(answer) {
-            return;
+    pub(super) fn peer_added(&self, answer: &api::PeerAdded) -> anyhow::Result<()> {
+        if self.as_json(answer)? {
+            return Ok(());
         }
-        let addr = self.plain(&answer["addr"]);
-        match (&answer["added"], &answer["removed"]) {
-            (Value::Bool(true), _) => println!(
+        let addr = self.text(&answer.addr);
+        match answer.added {
+            true => println!(
                 "static peer {addr} added (kept across SIGHUP reloads until removed; add it to \
                  the configuration file to keep it across restarts)"
             ),
-            (Value::Bool(false), _) => println!("{addr} is already a static peer"),
-            (_, Value::Bool(true)) => println!("static peer {addr} removed"),
-            _ => println!("{addr} was not a static peer"),
+            false => println!("{addr} is already a static peer"),
         }
+        Ok(())
+    }
+
+    pub(super) fn peer_removed(&self, answer: &api::PeerRemoved) -> anyhow::Result<()> {
+        if self.as_json(answer)? {
+            return Ok(());
+        }
+        let addr = self.text(&answer.addr);
+        match answer.removed {
+            true => println!("static peer {addr} removed"),
+            false => println!("{addr} was not a static peer"),
+        }
+        Ok(())
     }
 
     /// One event per line: its type, then its fields as `key=value`, everything escaped.
-    pub(super) fn event(&self, event: &Value) {
-        if self.as_json(event) {
-            return;
+    pub(super) fn event(&self, event: &api::Event) -> anyhow::Result<()> {
+        if !self.as_json(event)? {
+            println!("{}", event_line::line(self, event));
         }
-        let mut line = self.plain(&event["type"]);
-        let mut payload_shown = false;
-        if let Value::Object(fields) = event {
-            for (key, value) in fields.iter().filter(|(k, _)| *k != "type") {
-                let shown = match key.as_str() {
-                    "node_id" | "from" => self.id(value),
-                    "data" | "data_base64" | "size" | "data_omitted" => {
-                        if payload_shown {
-                            continue;
-                        }
-                        payload_shown = true;
-                        line.push_str(&format!(" data={}", self.payload(event)));
-                        continue;
-                    }
-                    _ => self.plain(value),
-                };
-                line.push_str(&format!(" {}={shown}", escape(key)));
-            }
-        }
-        println!("{line}");
+        Ok(())
     }
 }
