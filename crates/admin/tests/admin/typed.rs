@@ -170,5 +170,8 @@ async fn an_answer_of_another_shape_names_the_route_and_what_serde_found() {
         error.to_string().contains("missing field `node_id`"),
         "{error}"
     );
-    server.await.expect("the fake server ran");
+    tokio::time::timeout(WAIT, server)
+        .await
+        .expect("the fake server ends in time")
+        .expect("the fake server ran");
 }
