@@ -174,6 +174,9 @@ pub enum MessageKind {
     Multicast,
     /// A message to every node.
     Broadcast,
+    /// A kind this client does not know (from a newer node): read, never sent.
+    #[serde(other)]
+    Unknown,
 }
 
 /// Who fell behind, in an [`Event::Lagged`].
@@ -184,4 +187,7 @@ pub enum LagSource {
     Node,
     /// This client read too slowly: its stream ends after this event.
     Client,
+    /// A source this client does not know (from a newer node): read, never sent.
+    #[serde(other)]
+    Unknown,
 }

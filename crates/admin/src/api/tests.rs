@@ -357,3 +357,20 @@ fn a_message_event_gives_a_large_payload_by_size() {
                "module": 0, "size": 10, "data_omitted": true}),
     );
 }
+
+#[test]
+fn a_message_kind_or_lag_source_from_a_newer_node_still_reads() {
+    let event: Event =
+        serde_json::from_str(r#"{"type":"lagged","missed":3,"source":"relay","message":"m"}"#)
+            .expect("an unknown source reads");
+    assert!(matches!(
+        event,
+        Event::Lagged {
+            missed: 3,
+            source: LagSource::Unknown,
+            ..
+        }
+    ));
+    let kind: MessageKind = serde_json::from_str(r#""anycast""#).expect("an unknown kind reads");
+    assert_eq!(kind, MessageKind::Unknown);
+}

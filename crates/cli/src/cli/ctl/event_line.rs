@@ -128,6 +128,7 @@ fn message_word(kind: MessageKind) -> &'static str {
         MessageKind::Unicast => "unicast",
         MessageKind::Multicast => "multicast",
         MessageKind::Broadcast => "broadcast",
+        MessageKind::Unknown => "unknown",
     }
 }
 
@@ -135,6 +136,7 @@ fn lag_word(source: LagSource) -> &'static str {
     match source {
         LagSource::Node => "node",
         LagSource::Client => "client",
+        LagSource::Unknown => "unknown",
     }
 }
 
