@@ -68,14 +68,16 @@ impl EventLoop {
         // One timer, moved only when the call core's next deadline changes.
         let timer = tokio::time::sleep_until(tokio::time::Instant::now());
         tokio::pin!(timer);
-        let mut armed = None;
+        let mut armed: Option<Instant> = None;
         let done = loop {
-            let deadline = self.calls.poll_timeout();
-            if deadline != armed {
-                if let Some(deadline) = deadline {
+            // Moved only to an earlier deadline: a new call's deadline is later than those
+            // before it, so a busy node does not touch the timer per call. A timer left on a
+            // deadline whose call ended fires once for nothing and moves on to the next.
+            if let Some(deadline) = self.calls.poll_timeout() {
+                if armed.is_none_or(|armed| deadline < armed) {
                     timer.as_mut().reset(deadline.into());
+                    armed = Some(deadline);
                 }
-                armed = deadline;
             }
             tokio::select! {
                 event = self.io.swarm.select_next_some() => self.on_swarm_event(event),
@@ -89,8 +91,8 @@ impl EventLoop {
                 Some(answer) = self.answers.recv() => inbound::on_answer(&mut self.io, answer),
                 () = &mut timer, if armed.is_some() => {
                     armed = None;
-                    let outputs = self.calls.handle_timeout(Instant::now(), &mut self.io);
-                    self.carry_out(outputs);
+                    self.calls.handle_timeout(Instant::now(), &mut self.io);
+                    self.carry_out();
                 }
             }
             self.io.note_local_record();
@@ -142,17 +144,17 @@ impl EventLoop {
         self.feed(input);
     }
 
-    /// Hands `input` to the call core and carries out what it decides; what the overlay says to
-    /// that goes straight back in.
+    /// Hands `input` to the call core and carries out what it decides.
     fn feed(&mut self, input: Input) {
-        let outputs = self.calls.handle(input, Instant::now(), &mut self.io);
-        self.carry_out(outputs);
+        self.calls.handle(input, Instant::now(), &mut self.io);
+        self.carry_out();
     }
 
-    fn carry_out(&mut self, outputs: Vec<super::core::calls::Output<Live>>) {
-        for output in outputs {
+    /// Carries out the call core's outputs; what the overlay says to one goes straight back in.
+    fn carry_out(&mut self) {
+        while let Some(output) = self.calls.poll_output() {
             if let Some(input) = calls::carry_out(&mut self.io, output) {
-                self.feed(input);
+                self.calls.handle(input, Instant::now(), &mut self.io);
             }
         }
     }

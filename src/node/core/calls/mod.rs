@@ -21,7 +21,7 @@ mod tests;
 mod topic;
 
 use std::{
-    collections::{BTreeSet, HashMap},
+    collections::{BTreeSet, HashMap, VecDeque},
     time::{Duration, Instant},
 };
 
@@ -66,6 +66,10 @@ pub(crate) struct Calls<T: Types> {
     multicast_ids: HashMap<T::MulticastId, CallId>,
     /// Each call's deadline, earliest first.
     deadlines: BTreeSet<(Instant, Deadline)>,
+    /// What the driver is to do, oldest first (see [`poll_output`](Self::poll_output)).
+    outputs: VecDeque<Output<T>>,
+    /// Reused for the outputs of each step, so that a step allocates nothing once warm.
+    scratch: Vec<Output<T>>,
     rng: rand::rngs::StdRng,
 }
 
@@ -85,6 +89,8 @@ impl<T: Types> Calls<T> {
             requests: HashMap::new(),
             multicast_ids: HashMap::new(),
             deadlines: BTreeSet::new(),
+            outputs: VecDeque::new(),
+            scratch: Vec::new(),
             rng,
         }
     }
@@ -100,14 +106,28 @@ impl<T: Types> Calls<T> {
         self.deadlines.first().map(|&(deadline, _)| deadline)
     }
 
-    /// Takes `input` at `now`; returns what to do, in order.
-    pub(crate) fn handle(
+    /// What the driver is to do next, in order: call it until `None` after each
+    /// [`handle`](Self::handle) and [`handle_timeout`](Self::handle_timeout) (what the overlay
+    /// says to an output goes back in through `handle`, its outputs joining the queue).
+    pub(crate) fn poll_output(&mut self) -> Option<Output<T>> {
+        self.outputs.pop_front()
+    }
+
+    /// Takes `input` at `now`; what to do then comes out of [`poll_output`](Self::poll_output).
+    pub(crate) fn handle(&mut self, input: Input<T>, now: Instant, view: &mut impl View<T::Peer>) {
+        let mut out = std::mem::take(&mut self.scratch);
+        self.step(input, now, view, &mut out);
+        self.outputs.extend(out.drain(..));
+        self.scratch = out;
+    }
+
+    fn step(
         &mut self,
         input: Input<T>,
         now: Instant,
         view: &mut impl View<T::Peer>,
-    ) -> Vec<Output<T>> {
-        let mut out = Vec::new();
+        out: &mut Vec<Output<T>>,
+    ) {
         match input {
             Input::Request {
                 peer,
@@ -115,7 +135,7 @@ impl<T: Types> Calls<T> {
                 payload,
                 timeout,
                 reply,
-            } => self.request(peer, (module, payload, timeout), reply, now, &mut out),
+            } => self.request(peer, (module, payload, timeout), reply, now, out),
             Input::SendToTopic {
                 topic,
                 module,
@@ -132,32 +152,32 @@ impl<T: Types> Calls<T> {
                         started: now,
                         result,
                     });
-                    return out;
+                    return;
                 }
                 let call = self.next_call();
                 let send = TopicSend::new(topic, module, payload, reply, now);
-                self.next_follower(call, send, now, view, &mut out);
+                self.next_follower(call, send, now, view, out);
             }
             Input::Multicast {
                 topic,
                 module,
                 payload,
                 reply,
-            } => self.multicast(topic, (module, payload), reply, now, view, &mut out),
-            Input::Sent { attempt, result } => self.on_sent(attempt, result, &mut out),
+            } => self.multicast(topic, (module, payload), reply, now, view, out),
+            Input::Sent { attempt, result } => self.on_sent(attempt, result, out),
             Input::MulticastStarted { call, result } => match result {
                 Ok(id) => self.multicast_started(call, id),
                 Err(refusal) => {
                     let failure = MulticastFailure::NotSent(refused(refusal));
-                    self.end_multicast(call, Err(failure), &mut out);
+                    self.end_multicast(call, Err(failure), out);
                 }
             },
             Input::Response { id, from, result } => match self.requests.remove(&id) {
                 Some(Attempt::Node(call)) => {
-                    self.end_node(call, result.map_err(CallFailure::Failed), &mut out)
+                    self.end_node(call, result.map_err(CallFailure::Failed), out)
                 }
                 Some(Attempt::Topic(call)) => {
-                    self.on_topic_response(call, Some(from), result, now, view, &mut out)
+                    self.on_topic_response(call, Some(from), result, now, view, out)
                 }
                 None => {}
             },
@@ -167,22 +187,17 @@ impl<T: Types> Calls<T> {
                         0 => Err(MulticastFailure::NoFollower),
                         sent => Ok(sent),
                     };
-                    self.end_multicast(call, result, &mut out);
+                    self.end_multicast(call, result, out);
                 }
             }
         }
-        out
     }
 
     /// Ends every attempt whose deadline is at or before `now`, as if the overlay had said so:
     /// a request to one node as timed out, a topic send's attempt as its follower having timed
     /// out (the next one is tried), a multicast as unconfirmed.
-    pub(crate) fn handle_timeout(
-        &mut self,
-        now: Instant,
-        view: &mut impl View<T::Peer>,
-    ) -> Vec<Output<T>> {
-        let mut out = Vec::new();
+    pub(crate) fn handle_timeout(&mut self, now: Instant, view: &mut impl View<T::Peer>) {
+        let mut out = std::mem::take(&mut self.scratch);
         while let Some(&(deadline, whose)) = self.deadlines.first() {
             if deadline > now {
                 break;
@@ -207,7 +222,8 @@ impl<T: Types> Calls<T> {
                 }
             }
         }
-        out
+        self.outputs.extend(out.drain(..));
+        self.scratch = out;
     }
 
     fn request(

@@ -153,12 +153,15 @@ impl Run {
     /// Feeds `input` (made by call `call`, if it starts one) and carries out what comes back,
     /// as the driver does: the overlay's answers to sends go straight back in.
     fn feed(&mut self, input: Input<Sim>, call: Option<u32>) -> Result<(), TestCaseError> {
-        let mut pending = vec![self.calls.handle(input, self.now, &mut self.view)];
-        while let Some(outputs) = pending.pop() {
-            for output in outputs {
-                if let Some(next) = self.carry_out(output, call)? {
-                    pending.push(self.calls.handle(next, self.now, &mut self.view));
-                }
+        self.calls.handle(input, self.now, &mut self.view);
+        self.drain(call)
+    }
+
+    /// Carries out every output, feeding what the overlay says to each straight back in.
+    fn drain(&mut self, call: Option<u32>) -> Result<(), TestCaseError> {
+        while let Some(output) = self.calls.poll_output() {
+            if let Some(next) = self.carry_out(output, call)? {
+                self.calls.handle(next, self.now, &mut self.view);
             }
         }
         Ok(())
@@ -342,11 +345,8 @@ impl Run {
         let until = self.now + by;
         while let Some(deadline) = self.calls.poll_timeout().filter(|d| *d <= until) {
             self.now = self.now.max(deadline);
-            for output in self.calls.handle_timeout(self.now, &mut self.view) {
-                if let Some(next) = self.carry_out(output, None)? {
-                    self.feed(next, None)?;
-                }
-            }
+            self.calls.handle_timeout(self.now, &mut self.view);
+            self.drain(None)?;
         }
         self.now = until;
         Ok(())
