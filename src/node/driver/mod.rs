@@ -91,8 +91,9 @@ impl EventLoop {
                 Some(answer) = self.answers.recv() => inbound::on_answer(&mut self.io, answer),
                 () = &mut timer, if armed.is_some() => {
                     armed = None;
-                    self.calls.handle_timeout(Instant::now(), &mut self.io);
-                    self.carry_out();
+                    let now = Instant::now();
+                    self.calls.handle_timeout(now, &mut self.io);
+                    self.carry_out(now);
                 }
             }
             self.io.note_local_record();
@@ -146,15 +147,17 @@ impl EventLoop {
 
     /// Hands `input` to the call core and carries out what it decides.
     fn feed(&mut self, input: Input) {
-        self.calls.handle(input, Instant::now(), &mut self.io);
-        self.carry_out();
+        let now = Instant::now();
+        self.calls.handle(input, now, &mut self.io);
+        self.carry_out(now);
     }
 
-    /// Carries out the call core's outputs; what the overlay says to one goes straight back in.
-    fn carry_out(&mut self) {
+    /// Carries out the call core's outputs; what the overlay says to one goes straight back in
+    /// (at the same `now`: it answers at once).
+    fn carry_out(&mut self, now: Instant) {
         while let Some(output) = self.calls.poll_output() {
             if let Some(input) = calls::carry_out(&mut self.io, output) {
-                self.calls.handle(input, Instant::now(), &mut self.io);
+                self.calls.handle(input, now, &mut self.io);
             }
         }
     }

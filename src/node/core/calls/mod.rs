@@ -22,6 +22,7 @@ mod topic;
 
 use std::{
     collections::{BTreeSet, HashMap, VecDeque},
+    hash::{BuildHasherDefault, Hasher},
     time::{Duration, Instant},
 };
 
@@ -34,6 +35,45 @@ pub(crate) use protocol::{
 
 use self::{multicast::Multicast, topic::TopicSend};
 use crate::node::{error::refused, topic as topic_name, SendError};
+
+/// Hashes the IDs the core keys its maps by: its own counters and the overlay's IDs of messages
+/// this node sent, never keys a peer picks, so a multiply-and-rotate mix (FxHash's) does where
+/// SipHash's resistance to chosen keys would only cost time on every call.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl IdHasher {
+    fn mix(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            self.mix(u64::from_le_bytes(word.try_into().expect("8 bytes")));
+        }
+        for &byte in words.remainder() {
+            self.mix(u64::from(byte));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.mix(n);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.mix(n as u64);
+    }
+}
+
+/// A map keyed by IDs (see [`IdHasher`]).
+type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
 
 /// How long past the overlay's own limits a call's deadline lies.
 pub(crate) const GRACE: Duration = Duration::from_secs(1);
@@ -57,19 +97,18 @@ enum Deadline {
 pub(crate) struct Calls<T: Types> {
     limits: Limits,
     next_id: u64,
-    nodes: HashMap<CallId, NodeCall<T>>,
-    topics: HashMap<CallId, TopicSend<T>>,
-    multicasts: HashMap<CallId, Multicast<T>>,
+    nodes: IdMap<CallId, NodeCall<T>>,
+    topics: IdMap<CallId, TopicSend<T>>,
+    multicasts: IdMap<CallId, Multicast<T>>,
     /// Requests in flight, by the overlay's ID.
-    requests: HashMap<T::RequestId, Attempt>,
+    requests: IdMap<T::RequestId, Attempt>,
     /// Multicasts in flight, by the overlay's ID.
-    multicast_ids: HashMap<T::MulticastId, CallId>,
+    multicast_ids: IdMap<T::MulticastId, CallId>,
     /// Each call's deadline, earliest first.
     deadlines: BTreeSet<(Instant, Deadline)>,
-    /// What the driver is to do, oldest first (see [`poll_output`](Self::poll_output)).
+    /// What the driver is to do, oldest first (see [`poll_output`](Self::poll_output)); one
+    /// buffer for the node's life, so a step allocates nothing once warm.
     outputs: VecDeque<Output<T>>,
-    /// Reused for the outputs of each step, so that a step allocates nothing once warm.
-    scratch: Vec<Output<T>>,
     rng: rand::rngs::StdRng,
 }
 
@@ -83,14 +122,13 @@ impl<T: Types> Calls<T> {
         Self {
             limits,
             next_id: 0,
-            nodes: HashMap::new(),
-            topics: HashMap::new(),
-            multicasts: HashMap::new(),
-            requests: HashMap::new(),
-            multicast_ids: HashMap::new(),
+            nodes: IdMap::default(),
+            topics: IdMap::default(),
+            multicasts: IdMap::default(),
+            requests: IdMap::default(),
+            multicast_ids: IdMap::default(),
             deadlines: BTreeSet::new(),
             outputs: VecDeque::new(),
-            scratch: Vec::new(),
             rng,
         }
     }
@@ -115,10 +153,10 @@ impl<T: Types> Calls<T> {
 
     /// Takes `input` at `now`; what to do then comes out of [`poll_output`](Self::poll_output).
     pub(crate) fn handle(&mut self, input: Input<T>, now: Instant, view: &mut impl View<T::Peer>) {
-        let mut out = std::mem::take(&mut self.scratch);
+        // Taken out for the step (the helpers borrow `self` too) and put back: no copy.
+        let mut out = std::mem::take(&mut self.outputs);
         self.step(input, now, view, &mut out);
-        self.outputs.extend(out.drain(..));
-        self.scratch = out;
+        self.outputs = out;
     }
 
     fn step(
@@ -126,7 +164,7 @@ impl<T: Types> Calls<T> {
         input: Input<T>,
         now: Instant,
         view: &mut impl View<T::Peer>,
-        out: &mut Vec<Output<T>>,
+        out: &mut VecDeque<Output<T>>,
     ) {
         match input {
             Input::Request {
@@ -146,7 +184,7 @@ impl<T: Types> Calls<T> {
                     topic_name::check(&topic).and_then(|()| self.check_size(&payload))
                 {
                     let result = Err(TopicFailure::NotSent(error));
-                    out.push(Output::TopicDone {
+                    out.push_back(Output::TopicDone {
                         reply,
                         topic,
                         started: now,
@@ -197,7 +235,7 @@ impl<T: Types> Calls<T> {
     /// a request to one node as timed out, a topic send's attempt as its follower having timed
     /// out (the next one is tried), a multicast as unconfirmed.
     pub(crate) fn handle_timeout(&mut self, now: Instant, view: &mut impl View<T::Peer>) {
-        let mut out = std::mem::take(&mut self.scratch);
+        let mut out = std::mem::take(&mut self.outputs);
         while let Some(&(deadline, whose)) = self.deadlines.first() {
             if deadline > now {
                 break;
@@ -222,8 +260,7 @@ impl<T: Types> Calls<T> {
                 }
             }
         }
-        self.outputs.extend(out.drain(..));
-        self.scratch = out;
+        self.outputs = out;
     }
 
     fn request(
@@ -232,11 +269,11 @@ impl<T: Types> Calls<T> {
         (module, payload, timeout): (u16, Bytes, Option<Duration>),
         reply: T::CallReply,
         now: Instant,
-        out: &mut Vec<Output<T>>,
+        out: &mut VecDeque<Output<T>>,
     ) {
         if let Err(error) = self.check_size(&payload) {
             let result = Err(CallFailure::NotSent(error));
-            out.push(Output::CallDone {
+            out.push_back(Output::CallDone {
                 reply,
                 started: now,
                 result,
@@ -255,7 +292,7 @@ impl<T: Types> Calls<T> {
         };
         self.nodes.insert(call, entry);
         let attempt = Attempt::Node(call);
-        out.push(Output::Send {
+        out.push_back(Output::Send {
             attempt,
             peer,
             module,
@@ -269,7 +306,7 @@ impl<T: Types> Calls<T> {
         &mut self,
         attempt: Attempt,
         result: Result<T::RequestId, OverlayRefusal>,
-        out: &mut Vec<Output<T>>,
+        out: &mut VecDeque<Output<T>>,
     ) {
         let id = match result {
             Ok(id) => id,
@@ -302,7 +339,7 @@ impl<T: Types> Calls<T> {
         &mut self,
         call: CallId,
         result: Result<Bytes, CallFailure>,
-        out: &mut Vec<Output<T>>,
+        out: &mut VecDeque<Output<T>>,
     ) {
         let Some(entry) = self.nodes.remove(&call) else {
             return;
@@ -313,7 +350,7 @@ impl<T: Types> Calls<T> {
             self.requests.remove(&id);
         }
         let (reply, started) = (entry.reply, entry.started);
-        out.push(Output::CallDone {
+        out.push_back(Output::CallDone {
             reply,
             started,
             result,

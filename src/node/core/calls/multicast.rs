@@ -1,7 +1,10 @@
 //! Multicasts: handed to the overlay with the topic's followers, ended when the overlay says how
 //! many it went to.
 
-use std::time::{Duration, Instant};
+use std::{
+    collections::VecDeque,
+    time::{Duration, Instant},
+};
 
 use bytes::Bytes;
 
@@ -24,14 +27,14 @@ impl<T: Types> Calls<T> {
         reply: T::MulticastReply,
         now: Instant,
         view: &mut impl View<T::Peer>,
-        out: &mut Vec<Output<T>>,
+        out: &mut VecDeque<Output<T>>,
     ) {
         let checked = topic::check(&topic).and_then(|()| self.check_size(&payload));
         let followers: Vec<T::Peer> = match checked {
             Ok(()) => view.followers(&topic).into_iter().map(|(p, _)| p).collect(),
             Err(error) => {
                 let result = Err(MulticastFailure::NotSent(error));
-                return out.push(Output::MulticastDone {
+                return out.push_back(Output::MulticastDone {
                     reply,
                     topic,
                     result,
@@ -40,7 +43,7 @@ impl<T: Types> Calls<T> {
         };
         if followers.is_empty() {
             let result = Err(MulticastFailure::NoFollower);
-            return out.push(Output::MulticastDone {
+            return out.push_back(Output::MulticastDone {
                 reply,
                 topic,
                 result,
@@ -57,7 +60,7 @@ impl<T: Types> Calls<T> {
             reply,
         };
         self.multicasts.insert(call, entry);
-        out.push(Output::Multicast {
+        out.push_back(Output::Multicast {
             call,
             topic,
             followers,
@@ -78,7 +81,7 @@ impl<T: Types> Calls<T> {
         &mut self,
         call: CallId,
         result: Result<usize, MulticastFailure>,
-        out: &mut Vec<Output<T>>,
+        out: &mut VecDeque<Output<T>>,
     ) {
         let Some(entry) = self.multicasts.remove(&call) else {
             return;
@@ -88,7 +91,7 @@ impl<T: Types> Calls<T> {
         if let Some(id) = entry.id {
             self.multicast_ids.remove(&id);
         }
-        out.push(Output::MulticastDone {
+        out.push_back(Output::MulticastDone {
             reply: entry.reply,
             topic: entry.topic,
             result,

@@ -1,7 +1,7 @@
 //! Sends to one follower of a topic: one attempt at a time, failing over until a follower
 //! replies or none is left.
 
-use std::time::Instant;
+use std::{collections::VecDeque, time::Instant};
 
 use bytes::Bytes;
 use fisco_p2p_overlay::RequestError;
@@ -65,12 +65,14 @@ impl<T: Types> Calls<T> {
         mut send: TopicSend<T>,
         now: Instant,
         view: &mut impl View<T::Peer>,
-        out: &mut Vec<Output<T>>,
+        out: &mut VecDeque<Output<T>>,
     ) {
         let followers = view.followers(&send.topic);
         let peer = match send.failover.next(&followers, &mut self.rng) {
             Next::Try(peer) => peer,
-            Next::Failed(failure) => return out.push(send.end(Err(TopicFailure::Failed(failure)))),
+            Next::Failed(failure) => {
+                return out.push_back(send.end(Err(TopicFailure::Failed(failure))))
+            }
         };
         send.deadline = self.deadline(now, None);
         send.attempt = Some((peer, None));
@@ -79,7 +81,7 @@ impl<T: Types> Calls<T> {
             .insert((send.deadline, Deadline::Attempt(attempt)));
         let (module, payload) = (send.module, send.payload.clone());
         self.topics.insert(call, send);
-        out.push(Output::Send {
+        out.push_back(Output::Send {
             attempt,
             peer,
             module,
@@ -97,7 +99,7 @@ impl<T: Types> Calls<T> {
         result: Result<Bytes, RequestError>,
         now: Instant,
         view: &mut impl View<T::Peer>,
-        out: &mut Vec<Output<T>>,
+        out: &mut VecDeque<Output<T>>,
     ) {
         let Some(mut send) = self.remove_topic(call) else {
             return;
@@ -107,7 +109,7 @@ impl<T: Types> Calls<T> {
         };
         match result {
             Ok(bytes) if from.is_some_and(|f| view.nameable(&f)) => {
-                out.push(send.end(Ok((peer, bytes))))
+                out.push_back(send.end(Ok((peer, bytes))))
             }
             result => {
                 // A reply from a node this one cannot name cannot be handed over (every
@@ -127,10 +129,10 @@ impl<T: Types> Calls<T> {
         &mut self,
         call: CallId,
         error: SendError,
-        out: &mut Vec<Output<T>>,
+        out: &mut VecDeque<Output<T>>,
     ) {
         if let Some(send) = self.remove_topic(call) {
-            out.push(send.end(Err(TopicFailure::NotSent(error))));
+            out.push_back(send.end(Err(TopicFailure::NotSent(error))));
         }
     }
 
