@@ -3,8 +3,8 @@
 //! Swarm, a channel or the clock: time comes in as an argument, effects go out as values.
 //!
 //! - [`calls`]: how each call of the application ends (requests to a node, sends to a topic
-//!   with failover, multicasts), with deadlines: `handle(input, now) -> outputs`,
-//!   `poll_timeout()`, `handle_timeout(now)`;
+//!   with failover, multicasts), with deadlines: `handle(input, now)` then `poll_output()`
+//!   for what to do, `poll_timeout()`, `handle_timeout(now)`;
 //! - [`failover`]: which follower of a topic to try next;
 //! - [`links`]: which peers are connected, and why each went;
 //! - [`misbehaviour`]: when a neighbour has had too many messages refused, and its ban.

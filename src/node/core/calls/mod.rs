@@ -1,9 +1,9 @@
 //! The outcomes of the application's calls, without I/O: a request to one node, a send to one
 //! follower of a topic (failing over to the others), a multicast.
 //!
-//! The driver feeds [`Calls::handle`] the application's calls and what the overlay said, and
-//! carries out the [`Output`]s it gets back: send this request, start this multicast, give this
-//! caller its answer. [`Calls::poll_timeout`] is the next deadline; the driver calls
+//! The driver feeds [`Calls::handle`] the application's calls and what the overlay said, then
+//! takes the [`Output`]s with [`Calls::poll_output`] and carries them out: send this request,
+//! start this multicast, give this caller its answer. [`Calls::poll_timeout`] is the next deadline; the driver calls
 //! [`Calls::handle_timeout`] once it has passed. The rules, which the property tests in
 //! `tests.rs` check on arbitrary interleavings of calls, overlay answers (late, repeated and
 //! unknown ones too), follower changes and time:
