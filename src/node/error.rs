@@ -102,6 +102,17 @@ pub enum SendError {
     Signing(String),
 }
 
+impl SendError {
+    /// Refuses a payload of `size` bytes over `max`, the node's largest message (the protocols
+    /// allow room for framing on top): the one size rule of every send.
+    pub(crate) fn check_size(size: usize, max: usize) -> Result<(), SendError> {
+        match size > max {
+            true => Err(SendError::TooLarge { size, max }),
+            false => Ok(()),
+        }
+    }
+}
+
 impl From<Stopped> for SendError {
     fn from(_: Stopped) -> Self {
         SendError::Stopped

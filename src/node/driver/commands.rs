@@ -118,10 +118,8 @@ pub(super) fn on_message_command(io: &mut Io, command: MessageCommand) {
             payload,
             reply,
         } => {
-            let max = io.config.max_message_size;
-            if payload.len() > max {
-                let size = payload.len();
-                let _ = reply.send(Err(SendError::TooLarge { size, max }));
+            if let Err(error) = SendError::check_size(payload.len(), io.config.max_message_size) {
+                let _ = reply.send(Err(error));
                 return;
             }
             if let Some(m) = &io.config.recorder {

@@ -358,11 +358,7 @@ impl<T: Types> Calls<T> {
     }
 
     fn check_size(&self, payload: &Bytes) -> Result<(), SendError> {
-        let max = self.limits.max_message_size;
-        match payload.len() {
-            size if size > max => Err(SendError::TooLarge { size, max }),
-            _ => Ok(()),
-        }
+        SendError::check_size(payload.len(), self.limits.max_message_size)
     }
 
     /// The latest an attempt with `timeout` that starts at `now` may end.
